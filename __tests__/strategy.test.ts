@@ -1,0 +1,197 @@
+import { inspect } from 'node:util';
+import { AuthorizationError } from 'passport-oauth2';
+import { BitbucketStrategy, Strategy, type StrategyOptions } from '../lib';
+import { CLIENT_SECRET, options } from './helpers/bitbucket';
+import { expectType, fakeRequest, run } from './helpers/passport';
+
+const verify = (): void => undefined;
+const make = (extra: Record<string, unknown> = {}): Strategy =>
+  new Strategy({ ...options, ...extra } as StrategyOptions, verify);
+
+describe('Strategy construction', () => {
+  it('is named bitbucket and exported under both names', () => {
+    expect(make().name).toBe('bitbucket');
+    expect(BitbucketStrategy).toBe(Strategy);
+  });
+
+  it.each([
+    ['clientID', 'Key'],
+    ['clientSecret', 'Secret'],
+  ])('rejects a missing or empty %s, naming where Bitbucket shows it', (key, label) => {
+    for (const value of [undefined, '', '   ', 42]) {
+      const attempt = (): Strategy => make({ [key]: value });
+      expect(attempt).toThrow(TypeError);
+      expect(attempt).toThrow(new RegExp(`options\\.${key} is required.*${label} of your Bitbucket OAuth consumer`));
+    }
+  });
+
+  it('rejects options that are not an object and a missing verify function', () => {
+    expect(() => new Strategy(null as unknown as StrategyOptions, verify)).toThrow(TypeError);
+    expect(() => new Strategy(options, undefined as unknown as typeof verify)).toThrow(/verify function is required/);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['timeout', '10', /options\.timeout must be a number/],
+    ['timeout', 0, /options\.timeout must be a whole number/],
+    ['timeout', 1.5, /options\.timeout must be a whole number/],
+    ['timeout', 2 ** 31, /options\.timeout must be a whole number/],
+    ['state', 'yes', /options\.state must be true or false/],
+    ['skipEmails', 1, /options\.skipEmails must be true or false/],
+    ['includeUnverifiedEmails', 'no', /options\.includeUnverifiedEmails/],
+    ['passReqToCallback', 'true', /options\.passReqToCallback/],
+    ['proxy', {}, /options\.proxy/],
+    ['pkce', 'S512', /options\.pkce/],
+    ['callbackURL', 42, /options\.callbackURL must be a string/],
+    ['scope', [1], /options\.scope must be a string or an array of strings/],
+    ['skipUserProfile', 'yes', /options\.skipUserProfile/],
+    ['store', {}, /options\.store must be an object with store\(\) and verify\(\)/],
+    ['userAgent', '', /options\.userAgent/],
+    ['customHeaders', { 'X-A': {} }, /options\.customHeaders/],
+    ['customHeaders', 'X-A: 1', /options\.customHeaders/],
+    ['tokenURL', 'not a url', /options\.tokenURL must be an absolute http\(s\) URL/],
+    ['authorizationURL', 'ftp://bitbucket.org/x', /options\.authorizationURL/],
+    ['userProfileURL', 'https://user:pass@api.bitbucket.org/2.0/user', /options\.userProfileURL .*without credentials/],
+    ['userEmailsURL', 7, /options\.userEmailsURL/],
+  ])('rejects %s = %p with a clear error', (key, value, message) => {
+    expect(() => make({ [key]: value })).toThrow(message);
+  });
+
+  it('throws RangeError for a timeout out of range and never echoes option values', () => {
+    expect(() => make({ timeout: -5 })).toThrow(RangeError);
+    try {
+      make({ tokenURL: `${CLIENT_SECRET} oops` });
+    } catch (error) {
+      expect(String(error)).not.toContain(CLIENT_SECRET);
+    }
+    expect.assertions(2);
+  });
+
+  it('does not change the caller\'s options object', () => {
+    const given = { ...options, customHeaders: { 'X-Trace': '1' }, scope: ['account'] };
+    const snapshot = JSON.parse(JSON.stringify(given)) as unknown;
+    const frozen = Object.freeze({ ...given, customHeaders: Object.freeze({ ...given.customHeaders }) });
+    new Strategy(given, verify);
+    expect(() => new Strategy(frozen, verify)).not.toThrow();
+    expect(given).toEqual(snapshot);
+  });
+
+  it('keeps the client secret off every own, enumerable or inspectable property', () => {
+    const strategy = make();
+    expect(inspect(strategy, { depth: 20, showHidden: true })).not.toContain(CLIENT_SECRET);
+    expect(JSON.stringify(strategy)).not.toContain(CLIENT_SECRET);
+    expect(Object.values(strategy).some((v) => v === CLIENT_SECRET)).toBe(false);
+  });
+
+  it('accepts a pkce method string and a custom store', () => {
+    const store = { store: jest.fn(), verify: jest.fn() };
+    expect(() => make({ pkce: 'S256' })).not.toThrow();
+    expect(() => make({ store })).not.toThrow();
+    expect(() => make({ pkce: true, state: false })).toThrow(/state/);
+  });
+});
+
+describe('Strategy authorization request', () => {
+  it('redirects to Bitbucket with client_id, response_type, redirect_uri and a state kept in the session', async () => {
+    const session: Record<string, unknown> = {};
+    const outcome = expectType(await run(make(), fakeRequest({}, session)), 'redirect');
+    const url = new URL(outcome.url);
+    expect(`${url.origin}${url.pathname}`).toBe('https://bitbucket.org/site/oauth2/authorize');
+    expect(url.searchParams.get('client_id')).toBe(options.clientID);
+    expect(url.searchParams.get('response_type')).toBe('code');
+    expect(url.searchParams.get('redirect_uri')).toBe(options.callbackURL);
+    const state = url.searchParams.get('state');
+    expect(state).toMatch(/^\S{16,}$/);
+    expect(session['oauth2:bitbucket.org']).toEqual({ state });
+    expect(url.searchParams.has('scope')).toBe(false);
+    expect(outcome.url).not.toContain(CLIENT_SECRET);
+  });
+
+  it('sends scope only when given, and no state when state is off', async () => {
+    const withScope = expectType(await run(make({ scope: ['account', 'email'], state: false }), fakeRequest()), 'redirect');
+    const url = new URL(withScope.url);
+    expect(url.searchParams.get('scope')).toBe('account email');
+    expect(url.searchParams.has('state')).toBe(false);
+  });
+
+  it('resolves a relative callbackURL against the request, trusting forwarded headers only with proxy', async () => {
+    const req = fakeRequest();
+    req.connection.encrypted = false;
+    req.headers['x-forwarded-proto'] = 'https';
+    req.headers['x-forwarded-host'] = 'public.example.com';
+    const plain = expectType(await run(make({ callbackURL: '/cb' }), req), 'redirect');
+    expect(new URL(plain.url).searchParams.get('redirect_uri')).toBe('http://app.example.com/cb');
+    const proxied = expectType(await run(make({ callbackURL: '/cb', proxy: true }), req), 'redirect');
+    expect(new URL(proxied.url).searchParams.get('redirect_uri')).toBe('https://public.example.com/cb');
+  });
+
+  it('accepts a per-request callbackURL, for apps on several domains', async () => {
+    const outcome = expectType(
+      await run(make(), fakeRequest(), { callbackURL: 'https://other.example.org/auth/bitbucket/callback' }),
+      'redirect',
+    );
+    expect(new URL(outcome.url).searchParams.get('redirect_uri')).toBe('https://other.example.org/auth/bitbucket/callback');
+  });
+
+  it('adds an S256 PKCE challenge when pkce is on and keeps the verifier in the session', async () => {
+    const session: Record<string, unknown> = {};
+    const outcome = expectType(await run(make({ pkce: true }), fakeRequest({}, session)), 'redirect');
+    const url = new URL(outcome.url);
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(url.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(JSON.stringify(session)).toContain('code_verifier');
+  });
+
+  it('uses a custom authorizationURL', async () => {
+    const outcome = expectType(
+      await run(make({ authorizationURL: 'http://127.0.0.1:9/site/oauth2/authorize' }), fakeRequest()),
+      'redirect',
+    );
+    expect(outcome.url.startsWith('http://127.0.0.1:9/site/oauth2/authorize?')).toBe(true);
+  });
+
+  it('errors clearly without a session when state is on', async () => {
+    const req = fakeRequest();
+    delete (req as Partial<typeof req>).session;
+    const outcome = expectType(await run(make(), req), 'error');
+    expect(String(outcome.error)).toMatch(/session/i);
+  });
+});
+
+describe('Strategy callback before the token', () => {
+  it('fails with 403 on a forged state, without calling Bitbucket', async () => {
+    const session = { 'oauth2:bitbucket.org': { state: 'the-real-state' } };
+    const outcome = expectType(await run(make(), fakeRequest({ code: 'c', state: 'forged' }, session)), 'fail');
+    expect(outcome.status).toBe(403);
+    expect(outcome.challenge).toEqual({ message: expect.stringMatching(/state/i) as unknown });
+  });
+
+  it('fails on a missing state and on a replayed one', async () => {
+    const session: Record<string, unknown> = {};
+    const missing = expectType(await run(make(), fakeRequest({ code: 'c' }, session)), 'fail');
+    expect(missing.status).toBe(403);
+    // A state is single use: after its callback it is gone from the session.
+    session['oauth2:bitbucket.org'] = { state: 's1' };
+    const strategy = make({ skipUserProfile: true });
+    const first = await run(strategy, fakeRequest({ code: 'c', state: 's1' }, session));
+    expect(first.type).toBe('error'); // no Bitbucket here: the code exchange itself fails
+    const replay = expectType(await run(strategy, fakeRequest({ code: 'c', state: 's1' }, session)), 'fail');
+    expect(replay.status).toBe(403);
+  });
+
+  it('turns a denied consent into a clean failure carrying Bitbucket\'s description', async () => {
+    const outcome = expectType(
+      await run(make(), fakeRequest({ error: 'access_denied', error_description: '<script>alert(1)</script>' })),
+      'fail',
+    );
+    expect(outcome.challenge).toEqual({ message: '<script>alert(1)</script>' });
+  });
+
+  it('turns any other error callback into an AuthorizationError', async () => {
+    const outcome = expectType(
+      await run(make(), fakeRequest({ error: 'invalid_request', error_description: 'No callback uri defined for the OAuth client.' })),
+      'error',
+    );
+    expect(outcome.error).toBeInstanceOf(AuthorizationError);
+    expect(outcome.error).toMatchObject({ code: 'invalid_request', message: 'No callback uri defined for the OAuth client.' });
+  });
+});

@@ -1,0 +1,254 @@
+import { createHash } from 'node:crypto';
+import { TokenError } from 'passport-oauth2';
+import refresh from 'passport-oauth2-refresh';
+import nock from 'nock';
+import { BitbucketAPIError, BitbucketResponseError, Strategy, type Profile, type TokenParams } from '../lib';
+import {
+  ACCESS_TOKEN,
+  BASIC,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  expectNoSecrets,
+  fixture,
+  mockApi,
+  mockToken,
+  options,
+  REFRESH_TOKEN,
+  tokenBody,
+} from './helpers/bitbucket';
+import { expectType, signIn } from './helpers/passport';
+
+type Captured = { accessToken: string; refreshToken: string; params: TokenParams; profile: Profile };
+
+function capturing(extra: Record<string, unknown> = {}): { strategy: Strategy; seen: Captured[] } {
+  const seen: Captured[] = [];
+  const strategy = new Strategy({ ...options, ...extra }, (accessToken, refreshToken, params, profile, done) => {
+    seen.push({ accessToken, refreshToken, params, profile });
+    done(null, { id: profile.id });
+  });
+  return { strategy, seen };
+}
+
+describe('code exchange', () => {
+  it('posts a form body with the code and redirect_uri, authenticating the client with HTTP Basic only', async () => {
+    let body = '';
+    let contentType: string | undefined;
+    const token = nock('https://bitbucket.org')
+      .post('/site/oauth2/access_token', (b: string | Record<string, unknown>) => {
+        body = typeof b === 'string' ? b : new URLSearchParams(b as Record<string, string>).toString();
+        return true;
+      })
+      .matchHeader('authorization', BASIC)
+      .reply(function reply() {
+        contentType = String(this.req.headers['content-type']);
+        return [200, tokenBody(), { 'Content-Type': 'application/json' }];
+      });
+    mockApi();
+    const { strategy, seen } = capturing();
+    const { outcome } = await signIn(strategy, 'the-code');
+    expectType(outcome, 'success');
+    token.done();
+    expect(contentType).toBe('application/x-www-form-urlencoded');
+    const form = new URLSearchParams(body);
+    expect(Object.fromEntries(form)).toEqual({
+      grant_type: 'authorization_code',
+      code: 'the-code',
+      redirect_uri: options.callbackURL,
+    });
+    expect(body).not.toContain(CLIENT_SECRET);
+    expect(body).not.toContain(CLIENT_ID);
+    expect(seen[0]?.accessToken).toBe(ACCESS_TOKEN);
+    expect(seen[0]?.refreshToken).toBe(REFRESH_TOKEN);
+  });
+
+  it('sends the PKCE verifier that matches the challenge', async () => {
+    let verifier: string | null = null;
+    nock('https://bitbucket.org')
+      .post('/site/oauth2/access_token', (b: Record<string, string>) => {
+        verifier = new URLSearchParams(b).get('code_verifier');
+        return true;
+      })
+      .reply(200, tokenBody());
+    mockApi();
+    const { outcome, authorizeURL } = await signIn(capturing({ pkce: true }).strategy);
+    expectType(outcome, 'success');
+    expect(verifier).not.toBeNull();
+    expect(createHash('sha256').update(verifier ?? '').digest('base64url')).toBe(authorizeURL.searchParams.get('code_challenge'));
+  });
+
+  it.each([
+    ['scopes (before 2026)', { scopes: 'account email' }],
+    ['scope (after 2026)', { scopes: undefined, scope: 'account email' }],
+  ])('reads %s into params.scope', async (_label, extra) => {
+    mockToken(tokenBody(extra));
+    mockApi();
+    const { strategy, seen } = capturing();
+    expectType((await signIn(strategy)).outcome, 'success');
+    expect(seen[0]?.params.scope).toBe('account email');
+    expect(seen[0]?.params.expires_in).toBe(7200);
+    expect(seen[0]?.params).not.toHaveProperty('refresh_token');
+    // As node-oauth does: params keep access_token and lose refresh_token.
+    expect(seen[0]?.params['access_token']).toBe(ACCESS_TOKEN);
+  });
+
+  it('passes Bitbucket\'s token errors through as passport-oauth2 TokenErrors', async () => {
+    mockToken(JSON.parse(fixture('error-token.json')) as unknown, 400);
+    const outcome = expectType((await signIn(capturing().strategy)).outcome, 'error');
+    expect(outcome.error).toBeInstanceOf(TokenError);
+    expect(outcome.error).toMatchObject({
+      code: 'unauthorized_client',
+      message: 'Invalid OAuth client credentials',
+      status: 400,
+    });
+    expectNoSecrets(outcome.error);
+  });
+
+  it('reports an invalid_grant (expired or reused code) as a TokenError', async () => {
+    mockToken({ error: 'invalid_grant', error_description: 'The authorization code is invalid or has expired.' }, 400);
+    const outcome = expectType((await signIn(capturing().strategy)).outcome, 'error');
+    expect(outcome.error).toMatchObject({ name: 'TokenError', code: 'invalid_grant' });
+  });
+
+  it('reports an HTML error page from the token endpoint as a BitbucketAPIError without quoting it', async () => {
+    nock('https://bitbucket.org').post('/site/oauth2/access_token').reply(502, '<html><body>Bad gateway</body></html>', {
+      'Content-Type': 'text/html',
+    });
+    const outcome = expectType((await signIn(capturing().strategy)).outcome, 'error');
+    expect(outcome.error).toBeInstanceOf(BitbucketAPIError);
+    const error = outcome.error as BitbucketAPIError;
+    expect(error.status).toBe(502);
+    expect(error.message).toBe('Exchanging the authorization code failed: Bitbucket answered 502');
+    expect(error.oauthError).toEqual({ statusCode: 502, data: '<html><body>Bad gateway</body></html>' });
+    expect(String(error)).toBe('BitbucketAPIError: Exchanging the authorization code failed: Bitbucket answered 502');
+  });
+
+  it.each([
+    ['a body that is not JSON', 'access_token=abc&token_type=bearer', /not a JSON object/],
+    ['a JSON array', '[]', /not a JSON object/],
+    ['no access_token', JSON.stringify({ token_type: 'bearer' }), /has no access_token/],
+    ['an empty access_token', JSON.stringify({ access_token: '' }), /has no access_token/],
+  ])('rejects a 200 token response with %s', async (_label, body, message) => {
+    nock('https://bitbucket.org').post('/site/oauth2/access_token').reply(200, body);
+    const outcome = expectType((await signIn(capturing().strategy)).outcome, 'error');
+    expect(outcome.error).toBeInstanceOf(BitbucketResponseError);
+    expect((outcome.error as Error).message).toMatch(message);
+  });
+
+  it('sends the User-Agent and custom headers, and never the Basic credentials to the API', async () => {
+    const seenHeaders: Record<string, unknown>[] = [];
+    nock('https://bitbucket.org')
+      .post('/site/oauth2/access_token')
+      .reply(function reply() {
+        seenHeaders.push({ ...this.req.headers });
+        return [200, tokenBody()];
+      });
+    nock('https://api.bitbucket.org')
+      .get('/2.0/user')
+      .reply(function reply() {
+        seenHeaders.push({ ...this.req.headers });
+        return [200, fixture('user.json')];
+      })
+      .get('/2.0/user/emails')
+      .query(true)
+      .reply(function reply() {
+        seenHeaders.push({ ...this.req.headers });
+        return [200, fixture('emails.json')];
+      });
+    const { strategy } = capturing({ userAgent: 'my-app/2.0', customHeaders: { 'X-Trace': 't-1' } });
+    expectType((await signIn(strategy)).outcome, 'success');
+    expect(seenHeaders).toHaveLength(3);
+    for (const headers of seenHeaders) {
+      expect(headers['user-agent']).toBe('my-app/2.0');
+      expect(headers['x-trace']).toBe('t-1');
+    }
+    expect(seenHeaders[0]?.['authorization']).toBe(BASIC);
+    expect(seenHeaders[1]?.['authorization']).toBe(`Bearer ${ACCESS_TOKEN}`);
+    expect(seenHeaders[2]?.['authorization']).toBe(`Bearer ${ACCESS_TOKEN}`);
+  });
+
+  it('uses a default User-Agent naming the package', async () => {
+    let agent: unknown;
+    nock('https://bitbucket.org')
+      .post('/site/oauth2/access_token')
+      .reply(function reply() {
+        agent = this.req.headers['user-agent'];
+        return [400, { error: 'invalid_grant' }];
+      });
+    await signIn(capturing().strategy);
+    expect(agent).toMatch(/^passport-bitbucket-cloud\/\d+\.\d+\.\d+/);
+  });
+});
+
+describe('refreshing tokens', () => {
+  function refreshEndpoint(newRefresh: string, seen: string[]): nock.Scope {
+    return nock('https://bitbucket.org')
+      .post('/site/oauth2/access_token', (b: Record<string, string>) => {
+        seen.push(new URLSearchParams(b).toString());
+        return true;
+      })
+      .matchHeader('authorization', BASIC)
+      .reply(200, { access_token: 'new-access', refresh_token: newRefresh, scope: 'account email', expires_in: 7200 });
+  }
+
+  it('works through passport-oauth2-refresh, returns the rotated refresh token and never sends scope', async () => {
+    const seen: string[] = [];
+    refreshEndpoint('rotated-1', seen);
+    const strategy = capturing().strategy;
+    refresh.use(strategy);
+    const result = await new Promise<unknown[]>((resolve) => {
+      refresh.requestNewAccessToken('bitbucket', REFRESH_TOKEN, { scope: 'account' }, (...args: unknown[]) => resolve(args));
+    });
+    expect(result[0]).toBeNull();
+    expect(result[1]).toBe('new-access');
+    expect(result[2]).toBe('rotated-1');
+    expect(Object.fromEntries(new URLSearchParams(seen[0]))).toEqual({
+      grant_type: 'refresh_token',
+      refresh_token: REFRESH_TOKEN,
+    });
+  });
+
+  it('works from a client rebuilt with strategy._oauth2.constructor and the strategy\'s fields', async () => {
+    const seen: string[] = [];
+    refreshEndpoint('rotated-2', seen);
+    const strategy = capturing().strategy as unknown as { _oauth2: Record<string, unknown> & { constructor: new (...a: unknown[]) => { getOAuthAccessToken: (...a: unknown[]) => void } } };
+    const o = strategy._oauth2;
+    const OAuth2 = o.constructor;
+    const client = new OAuth2(o['_clientId'], o['_clientSecret'], o['_baseSite'], o['_authorizeUrl'], o['_accessTokenUrl'], o['_customHeaders']);
+    const result = await new Promise<unknown[]>((resolve) => {
+      client.getOAuthAccessToken(REFRESH_TOKEN, { grant_type: 'refresh_token', scope: 'x' }, (...args: unknown[]) => resolve(args));
+    });
+    expect(result.slice(0, 3)).toEqual([null, 'new-access', 'rotated-2']);
+    expect(new URLSearchParams(seen[0]).has('scope')).toBe(false);
+    expect(new URLSearchParams(seen[0]).has('client_secret')).toBe(false);
+    expectNoSecrets(client);
+  });
+
+  it('reports a dead refresh token as a TokenError without the token in it', async () => {
+    nock('https://bitbucket.org')
+      .post('/site/oauth2/access_token')
+      .reply(400, { error: 'invalid_grant', error_description: 'Invalid refresh_token' });
+    const strategy = capturing().strategy;
+    refresh.use('bb-dead', strategy);
+    const [error] = await new Promise<unknown[]>((resolve) => {
+      refresh.requestNewAccessToken('bb-dead', REFRESH_TOKEN, (...args: unknown[]) => resolve(args));
+    });
+    expect(error).toBeInstanceOf(TokenError);
+    expect(error).toMatchObject({ code: 'invalid_grant', status: 400 });
+    expectNoSecrets(error);
+  });
+
+  it('supports the two-argument form and a missing grant_type', async () => {
+    let form = '';
+    nock('https://bitbucket.org')
+      .post('/site/oauth2/access_token', (b: Record<string, string>) => {
+        form = new URLSearchParams(b).toString();
+        return true;
+      })
+      .reply(200, tokenBody());
+    const o = (capturing().strategy as unknown as { _oauth2: { getOAuthAccessToken: (...a: unknown[]) => void } })._oauth2;
+    const result = await new Promise<unknown[]>((resolve) => o.getOAuthAccessToken('code-1', (...args: unknown[]) => resolve(args)));
+    expect(result[1]).toBe(ACCESS_TOKEN);
+    expect(Object.fromEntries(new URLSearchParams(form))).toEqual({ grant_type: 'authorization_code', code: 'code-1' });
+    expect(() => o.getOAuthAccessToken('code-1', {})).toThrow(/callback/);
+  });
+});

@@ -1,0 +1,225 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { OAuth2, type dataCallback, type oauth2tokenCallback } from 'oauth';
+import { TokenError } from 'passport-oauth2';
+import { BitbucketAPIError, BitbucketResponseError } from './errors';
+import { isJsonObject, optionalString, parseJson } from './json';
+import { type HttpLimits, type HttpResponse, send, settle } from './http';
+
+/** Default bounds: 10 s a request, 1 MiB a response (a full page of 100 emails is ~30 KB). */
+export const DEFAULT_TIMEOUT = 10_000;
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+type TokenCallback = (
+  error: unknown,
+  accessToken?: string,
+  refreshToken?: string,
+  results?: Record<string, unknown>,
+) => void;
+type DataCallback = (
+  error: unknown,
+  result?: string | Buffer,
+  response?: IncomingMessage,
+) => void;
+
+const secrets = new WeakMap<object, string>();
+
+/**
+ * node-oauth's `OAuth2` client, made to talk to Bitbucket the way Bitbucket documents it.
+ *
+ * - Token requests authenticate the client with HTTP Basic only: the credentials are not
+ *   repeated in the form body, and never sent to the REST API.
+ * - The access token travels only in `Authorization: Bearer` (Bitbucket's 2026 rule), never
+ *   in a query string.
+ * - Every request is bounded by a timeout and a response size cap.
+ * - The client secret lives outside the object's own properties, so logging or serialising
+ *   the strategy cannot reveal it; `_clientSecret` still reads it for code that rebuilds the
+ *   client from `strategy._oauth2.constructor` (passport-oauth2-refresh, Backstage).
+ *
+ * The constructor keeps node-oauth's signature so those rebuilds work; a rebuilt client has
+ * the default limits.
+ */
+export class BitbucketOAuth2 extends OAuth2 {
+  readonly limits: HttpLimits;
+
+  constructor(
+    clientId: string,
+    clientSecret: string,
+    baseSite: string,
+    authorizePath?: string,
+    accessTokenPath?: string,
+    customHeaders?: OutgoingHttpHeaders,
+    limits?: Partial<HttpLimits>,
+  ) {
+    super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
+    this.limits = {
+      timeout: limits?.timeout ?? DEFAULT_TIMEOUT,
+      maxBytes: limits?.maxBytes ?? MAX_RESPONSE_BYTES,
+    };
+  }
+
+  /** Sends a request with the client's custom headers and limits. */
+  send(
+    method: 'GET' | 'POST',
+    url: string,
+    headers: OutgoingHttpHeaders,
+    body?: string,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse> {
+    const agent = this._agent;
+    return send(
+      {
+        method,
+        url,
+        headers: { Accept: 'application/json', ...this._customHeaders, ...headers },
+        body,
+        what: `${method} ${url}`,
+        signal,
+        agent: agent === false || agent === true || agent === undefined ? undefined : agent,
+      },
+      this.limits,
+    );
+  }
+
+  /** GET a REST API resource with the access token in the `Authorization` header. */
+  apiGet(url: string, accessToken: string, signal?: AbortSignal): Promise<HttpResponse> {
+    return this.send('GET', url, { Authorization: `Bearer ${accessToken}` }, undefined, signal);
+  }
+
+  /**
+   * Exchanges an authorization code (or, with `grant_type=refresh_token`, a refresh token)
+   * for tokens. Errors: passport-oauth2's `TokenError` for Bitbucket's OAuth error bodies,
+   * otherwise a `BitbucketError`.
+   */
+  override getOAuthAccessToken(code: string, params: unknown, callback: oauth2tokenCallback): void;
+  override getOAuthAccessToken(code: string, callback: oauth2tokenCallback): void;
+  override getOAuthAccessToken(code: string, params: unknown, callback?: oauth2tokenCallback): void {
+    // node-oauth's typings say the error is always present; at run time it is null on success.
+    let done: TokenCallback;
+    let extra: unknown = params;
+    if (typeof params === 'function') {
+      done = params as TokenCallback;
+      extra = {};
+    } else if (callback) {
+      done = callback as TokenCallback;
+    } else {
+      throw new TypeError('getOAuthAccessToken requires a callback');
+    }
+    settle(this.requestToken(code, extra), (error, result) => {
+      if (error || !result) return done(error);
+      done(null, result.accessToken, result.refreshToken, result.results);
+    });
+  }
+
+  private async requestToken(code: string, params: unknown): Promise<{
+    accessToken: string;
+    refreshToken: string | undefined;
+    results: Record<string, unknown>;
+  }> {
+    const form = new URLSearchParams();
+    if (isJsonObject(params)) {
+      for (const [key, value] of Object.entries(params)) {
+        if (value === undefined || value === null) continue;
+        // Client credentials go in the Basic header only: nothing is sent twice.
+        if (key === 'client_id' || key === 'client_secret') continue;
+        form.set(key, String(value));
+      }
+    }
+    if (!form.has('grant_type')) form.set('grant_type', 'authorization_code');
+    const refreshing = form.get('grant_type') === 'refresh_token';
+    form.set(refreshing ? 'refresh_token' : 'code', code);
+    // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request
+    // (observed), so a scope is never sent when refreshing.
+    if (refreshing) form.delete('scope');
+
+    const credentials = `${formEncode(this._clientId)}:${formEncode(this._clientSecret)}`;
+    const url = this._getAccessTokenUrl();
+    const response = await this.send(
+      'POST',
+      url,
+      {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`,
+      },
+      form.toString(),
+    );
+    const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
+    if (response.status < 200 || response.status > 299) throw tokenError(what, response);
+
+    const parsed = parseJson(response.body);
+    if (!parsed.ok || !isJsonObject(parsed.value)) {
+      throw new BitbucketResponseError(`${what}: Bitbucket's token response is not a JSON object`);
+    }
+    const accessToken = optionalString(parsed.value, 'access_token');
+    if (!accessToken) {
+      throw new BitbucketResponseError(`${what}: Bitbucket's token response has no access_token`);
+    }
+    const { refresh_token: refreshToken, ...results }: Record<string, unknown> = parsed.value;
+    // NOTE: Bitbucket answers `scopes` until its 2026 change and `scope` after it: read both.
+    if (typeof results['scope'] !== 'string' && typeof results['scopes'] === 'string') {
+      results['scope'] = results['scopes'];
+    }
+    return {
+      accessToken,
+      refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
+      results,
+    };
+  }
+
+  /**
+   * node-oauth's transport, used by `get()` and `getProtectedResource()`: routed through the
+   * bounded client, with the token in the `Authorization` header, never in the URL.
+   */
+  protected override _request(
+    method: string,
+    url: string,
+    headers: OutgoingHttpHeaders | null,
+    body: unknown,
+    accessToken: string | null,
+    callback: dataCallback,
+  ): void {
+    const reply = callback as DataCallback;
+    const merged: OutgoingHttpHeaders = { ...headers };
+    if (accessToken) merged['Authorization'] = `Bearer ${accessToken}`;
+    const verb = method === 'POST' ? 'POST' : 'GET';
+    const payload = typeof body === 'string' && body !== '' ? body : undefined;
+    settle(this.send(verb, url, merged, payload), (error, response) => {
+      if (error || !response) return reply(error);
+      if (response.status >= 200 && response.status <= 299) {
+        return reply(null, response.body, response.response);
+      }
+      reply({ statusCode: response.status, data: response.body });
+    });
+  }
+}
+
+Object.defineProperty(BitbucketOAuth2.prototype, '_clientSecret', {
+  configurable: true,
+  enumerable: false,
+  get(this: object): string {
+    return secrets.get(this) ?? '';
+  },
+  set(this: object, value: unknown) {
+    secrets.set(this, typeof value === 'string' ? value : '');
+  },
+});
+
+/** RFC 6749 §2.3.1: client credentials are form-encoded before Basic encoding. */
+function formEncode(value: string): string {
+  return encodeURIComponent(value).replace(/%20/g, '+');
+}
+
+function tokenError(what: string, response: HttpResponse): Error {
+  const parsed = parseJson(response.body);
+  if (parsed.ok && isJsonObject(parsed.value)) {
+    const code = optionalString(parsed.value, 'error');
+    if (code) {
+      return new TokenError(
+        optionalString(parsed.value, 'error_description'),
+        code,
+        optionalString(parsed.value, 'error_uri'),
+        response.status,
+      );
+    }
+  }
+  return new BitbucketAPIError(what, response.status, response.body, response.headers['content-type']);
+}

@@ -1,0 +1,149 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import { isJsonObject } from './json';
+import { DEFAULT_TIMEOUT } from './oauth2';
+import { VERSION } from './version';
+
+/** Bitbucket Cloud's endpoints. */
+export const AUTHORIZATION_URL = 'https://bitbucket.org/site/oauth2/authorize';
+export const TOKEN_URL = 'https://bitbucket.org/site/oauth2/access_token';
+export const USER_PROFILE_URL = 'https://api.bitbucket.org/2.0/user';
+export const USER_EMAILS_URL = 'https://api.bitbucket.org/2.0/user/emails';
+
+const PREFIX = 'passport-bitbucket-cloud:';
+const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
+
+/** The options after checking, with every default filled in. */
+export interface ResolvedOptions {
+  clientID: string;
+  clientSecret: string;
+  authorizationURL: string;
+  tokenURL: string;
+  userProfileURL: string;
+  userEmailsURL: string;
+  state: boolean;
+  skipEmails: boolean;
+  includeUnverifiedEmails: boolean;
+  passReqToCallback: boolean;
+  timeout: number;
+  headers: OutgoingHttpHeaders;
+  /** Options handed to passport-oauth2 unchanged, when the caller gave them. */
+  passThrough: Record<string, unknown>;
+}
+
+/**
+ * Checks the caller's options (which may come from plain JavaScript) and returns a new
+ * object: the caller's is never changed. Every problem is a TypeError (RangeError for a
+ * timeout out of range) naming the option; no value is echoed, so a secret pasted into the
+ * wrong option does not end up in a log.
+ */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
+  const clientID = requiredCredential(input, 'clientID', 'Key');
+  const clientSecret = requiredCredential(input, 'clientSecret', 'Secret');
+
+  const timeout = input['timeout'] ?? DEFAULT_TIMEOUT;
+  if (typeof timeout !== 'number') throw new TypeError(`${PREFIX} options.timeout must be a number of milliseconds`);
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_TIMEOUT) {
+    throw new RangeError(`${PREFIX} options.timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`);
+  }
+
+  for (const key of ['state', 'skipEmails', 'includeUnverifiedEmails', 'passReqToCallback', 'proxy'] as const) {
+    if (input[key] !== undefined && typeof input[key] !== 'boolean') {
+      throw new TypeError(`${PREFIX} options.${key} must be true or false`);
+    }
+  }
+  const pkce = input['pkce'];
+  if (pkce !== undefined && typeof pkce !== 'boolean' && pkce !== 'S256' && pkce !== 'plain') {
+    throw new TypeError(`${PREFIX} options.pkce must be true, false, 'S256' or 'plain'`);
+  }
+  for (const key of ['callbackURL', 'scopeSeparator', 'sessionKey'] as const) {
+    if (input[key] !== undefined && typeof input[key] !== 'string') {
+      throw new TypeError(`${PREFIX} options.${key} must be a string`);
+    }
+  }
+  const scope = input['scope'];
+  if (
+    scope !== undefined &&
+    typeof scope !== 'string' &&
+    !(Array.isArray(scope) && scope.every((s) => typeof s === 'string'))
+  ) {
+    throw new TypeError(`${PREFIX} options.scope must be a string or an array of strings`);
+  }
+  const skip = input['skipUserProfile'];
+  if (skip !== undefined && typeof skip !== 'boolean' && typeof skip !== 'function') {
+    throw new TypeError(`${PREFIX} options.skipUserProfile must be a boolean or a function`);
+  }
+  const store = input['store'];
+  if (
+    store !== undefined &&
+    !(isJsonObject(store) && typeof store['store'] === 'function' && typeof store['verify'] === 'function')
+  ) {
+    throw new TypeError(`${PREFIX} options.store must be an object with store() and verify() methods`);
+  }
+
+  const userAgent = input['userAgent'] ?? `passport-bitbucket-cloud/${VERSION}`;
+  if (typeof userAgent !== 'string' || userAgent === '') {
+    throw new TypeError(`${PREFIX} options.userAgent must be a non-empty string`);
+  }
+  const custom = input['customHeaders'] ?? {};
+  if (!isJsonObject(custom) || !Object.values(custom).every(isHeaderValue)) {
+    throw new TypeError(`${PREFIX} options.customHeaders must be an object of header names to strings`);
+  }
+
+  const passThrough: Record<string, unknown> = {};
+  for (const key of ['callbackURL', 'pkce', 'store', 'sessionKey', 'skipUserProfile', 'proxy', 'scope', 'scopeSeparator']) {
+    if (input[key] !== undefined) passThrough[key] = input[key];
+  }
+
+  return {
+    clientID,
+    clientSecret,
+    authorizationURL: endpoint(input, 'authorizationURL', AUTHORIZATION_URL),
+    tokenURL: endpoint(input, 'tokenURL', TOKEN_URL),
+    userProfileURL: endpoint(input, 'userProfileURL', USER_PROFILE_URL),
+    userEmailsURL: endpoint(input, 'userEmailsURL', USER_EMAILS_URL),
+    state: input['state'] !== false,
+    skipEmails: input['skipEmails'] === true,
+    includeUnverifiedEmails: input['includeUnverifiedEmails'] === true,
+    passReqToCallback: input['passReqToCallback'] === true,
+    timeout,
+    headers: { ...(custom as OutgoingHttpHeaders), 'User-Agent': userAgent },
+    passThrough,
+  };
+}
+
+function requiredCredential(input: Record<string, unknown>, key: string, label: string): string {
+  const value = input[key];
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new TypeError(
+      `${PREFIX} options.${key} is required: use the ${label} of your Bitbucket OAuth consumer ` +
+        `(Workspace settings → OAuth consumers, the consumer's ${label})`,
+    );
+  }
+  return value;
+}
+
+function endpoint(input: Record<string, unknown>, key: string, fallback: string): string {
+  const value = input[key];
+  if (value === undefined) return fallback;
+  if (typeof value === 'string') {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (url && (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password) {
+      return value;
+    }
+  }
+  throw new TypeError(`${PREFIX} options.${key} must be an absolute http(s) URL without credentials`);
+}
+
+function isHeaderValue(value: unknown): boolean {
+  return (
+    typeof value === 'string' ||
+    typeof value === 'number' ||
+    (Array.isArray(value) && value.every((v) => typeof v === 'string'))
+  );
+}

@@ -1,0 +1,48 @@
+import { BitbucketResponseError } from './errors';
+import { isJsonObject, linkHref, optionalString, parseJson } from './json';
+import type { Profile } from './types';
+
+/**
+ * Parses the body of `GET /2.0/user` into a Passport profile (with `emails: []`; the
+ * strategy fills them in). Throws `BitbucketResponseError` when the body is not a JSON
+ * object or has no `uuid`.
+ */
+export function parseProfile(body: string): Profile {
+  const parsed = parseJson(body);
+  if (!parsed.ok) {
+    throw new BitbucketResponseError('Failed to parse user profile: Bitbucket did not answer JSON');
+  }
+  return profileFromJson(parsed.value, body);
+}
+
+/** Builds the profile from an already parsed `/2.0/user` value. */
+export function profileFromJson(json: unknown, raw: string): Profile {
+  if (!isJsonObject(json)) {
+    throw new BitbucketResponseError('Failed to parse user profile: the answer is not a JSON object');
+  }
+  const uuid = optionalString(json, 'uuid');
+  if (!uuid) {
+    throw new BitbucketResponseError('Failed to parse user profile: the user has no uuid');
+  }
+  const username = optionalString(json, 'username') || undefined;
+  const nickname = optionalString(json, 'nickname') || undefined;
+  const displayName = optionalString(json, 'display_name') || nickname || username || '';
+  const avatar = linkHref(json, 'avatar');
+
+  const profile: Profile = {
+    provider: 'bitbucket',
+    id: uuid,
+    accountId: optionalString(json, 'account_id') || undefined,
+    nickname,
+    displayName,
+    profileUrl: linkHref(json, 'html'),
+    photos: avatar ? [{ value: avatar }] : [],
+    emails: [],
+    _raw: raw,
+    _json: json,
+  };
+  // NOTE: `username` is deprecated (2019 privacy changes) but still returned for the
+  // signed-in user; it is set only when present.
+  if (username) profile.username = username;
+  return profile;
+}

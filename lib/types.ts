@@ -1,0 +1,140 @@
+import type { Request } from 'express';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Profile as PassportProfile } from 'passport';
+import type { StateStore } from 'passport-oauth2';
+import type { JsonObject } from './json';
+
+/** One of the user's email addresses, as the strategy reports it. */
+export interface BitbucketEmail {
+  value: string;
+  /** Bitbucket's primary address. */
+  primary: boolean;
+  /** Bitbucket has confirmed the user controls this address. */
+  verified: boolean;
+}
+
+/** The signed-in Bitbucket user, in Passport's profile shape. */
+export interface Profile extends PassportProfile {
+  provider: 'bitbucket';
+  /** Bitbucket's `uuid`, braces kept, e.g. `{0b7a1c3e-…}`. Stable: use it (or `accountId`) as the key. */
+  id: string;
+  /** The Atlassian account id: Atlassian's recommended primary key across its products. */
+  accountId: string | undefined;
+  /** Deprecated by Bitbucket since 2019 and may be absent: never use it as a key. */
+  username?: string;
+  /** The user's nickname (not unique). */
+  nickname: string | undefined;
+  displayName: string;
+  /** The user's page on bitbucket.org (`links.html.href`). */
+  profileUrl: string | undefined;
+  /** The avatar (`links.avatar.href`), when Bitbucket gave one. */
+  photos: Array<{ value: string }>;
+  /**
+   * Confirmed addresses, the confirmed primary first. Unconfirmed addresses appear only with
+   * `includeUnverifiedEmails`, after the confirmed ones. Empty when the consumer lacks the
+   * Account: Email permission or `skipEmails` is set.
+   */
+  emails: BitbucketEmail[];
+  /** The body of `GET /2.0/user`, as received. */
+  _raw: string;
+  /** The parsed body of `GET /2.0/user`. */
+  _json: JsonObject;
+}
+
+/** What the token endpoint answered, less the tokens themselves; `scope` is filled from `scopes` when needed. */
+export interface TokenParams {
+  scope?: string;
+  scopes?: string;
+  expires_in?: number;
+  token_type?: string;
+  [key: string]: unknown;
+}
+
+/** Called by verify functions, as in every Passport strategy. */
+export type VerifyCallback = (err?: Error | null | unknown, user?: Express.User | false, info?: object) => void;
+
+/** What an async verify function may resolve with: the user, or `false` to fail the login. */
+export type VerifyResult = Express.User | false | undefined | void;
+
+export type VerifyFunction = (
+  accessToken: string,
+  refreshToken: string,
+  profile: Profile,
+  done: VerifyCallback,
+) => void | PromiseLike<VerifyResult>;
+
+export type VerifyFunctionWithParams = (
+  accessToken: string,
+  refreshToken: string,
+  params: TokenParams,
+  profile: Profile,
+  done: VerifyCallback,
+) => void | PromiseLike<VerifyResult>;
+
+export type VerifyFunctionWithRequest = (
+  req: Request,
+  accessToken: string,
+  refreshToken: string,
+  profile: Profile,
+  done: VerifyCallback,
+) => void | PromiseLike<VerifyResult>;
+
+export type VerifyFunctionWithRequestAndParams = (
+  req: Request,
+  accessToken: string,
+  refreshToken: string,
+  params: TokenParams,
+  profile: Profile,
+  done: VerifyCallback,
+) => void | PromiseLike<VerifyResult>;
+
+/** Decides per login whether to skip the profile requests. */
+export type SkipUserProfile =
+  | boolean
+  | ((accessToken: string) => boolean)
+  | ((accessToken: string, done: (err: Error | null, skip?: boolean) => void) => void);
+
+export interface StrategyOptionsBase {
+  /** The OAuth consumer's **Key** (Workspace settings → OAuth consumers). Required. */
+  clientID: string;
+  /** The OAuth consumer's **Secret**. Required. */
+  clientSecret: string;
+  /** Where Bitbucket sends the user back. Must start with the consumer's Callback URL. May be relative. */
+  callbackURL?: string;
+  authorizationURL?: string;
+  tokenURL?: string;
+  userProfileURL?: string;
+  userEmailsURL?: string;
+  /** Guard the login with a `state` value kept in the session (CSRF protection). Default `true`. */
+  state?: boolean;
+  /** Send a PKCE challenge (`true` means S256). Needs `state` or `store`. */
+  pkce?: boolean | 'S256' | 'plain';
+  /** A custom state store (e.g. for apps without sessions). */
+  store?: StateStore;
+  /** Session key for the state; default `oauth2:<authorization host>`. */
+  sessionKey?: string;
+  skipUserProfile?: SkipUserProfile;
+  /** Do not request `/2.0/user/emails`; `profile.emails` is then `[]`. Default `false`. */
+  skipEmails?: boolean;
+  /** Also report unconfirmed addresses (marked `verified: false`). Default `false`. */
+  includeUnverifiedEmails?: boolean;
+  /** Milliseconds allowed for each request to Bitbucket, token exchange included. Default 10000. */
+  timeout?: number;
+  /** User-Agent for every request. Default `passport-bitbucket-cloud/<version>`. */
+  userAgent?: string;
+  /** Extra headers sent with every request to Bitbucket. */
+  customHeaders?: OutgoingHttpHeaders;
+  /** Trust `X-Forwarded-Proto`/`X-Forwarded-Host` when resolving a relative `callbackURL`. */
+  proxy?: boolean;
+  /** Sent on the authorize request only when given. Bitbucket takes scopes from the consumer's permissions. */
+  scope?: string | string[];
+  scopeSeparator?: string;
+}
+
+export interface StrategyOptions extends StrategyOptionsBase {
+  passReqToCallback?: false;
+}
+
+export interface StrategyOptionsWithRequest extends StrategyOptionsBase {
+  passReqToCallback: true;
+}
