@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { TokenError } from 'passport-oauth2';
 import refresh from 'passport-oauth2-refresh';
 import nock from 'nock';
-import { BitbucketAPIError, BitbucketResponseError, Strategy, type Profile, type TokenParams } from '../lib';
+import { BitbucketAPIError, BitbucketResponseError, Strategy, type Profile, type TokenParams, type VerifyFunctionWithParams } from '../lib';
 import {
   ACCESS_TOKEN,
   BASIC,
@@ -22,10 +22,11 @@ type Captured = { accessToken: string; refreshToken: string; params: TokenParams
 
 function capturing(extra: Record<string, unknown> = {}): { strategy: Strategy; seen: Captured[] } {
   const seen: Captured[] = [];
-  const strategy = new Strategy({ ...options, ...extra }, (accessToken, refreshToken, params, profile, done) => {
+  const verify: VerifyFunctionWithParams = (accessToken, refreshToken, params, profile, done) => {
     seen.push({ accessToken, refreshToken, params, profile });
     done(null, { id: profile.id });
-  });
+  };
+  const strategy = new Strategy({ ...options, ...extra }, verify);
   return { strategy, seen };
 }
 

@@ -106,7 +106,7 @@ export class Strategy extends OAuth2Strategy {
   private async fetchUser(accessToken: string, signal: AbortSignal): Promise<Profile> {
     const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, signal);
     if (response.status !== 200) {
-      throw new BitbucketAPIError('Failed to fetch user profile', response.status, response.body, response.headers['content-type']);
+      throw new BitbucketAPIError('Fetching the user profile', response.status, response.body, response.headers['content-type']);
     }
     return parseProfile(response.body);
   }
@@ -131,7 +131,7 @@ export class Strategy extends OAuth2Strategy {
       // sign in; the profile just has no addresses.
       if (response.status === 403 && page === 1) return [];
       if (response.status !== 200) {
-        throw new BitbucketAPIError('Failed to fetch user emails', response.status, response.body, response.headers['content-type']);
+        throw new BitbucketAPIError('Fetching the user emails', response.status, response.body, response.headers['content-type']);
       }
       const parsed = parseEmailsPage(response.body);
       emails.push(...parsed.values);

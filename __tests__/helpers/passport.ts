@@ -31,8 +31,17 @@ export function fakeRequest(query: Record<string, string> = {}, session: Record<
 }
 
 /** Runs `authenticate` with the actions Passport would attach, and resolves with the first. */
-export function run(strategy: Strategy, req: FakeRequest, options: Record<string, unknown> = {}): Promise<Outcome> {
-  return new Promise<Outcome>((resolve) => {
+export function run(
+  strategy: Strategy,
+  req: FakeRequest,
+  options: Record<string, unknown> = {},
+  log: string[] = [],
+): Promise<Outcome> {
+  return new Promise<Outcome>((settle) => {
+    const resolve = (outcome: Outcome): void => {
+      log.push(outcome.type);
+      settle(outcome);
+    };
     const actions = Object.create(strategy) as Strategy & Record<string, unknown>;
     actions['success'] = (user: unknown, info: unknown) => resolve({ type: 'success', user, info });
     actions['fail'] = (challenge: unknown, status?: number) => {
@@ -54,6 +63,7 @@ export async function signIn(
   strategy: Strategy,
   code = 'the-code',
   options: Record<string, unknown> = {},
+  log: string[] = [],
 ): Promise<{ outcome: Outcome; authorizeURL: URL; session: Record<string, unknown> }> {
   const session: Record<string, unknown> = {};
   const first = await run(strategy, fakeRequest({}, session), options);
@@ -62,7 +72,7 @@ export async function signIn(
   const query: Record<string, string> = { code };
   const state = authorizeURL.searchParams.get('state');
   if (state) query['state'] = state;
-  const outcome = await run(strategy, fakeRequest(query, session), options);
+  const outcome = await run(strategy, fakeRequest(query, session), options, log);
   return { outcome, authorizeURL, session };
 }
 

@@ -1,0 +1,38 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface TestServer {
+  url: string;
+  requests: Array<{ method: string; url: string; headers: IncomingMessage['headers'] }>;
+  close(): Promise<void>;
+  /** Sockets still open on the server side. */
+  openSockets(): number;
+}
+
+/** A real HTTP server on 127.0.0.1 that the test starts and stops. */
+export async function startServer(
+  handler: (req: IncomingMessage, res: ServerResponse, server: TestServer) => void,
+): Promise<TestServer> {
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    handler(req, res, state);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const state: TestServer = {
+    url: `http://127.0.0.1:${port}`,
+    requests: [],
+    openSockets: () => sockets.size,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  return state;
+}

@@ -1,0 +1,84 @@
+/**
+ * Type-level tests: ts-jest type-checks this file, so each `@ts-expect-error` that stops being
+ * an error fails the run. The runtime assertions check the overloads pick the right arguments.
+ */
+import type { Request } from 'express';
+import {
+  BitbucketStrategy,
+  Strategy,
+  type BitbucketEmail,
+  type Profile,
+  type StrategyOptions,
+  type TokenParams,
+  type VerifyCallback,
+  type VerifyFunctionWithParams,
+  type VerifyFunctionWithRequestAndParams,
+} from '../lib';
+
+const options = { clientID: 'k', clientSecret: 's' };
+
+function assertType<T>(value: T): T {
+  return value;
+}
+
+describe('types', () => {
+  it('infers untyped inline verify functions of every supported shape', () => {
+    const four = new Strategy(options, (accessToken, refreshToken, profile, done) => {
+      assertType<string>(accessToken);
+      assertType<string>(refreshToken);
+      assertType<Profile>(profile);
+      assertType<BitbucketEmail[]>(profile.emails);
+      assertType<boolean>(profile.emails[0]?.verified ?? false);
+      assertType<string | undefined>(profile.accountId);
+      assertType<VerifyCallback>(done);
+      done(null, { id: profile.id });
+    });
+    // With token params, name the function type (TypeScript gives no contextual type to an
+    // inline function with more parameters than the first overload).
+    const withParams: VerifyFunctionWithParams = (accessToken, refreshToken, params, profile, done) => {
+      assertType<TokenParams>(params);
+      assertType<string | undefined>(params.scope);
+      done(null, { id: profile.id, accessToken, refreshToken });
+    };
+    const five = new Strategy(options, withParams);
+    const withReq = new Strategy({ ...options, passReqToCallback: true }, (req, accessToken, _refreshToken, profile, done) => {
+      assertType<Request>(req);
+      done(null, { id: profile.id, accessToken });
+    });
+    const reqParams: VerifyFunctionWithRequestAndParams = (req, _a, _r, params, profile, done) => {
+      assertType<Request>(req);
+      assertType<TokenParams>(params);
+      done(null, { id: profile.id });
+    };
+    const withReqParams = new Strategy({ ...options, passReqToCallback: true }, reqParams);
+    const asyncVerify = new BitbucketStrategy(options, async (_a, _r, profile) => ({ id: profile.id }));
+    const asyncFalse = new BitbucketStrategy(options, async () => false);
+    const strategies = [four, five, withReq, withReqParams, asyncVerify, asyncFalse];
+    expect(strategies.map((s) => s.name)).toEqual(Array(6).fill('bitbucket'));
+  });
+
+  it('rejects what must not compile', () => {
+    const attempts: Array<() => unknown> = [
+      // @ts-expect-error clientSecret is required
+      () => new Strategy({ clientID: 'k' }, () => undefined),
+      // @ts-expect-error timeout is a number
+      () => new Strategy({ ...options, timeout: '10' }, () => undefined),
+      // @ts-expect-error unknown option names are typos
+      () => new Strategy({ ...options, clientId: 'k' }, () => undefined),
+      // @ts-expect-error the profile is a Profile, not a number
+      () => new Strategy(options, (_a: string, _r: string, profile: number, done: VerifyCallback) => done(null, profile)),
+      // @ts-expect-error a verify function with the request needs passReqToCallback: true
+      () => new Strategy(options, (_req: Request, _a: string, _r: string, _p: Profile, done: VerifyCallback) => done(null)),
+      // @ts-expect-error the verify function is required
+      () => new Strategy(options),
+      // @ts-expect-error the token params come before the profile, not after it
+      () => new Strategy(options, (_a: string, _r: string, _p: Profile, _params: TokenParams, done: VerifyCallback) => done(null)),
+      // @ts-expect-error a pkce method Bitbucket's flow does not know
+      () => new Strategy({ ...options, pkce: 'S512' }, () => undefined),
+    ];
+    // Each would throw or build at run time; here only the type errors matter.
+    expect(attempts).toHaveLength(8);
+    const typed: StrategyOptions = { ...options, scope: ['account', 'email'], pkce: 'S256', timeout: 5000 };
+    expect(new Strategy(typed, () => undefined).name).toBe('bitbucket');
+  });
+});
