@@ -10,4 +10,9 @@ module.exports = {
   coverageReporters: ['text-summary', 'text'],
   coverageThreshold: { global: { lines: 95, branches: 95, functions: 95, statements: 95 } },
   testTimeout: 20000,
+  // The demo requires the package by name, as an app would; in tests that is the source.
+  moduleNameMapper: {
+    '^passport-bitbucket-cloud$': '<rootDir>/lib/index.ts',
+    '^passport-bitbucket-cloud/testing$': '<rootDir>/lib/testing/index.ts',
+  },
 };

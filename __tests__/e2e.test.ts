@@ -1,0 +1,147 @@
+import refresh from 'passport-oauth2-refresh';
+import { Strategy } from '../lib';
+import { Browser, consentForm, signInThroughDemo, startDemo, type Demo } from './helpers/demo';
+
+describe('the demo app against the emulator, over real HTTP', () => {
+  let demo: Demo;
+  afterEach(async () => {
+    await demo.close();
+  });
+
+  it('signs in with Grant, shows the profile, and signs out', async () => {
+    demo = await startDemo();
+    const browser = new Browser();
+    const home = await browser.get(`${demo.url}/`);
+    expect(home.body).toContain('id="sign-in"');
+    expect(home.body).toContain('id="emulator-banner"');
+
+    const { final } = await signInThroughDemo(demo, browser, 'ada-lovelace');
+    expect(final.url).toBe(`${demo.url}/profile`);
+    expect(final.status).toBe(200);
+    expect(final.body).toContain('<dd id="display-name">Ada Lovelace</dd>');
+    expect(final.body).toContain('<dd id="username">ada-lovelace</dd>');
+    expect(final.body).toContain('{0b7a1c3e-5d2f-4e8a-9c41-7f3e2a9d6b15}');
+    expect(final.body).toContain('5c65cab48bcc9e016aeece31');
+    expect(final.body).toMatch(/ada@example\.com <span class="tag">primary<\/span> <span class="tag ok">verified<\/span>/);
+    expect(final.body).toContain('ada.lovelace@example.org');
+    expect(final.body).not.toContain('ada@unconfirmed.example.net');
+    expect(final.body).toMatch(/<img id="avatar" src="http:\/\/127\.0\.0\.1:\d+\/avatars\//);
+    expect(demo.emulator.stats).toMatchObject({ token: 1, user: 1, emails: 1 });
+
+    const out = await browser.post(`${demo.url}/logout`, {});
+    expect(out).toMatchObject({ status: 302, location: '/' });
+    const after = await browser.get(`${demo.url}/profile`);
+    expect(after).toMatchObject({ status: 302, location: '/' });
+  });
+
+  it('shows a user without a username and leaves out an unconfirmed primary address', async () => {
+    demo = await startDemo();
+    const grace = await signInThroughDemo(demo, new Browser(), '{3d9f1a52-8c6e-4b07-a1d4-5e2f7c8b9a60}');
+    expect(grace.final.body).toContain('<i>not provided by Bitbucket</i>');
+    const edsger = await signInThroughDemo(demo, new Browser(), 'ewd');
+    expect(edsger.final.body).toContain('edsger@example.com');
+    expect(edsger.final.body).not.toContain('edsger@new.example.com');
+  });
+
+  it('shows a friendly page when the user denies access', async () => {
+    demo = await startDemo();
+    const { callback, final } = await signInThroughDemo(demo, new Browser(), 'deny');
+    expect(new URL(callback).searchParams.get('error')).toBe('access_denied');
+    expect(final.status).toBe(401);
+    expect(final.body).toContain('id="denied"');
+    expect(demo.emulator.stats.token).toBe(0);
+  });
+
+  it('refuses a forged state without asking Bitbucket for a token', async () => {
+    demo = await startDemo();
+    const browser = new Browser();
+    const start = await browser.get(`${demo.url}/auth/bitbucket`);
+    const state = new URL(start.location!).searchParams.get('state')!;
+    const forged = demo.emulator.authorize('ada-lovelace', { redirect_uri: `${demo.url}/auth/bitbucket/callback`, state: `${state}x` });
+    const page = await browser.get(forged);
+    expect(page.status).toBe(403);
+    expect(page.body).toContain('id="forged-state"');
+    expect(demo.emulator.stats.token).toBe(0);
+    // The forged attempt used up the state: the genuine one no longer works either.
+    const late = demo.emulator.authorize('ada-lovelace', { redirect_uri: `${demo.url}/auth/bitbucket/callback`, state });
+    expect((await browser.get(late)).status).toBe(403);
+    // A fresh sign-in works once; replaying its callback is refused.
+    const again = await browser.get(`${demo.url}/auth/bitbucket`);
+    const fresh = new URL(again.location!).searchParams.get('state')!;
+    const genuine = demo.emulator.authorize('ada-lovelace', { redirect_uri: `${demo.url}/auth/bitbucket/callback`, state: fresh });
+    expect((await browser.get(genuine)).location).toBe('/profile');
+    expect((await browser.get(genuine)).status).toBe(403);
+    expect(demo.emulator.stats.token).toBe(1);
+  });
+
+  it('shows Bitbucket\'s error page, and no redirect, for a redirect_uri outside the callback URL', async () => {
+    demo = await startDemo();
+    const url = new URL(demo.emulator.authorizationURL);
+    url.search = new URLSearchParams({ client_id: demo.emulator.clientID, response_type: 'code', redirect_uri: 'https://evil.example.com/cb' }).toString();
+    const page = await new Browser().get(url.href);
+    expect(page.status).toBe(400);
+    expect(page.location).toBeUndefined();
+    expect(page.body).toContain('does not match the Callback URL');
+  });
+
+  it('shows a friendly page for an expired code', async () => {
+    demo = await startDemo({ codeLifetimeMs: 30 });
+    const browser = new Browser();
+    const start = await browser.get(`${demo.url}/auth/bitbucket`);
+    const consent = await browser.get(start.location!);
+    const decision = await browser.post(demo.emulator.authorizationURL, consentForm(consent.body, 'ada-lovelace'));
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const page = await browser.get(decision.location!);
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('id="token-error"');
+    expect(page.body).toContain('invalid_grant');
+  });
+
+  it('shows a friendly page when Bitbucket is down', async () => {
+    demo = await startDemo();
+    demo.emulator.setFault('user', { kind: 'status', status: 503, body: '<html>Service Unavailable</html>', contentType: 'text/html' });
+    const { final } = await signInThroughDemo(demo, new Browser());
+    expect(final.status).toBe(502);
+    expect(final.body).toContain('id="bitbucket-down"');
+    expect(final.body).not.toContain('<html>Service');
+  });
+
+  it('shows a friendly page when Bitbucket stalls, after the timeout', async () => {
+    demo = await startDemo({}, { timeout: 150 });
+    demo.emulator.setFault('emails', { kind: 'stall' });
+    const { final } = await signInThroughDemo(demo, new Browser());
+    expect(final.status).toBe(502);
+    expect(final.body).toContain('within 150 ms');
+  });
+
+  it('signs in with PKCE', async () => {
+    demo = await startDemo({}, { pkce: true });
+    const { final } = await signInThroughDemo(demo, new Browser());
+    expect(final.body).toContain('Ada Lovelace');
+  });
+
+  it('refreshes tokens with rotation: the new refresh token works, the used one dies', async () => {
+    demo = await startDemo({ refreshGraceMs: 0 });
+    const tokens: string[] = [];
+    const strategy = new Strategy(
+      { ...demo.emulator.strategyOptions, callbackURL: `${demo.url}/auth/bitbucket/callback` },
+      () => undefined,
+    );
+    const client = (strategy as unknown as { _oauth2: { getOAuthAccessToken: (code: string, params: object, cb: (...a: unknown[]) => void) => void } })._oauth2;
+    const code = new URL(demo.emulator.authorize('ada-lovelace')).searchParams.get('code')!;
+    const first = await new Promise<unknown[]>((resolve) => client.getOAuthAccessToken(code, { grant_type: 'authorization_code' }, (...a) => resolve(a)));
+    expect(first[0]).toBeNull();
+    tokens.push(first[2] as string);
+    refresh.use('bitbucket-e2e', strategy);
+    const ask = (token: string): Promise<unknown[]> =>
+      new Promise((resolve) => refresh.requestNewAccessToken('bitbucket-e2e', token, (...a: unknown[]) => resolve(a)));
+    const second = await ask(tokens[0]!);
+    expect(second[0]).toBeNull();
+    expect(second[2]).not.toBe(tokens[0]);
+    const reused = await ask(tokens[0]!);
+    expect(reused[0]).toMatchObject({ name: 'TokenError', code: 'invalid_grant' });
+    const third = await ask(second[2] as string);
+    expect(third[0]).toBeNull();
+    expect((third[3] as Record<string, unknown>)['scope']).toBe('account email');
+  });
+});

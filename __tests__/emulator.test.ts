@@ -1,0 +1,357 @@
+import { createHash } from 'node:crypto';
+import { startBitbucketEmulator, type BitbucketEmulator, type EmulatorOptions } from '../lib/testing';
+import { fixtureJson } from './helpers/bitbucket';
+
+let bb: BitbucketEmulator;
+afterEach(async () => {
+  await bb?.close();
+});
+
+const CALLBACK = 'http://127.0.0.1:1/cb';
+const start = async (options: EmulatorOptions = {}): Promise<BitbucketEmulator> => {
+  bb = await startBitbucketEmulator({ callbackURL: CALLBACK, ...options });
+  return bb;
+};
+const basic = (id: string, secret: string): string => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+
+async function tokenRequest(form: Record<string, string>, headers: Record<string, string> = { Authorization: basic('emulator-key', 'emulator-secret') }): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(bb.tokenURL, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(form).toString(),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+async function codeFor(user = 'ada-lovelace', params: Record<string, string> = {}): Promise<string> {
+  return new URL(bb.authorize(user, params)).searchParams.get('code')!;
+}
+
+async function tokensFor(user = 'ada-lovelace'): Promise<Record<string, unknown>> {
+  const { json } = await tokenRequest({ grant_type: 'authorization_code', code: await codeFor(user) });
+  return json;
+}
+
+async function api(path: string, token: unknown, init: RequestInit = {}): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+  const response = await fetch(`${bb.url}${path}`, { ...init, headers: { Authorization: `Bearer ${String(token)}` } });
+  const text = await response.text();
+  return { status: response.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: response.headers };
+}
+
+describe('emulator: authorize', () => {
+  it('shows a consent page listing the accounts, escaping what it echoes', async () => {
+    await start();
+    const url = `${bb.authorizationURL}?client_id=emulator-key&response_type=code&state=%22%3E%3Cscript%3E`;
+    const response = await fetch(url);
+    const html = await response.text();
+    expect(response.status).toBe(200);
+    expect(html).toContain('Grant access as Ada Lovelace');
+    expect(html).toContain('data-deny');
+    expect(html).not.toContain('"><script>');
+    expect(html).toContain('read your email addresses');
+  });
+
+  it.each([
+    ['an unknown client_id', { client_id: 'other', response_type: 'code' }, /Invalid client_id/],
+    ['a redirect_uri outside the Callback URL', { client_id: 'emulator-key', response_type: 'code', redirect_uri: 'http://127.0.0.2/cb' }, /does not match/],
+  ])('shows an error page, not a redirect, for %s', async (_label, params, message) => {
+    await start();
+    const response = await fetch(`${bb.authorizationURL}?${new URLSearchParams(params)}`, { redirect: 'manual' });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    expect(await response.text()).toMatch(message);
+  });
+
+  it('needs a callback when the consumer has none', async () => {
+    bb = await startBitbucketEmulator();
+    const response = await fetch(`${bb.authorizationURL}?client_id=emulator-key&response_type=code`);
+    expect(await response.text()).toContain('No callback uri defined for the OAuth client.');
+  });
+
+  it('accepts a redirect_uri that starts with the Callback URL, and redirects errors there', async () => {
+    await start();
+    const response = await fetch(`${bb.authorizationURL}?client_id=emulator-key&response_type=token&redirect_uri=${encodeURIComponent(`${CALLBACK}/deeper`)}&state=s`, { redirect: 'manual' });
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe(`${CALLBACK}/deeper?error=unsupported_response_type&state=s`);
+  });
+
+  it('redirects with a code on Grant and with access_denied on Deny', async () => {
+    await start();
+    const post = (form: Record<string, string>): Promise<Response> =>
+      fetch(bb.authorizationURL, { method: 'POST', body: new URLSearchParams(form), redirect: 'manual' });
+    const granted = await post({ client_id: 'emulator-key', user: 'ada-lovelace', decision: 'grant', state: 'st' });
+    const location = new URL(granted.headers.get('location')!);
+    expect(`${location.origin}${location.pathname}`).toBe(CALLBACK);
+    expect(location.searchParams.get('code')).toMatch(/^[\w-]{20,}$/);
+    expect(location.searchParams.get('state')).toBe('st');
+    const denied = await post({ client_id: 'emulator-key', decision: 'deny' });
+    expect(new URL(denied.headers.get('location')!).searchParams.get('error')).toBe('access_denied');
+    const unknown = await post({ client_id: 'emulator-key', decision: 'grant', user: 'nobody' });
+    expect(unknown.status).toBe(400);
+    const forged = await post({ client_id: 'evil', decision: 'grant', user: 'ada-lovelace' });
+    expect(forged.status).toBe(400);
+  });
+
+  it('signs a user in without the page with autoApprove', async () => {
+    await start({ autoApprove: 'ewd' });
+    const response = await fetch(`${bb.authorizationURL}?client_id=emulator-key&response_type=code`, { redirect: 'manual' });
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toMatch(/\?code=/);
+    expect(() => bb.authorize('nobody')).toThrow(/No emulator user/);
+  });
+});
+
+describe('emulator: token endpoint', () => {
+  it('answers a code exchange in Bitbucket\'s shape, with scope (2026) or scopes (before)', async () => {
+    await start();
+    const tokens = await tokensFor();
+    expect(Object.keys(tokens).sort()).toEqual(Object.keys({ ...fixtureJson('token.json'), scope: '', scopes: undefined }).filter((k) => k !== 'scopes').sort());
+    expect(tokens).toMatchObject({ scope: 'account email', expires_in: 7200, token_type: 'bearer', state: 'authorization_code' });
+    await bb.close();
+    await start({ tokenFormat: 'scopes', scopes: ['account'], accessTokenLifetimeSec: 60 });
+    expect(await tokensFor()).toMatchObject({ scopes: 'account', expires_in: 60 });
+  });
+
+  it('accepts client credentials in the body, and refuses wrong ones in Bitbucket\'s words', async () => {
+    await start();
+    const ok = await tokenRequest({ grant_type: 'authorization_code', code: await codeFor(), client_id: 'emulator-key', client_secret: 'emulator-secret' }, {});
+    expect(ok.status).toBe(200);
+    const wrong = await tokenRequest({ grant_type: 'authorization_code', code: await codeFor() }, { Authorization: basic('emulator-key', 'nope') });
+    expect(wrong).toEqual({ status: 400, json: fixtureJson('error-token.json') });
+    const garbled = await tokenRequest({ grant_type: 'authorization_code', code: await codeFor() }, { Authorization: 'Basic bm9jb2xvbg==' });
+    expect(garbled.json['error']).toBe('unauthorized_client');
+    const badEscape = await tokenRequest({ grant_type: 'authorization_code', code: await codeFor() }, { Authorization: `Basic ${Buffer.from('%E0%A4%A:x').toString('base64')}` });
+    expect(badEscape.json['error']).toBe('unauthorized_client');
+  });
+
+  it('refuses a JSON body as Bitbucket does', async () => {
+    await start();
+    const response = await fetch(bb.tokenURL, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: basic('emulator-key', 'emulator-secret') },
+      body: JSON.stringify({ grant_type: 'authorization_code', code: 'x' }),
+    });
+    expect(await response.json()).toEqual({ error: 'unsupported_grant_type', error_description: 'Unsupported grant type: None' });
+  });
+
+  it('makes codes single use, expiring, and bound to their redirect_uri and PKCE challenge', async () => {
+    await start({ codeLifetimeMs: 40 });
+    const code = await codeFor();
+    expect((await tokenRequest({ grant_type: 'authorization_code', code })).status).toBe(200);
+    expect((await tokenRequest({ grant_type: 'authorization_code', code })).json['error']).toBe('invalid_grant');
+    const old = await codeFor();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect((await tokenRequest({ grant_type: 'authorization_code', code: old })).json['error']).toBe('invalid_grant');
+    const bound = await codeFor('ada-lovelace', { redirect_uri: `${CALLBACK}/x` });
+    expect((await tokenRequest({ grant_type: 'authorization_code', code: bound, redirect_uri: CALLBACK })).json['error_description']).toMatch(/redirect_uri/);
+    const verifier = 'v'.repeat(43);
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const pkce = await codeFor('ada-lovelace', { code_challenge: challenge, code_challenge_method: 'S256' });
+    expect((await tokenRequest({ grant_type: 'authorization_code', code: pkce, code_verifier: 'w'.repeat(43) })).json['error_description']).toMatch(/code_verifier/);
+    const plain = await codeFor('ada-lovelace', { code_challenge: verifier, code_challenge_method: 'plain' });
+    expect((await tokenRequest({ grant_type: 'authorization_code', code: plain, code_verifier: verifier })).status).toBe(200);
+    const missing = await codeFor('ada-lovelace', { code_challenge: challenge, code_challenge_method: 'S256' });
+    expect((await tokenRequest({ grant_type: 'authorization_code', code: missing })).status).toBe(400);
+  });
+
+  it('rotates refresh tokens, keeps a used one alive for the grace period, and narrows on a scope', async () => {
+    await start({ refreshGraceMs: 50 });
+    const first = await tokensFor();
+    const second = await tokenRequest({ grant_type: 'refresh_token', refresh_token: String(first['refresh_token']) });
+    expect(second.json['refresh_token']).not.toBe(first['refresh_token']);
+    expect(second.json['state']).toBe('refresh_token');
+    const inGrace = await tokenRequest({ grant_type: 'refresh_token', refresh_token: String(first['refresh_token']), scope: 'account' });
+    expect(inGrace.json['scope']).toBe('account');
+    await new Promise((resolve) => setTimeout(resolve, 70));
+    const dead = await tokenRequest({ grant_type: 'refresh_token', refresh_token: String(first['refresh_token']) });
+    expect(dead).toEqual({ status: 400, json: { error: 'invalid_grant', error_description: 'Invalid refresh_token' } });
+    const narrowed = await api('/2.0/user/emails', inGrace.json['access_token']);
+    expect(narrowed.status).toBe(403);
+  });
+
+  it('refuses unknown grant types', async () => {
+    await start();
+    expect((await tokenRequest({ grant_type: 'password' })).json).toEqual({ error: 'unsupported_grant_type', error_description: 'Unsupported grant type: password' });
+    expect((await tokenRequest({})).json['error_description']).toBe('Unsupported grant type: None');
+  });
+});
+
+describe('emulator: REST API', () => {
+  it('answers /2.0/user in the fixture\'s shape, with the token only in the header', async () => {
+    await start();
+    const { access_token: token } = await tokensFor();
+    const user = await api('/2.0/user', token);
+    expect(Object.keys(user.json).sort()).toEqual(Object.keys(fixtureJson('user.json')).sort());
+    expect(user.json['uuid']).toBe('{0b7a1c3e-5d2f-4e8a-9c41-7f3e2a9d6b15}');
+    expect(user.headers.get('x-oauth-scopes')).toBe('account, email');
+    const byQuery = await fetch(`${bb.userProfileURL}?access_token=${String(token)}`);
+    expect(byQuery.status).toBe(401);
+    expect(byQuery.headers.get('www-authenticate')).toBe('Basic realm="Bitbucket.org HTTP"');
+    const grace = await api('/2.0/user', (await tokensFor('{3d9f1a52-8c6e-4b07-a1d4-5e2f7c8b9a60}'))['access_token']);
+    expect(grace.json).not.toHaveProperty('username');
+  });
+
+  it('expires access tokens', async () => {
+    await start({ accessTokenLifetimeSec: 0 });
+    const { access_token: token } = await tokensFor();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await api('/2.0/user', token)).json).toEqual({ type: 'error', error: { message: 'Access token expired.' } });
+  });
+
+  it('answers a missing scope with Bitbucket\'s 403', async () => {
+    await start({ scopes: ['account'] });
+    const { access_token: token } = await tokensFor();
+    const emails = await api('/2.0/user/emails', token);
+    expect(emails).toMatchObject({ status: 403, json: fixtureJson('error-scope.json') });
+  });
+
+  it('paginates the emails with pagelen, page and next', async () => {
+    await start({
+      users: [{ displayName: 'Many Mails', emails: Array.from({ length: 25 }, (_, i) => ({ email: `m${i}@example.com`, confirmed: i % 2 === 0 })) }],
+    });
+    const { access_token: token } = await tokensFor('many-mails');
+    const first = await api('/2.0/user/emails', token);
+    expect(first.json).toMatchObject({ pagelen: 10, page: 1, size: 25 });
+    expect((first.json['values'] as unknown[]).length).toBe(10);
+    expect(first.json['values']).toContainEqual(expect.objectContaining({ email: 'm0@example.com', is_primary: true, is_confirmed: true, type: 'email' }));
+    const last = await api('/2.0/user/emails?pagelen=10&page=3', token);
+    expect((last.json['values'] as unknown[]).length).toBe(5);
+    expect(last.json).not.toHaveProperty('next');
+    const next = new URL(String(first.json['next']));
+    expect(next.searchParams.get('page')).toBe('2');
+    const big = await api('/2.0/user/emails?pagelen=500', token);
+    expect(big.json['pagelen']).toBe(100);
+    expect((await api('/2.0/user/emails?pagelen=abc', token)).json['pagelen']).toBe(10);
+  });
+
+  it('lists workspace memberships, filtered with q and sorted', async () => {
+    await start();
+    const { access_token: token } = await tokensFor();
+    const all = await api('/2.0/user/permissions/workspaces?sort=-workspace.slug', token);
+    const slugs = (all.json['values'] as Array<{ workspace: { slug: string } }>).map((v) => v.workspace.slug);
+    expect(slugs).toEqual(['difference-engines', 'analytical-engines']);
+    expect(all.json['values']).toContainEqual(expect.objectContaining({ type: 'workspace_membership', permission: 'owner' }));
+    const q = (query: string): Promise<{ status: number; json: Record<string, unknown> }> =>
+      api(`/2.0/user/permissions/workspaces?sort=workspace.slug&q=${encodeURIComponent(query)}`, token);
+    expect(((await q('workspace.slug="difference-engines"')).json['values'] as unknown[]).length).toBe(1);
+    expect(((await q('permission="owner"')).json['values'] as unknown[]).length).toBe(1);
+    expect(((await q('workspace.slug="x" OR permission="member"')).json['values'] as unknown[]).length).toBe(1);
+    expect(((await q('(workspace.slug="analytical-engines") AND permission="member"')).json['values'] as unknown[]).length).toBe(0);
+    const uuid = bb.users[0]!.workspaces[0]!.uuid;
+    expect(((await q(`workspace.uuid="${uuid}"`)).json['values'] as unknown[]).length).toBe(1);
+    expect((await q('name ~ "x"')).status).toBe(400);
+  });
+
+  it('serves an avatar and 404s elsewhere', async () => {
+    await start();
+    const avatar = await fetch(`${bb.url}/avatars/${bb.users[0]!.accountId}.svg`);
+    expect(avatar.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await avatar.text()).toContain('>AL<');
+    expect((await fetch(`${bb.url}/avatars/unknown.svg`)).status).toBe(200);
+    expect((await fetch(`${bb.url}/2.0/repositories`)).status).toBe(404);
+    expect((await fetch(bb.userProfileURL, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('gives users defaults: a slug username, a primary address, member workspaces', async () => {
+    await start({ users: [{ displayName: '!!!', workspaces: [{ slug: 'w' }] }] });
+    expect(bb.users[0]).toMatchObject({ username: 'user-0', nickname: '!!!', emails: [{ email: 'user-0@example.com', primary: true, confirmed: true }], workspaces: [{ slug: 'w', name: 'w', permission: 'member' }] });
+    expect(bb.users[0]!.uuid).toMatch(/^\{[0-9a-f-]{36}\}$/);
+  });
+});
+
+describe('emulator: faults and latency', () => {
+  const raw = (url: string): Promise<{ status: number; body: string; error?: unknown }> =>
+    fetch(url, { signal: AbortSignal.timeout(500) })
+      .then(async (r) => ({ status: r.status, body: await r.text() }))
+      .catch((error: unknown) => ({ status: 0, body: '', error }));
+
+  it('answers an error status, a number of times', async () => {
+    await start({ faults: { user: { kind: 'status', status: 429, body: 'Rate limit for this resource has been exceeded', contentType: 'text/plain', times: 1 } } });
+    expect(await raw(bb.userProfileURL)).toEqual({ status: 429, body: 'Rate limit for this resource has been exceeded' });
+    expect((await raw(bb.userProfileURL)).status).toBe(401);
+    bb.setFault('user', { kind: 'status', status: 500 });
+    expect(await raw(bb.userProfileURL)).toEqual({ status: 500, body: '{"type":"error","error":{"message":"Emulated error 500"}}' });
+    bb.setFault('user', undefined);
+    expect((await raw(bb.userProfileURL)).status).toBe(401);
+    bb.setFault('user', { kind: 'status', status: 500, probability: 0 });
+    expect((await raw(bb.userProfileURL)).status).toBe(401);
+  });
+
+  it.each([
+    ['stall', { kind: 'stall' as const }, (r: { status: number; error?: unknown }) => expect(r.error).toBeDefined()],
+    ['reset', { kind: 'reset' as const }, (r: { status: number; error?: unknown }) => expect(r.error).toBeDefined()],
+    ['truncate', { kind: 'truncate' as const }, (r: { body: string }) => expect(() => JSON.parse(r.body) as unknown).toThrow()],
+    ['drip', { kind: 'drip' as const, intervalMs: 10 }, (r: { status: number; error?: unknown }) => expect(r.error).toBeDefined()],
+    ['oversize', { kind: 'oversize' as const, bytes: 3000 }, (r: { body: string }) => expect(r.body.length).toBe(3000)],
+  ])('emulates a %s', async (_label, fault, check) => {
+    await start({ faults: { emails: fault } });
+    check(await raw(bb.userEmailsURL));
+  });
+
+  it('adds latency, per endpoint or everywhere, and counts requests', async () => {
+    await start({ latency: { user: 60 } });
+    let t = Date.now();
+    await raw(bb.userProfileURL);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(55);
+    bb.setLatency(0);
+    t = Date.now();
+    await raw(bb.userProfileURL);
+    expect(Date.now() - t).toBeLessThan(55);
+    bb.setLatency(30, 'emails');
+    await bb.close();
+    await start({ latency: 40 });
+    t = Date.now();
+    await raw(bb.userEmailsURL);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(35);
+    expect(bb.stats).toEqual({ authorize: 0, token: 0, user: 0, emails: 1, workspaces: 0 });
+  });
+
+  it('refuses to start on a port in use', async () => {
+    await start();
+    const port = Number(new URL(bb.url).port);
+    await expect(startBitbucketEmulator({ port })).rejects.toThrow(/EADDRINUSE/);
+  });
+
+  it('refuses an oversized form and survives it', async () => {
+    await start();
+    const body = 'x'.repeat(70 * 1024);
+    const result = await fetch(bb.tokenURL, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    expect([0, 500]).toContain(result);
+    expect((await raw(bb.userProfileURL)).status).toBe(401);
+  });
+});
+
+describe('emulator: odd requests', () => {
+  it('answers each with Bitbucket\'s error, never a crash', async () => {
+    await start({ scopes: ['account'], users: [{ displayName: 'No Primary', emails: [{ email: 'np@example.com', primary: false }] }, { displayName: 'B' }, { displayName: 'A' }] });
+    const page = await (await fetch(`${bb.authorizationURL}?client_id=emulator-key&response_type=code`)).text();
+    expect(page).not.toContain('read your email addresses');
+    expect(page).toContain('Grant access as No Primary');
+    const noUser = await fetch(bb.authorizationURL, { method: 'POST', body: new URLSearchParams({ client_id: 'emulator-key', decision: 'grant' }), redirect: 'manual' });
+    expect(noUser.status).toBe(400);
+    const get = await fetch(bb.tokenURL);
+    expect(await get.json()).toMatchObject({ error: 'unsupported_grant_type' });
+    expect((await tokenRequest({ grant_type: 'authorization_code' })).json['error']).toBe('invalid_grant');
+    expect((await tokenRequest({ grant_type: 'refresh_token' })).json['error']).toBe('invalid_grant');
+    expect((await api('/2.0/user', '')).status).toBe(401);
+  });
+
+  it('uses its defaults for drips, oversized bodies, sorting and the authorize helper', async () => {
+    bb = await startBitbucketEmulator({ users: [{ displayName: 'W', workspaces: [{ slug: 'b' }, { slug: 'a' }] }], faults: { token: { kind: 'oversize' } } });
+    expect(new URL(bb.authorize('w')).origin).toBe(bb.url);
+    const big = await fetch(bb.tokenURL, { method: 'POST' });
+    expect((await big.text()).length).toBe(2 * 1024 * 1024);
+    bb.setFault('token', undefined);
+    const token = (await tokenRequest({ grant_type: 'authorization_code', code: new URL(bb.authorize('w')).searchParams.get('code')! })).json['access_token'];
+    const sorted = await api('/2.0/user/permissions/workspaces?sort=workspace.slug', token);
+    expect((sorted.json['values'] as Array<{ workspace: { slug: string } }>).map((v) => v.workspace.slug)).toEqual(['a', 'b']);
+    bb.setFault('user', { kind: 'drip' });
+    const dripped = await fetch(bb.userProfileURL, { signal: AbortSignal.timeout(200) })
+      .then((r) => r.text())
+      .catch((error: unknown) => error);
+    expect(dripped).toMatchObject({ name: 'TimeoutError' });
+  });
+});

@@ -1,0 +1,57 @@
+'use strict';
+/**
+ * Starts the demo. With BITBUCKET_CLIENT_ID and BITBUCKET_CLIENT_SECRET set it signs in with
+ * bitbucket.org; without them it starts the local Bitbucket emulator and uses that.
+ *
+ *   PORT (3000) · HOST (localhost) · BASE_URL (http://localhost:$PORT) · SESSION_SECRET
+ */
+const { createApp } = require('./app');
+const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
+
+async function main() {
+  const port = Number(process.env.PORT || 3000);
+  const host = process.env.HOST || 'localhost';
+  const baseURL = (process.env.BASE_URL || `http://localhost:${port}`).replace(/\/$/, '');
+  const config = { baseURL, sessionSecret: process.env.SESSION_SECRET };
+  let emulator;
+
+  if (process.env.BITBUCKET_CLIENT_ID && process.env.BITBUCKET_CLIENT_SECRET) {
+    Object.assign(config, {
+      clientID: process.env.BITBUCKET_CLIENT_ID,
+      clientSecret: process.env.BITBUCKET_CLIENT_SECRET,
+    });
+    console.log('Signing in with bitbucket.org (BITBUCKET_CLIENT_ID is set).');
+    console.log(`The OAuth consumer's Callback URL must be ${baseURL}/auth/bitbucket/callback`);
+  } else {
+    emulator = await startBitbucketEmulator({
+      callbackURL: `${baseURL}/auth/bitbucket/callback`,
+      port: Number(process.env.EMULATOR_PORT || 0),
+    });
+    Object.assign(config, { emulator: true }, emulator.strategyOptions);
+    console.log(`No BITBUCKET_CLIENT_ID/BITBUCKET_CLIENT_SECRET: using the local Bitbucket emulator at ${emulator.url}`);
+    console.log(`Demo accounts: ${emulator.users.map((u) => u.displayName).join(', ')}`);
+  }
+
+  const app = createApp(config);
+  const server = app.listen(port, host, () => {
+    console.log(`Demo running at ${baseURL} (Ctrl+C to stop)`);
+  });
+  server.on('error', (err) => {
+    console.error(`Could not start the demo on ${host}:${port}: ${err.message}`);
+    process.exitCode = 1;
+    if (emulator) void emulator.close();
+  });
+
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+    if (emulator) void emulator.close();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

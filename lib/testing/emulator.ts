@@ -1,0 +1,728 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** The emulator's endpoints, as named in `latency`, `faults` and `stats`. */
+export type EmulatorEndpoint = 'authorize' | 'token' | 'user' | 'emails' | 'workspaces';
+export type WorkspacePermission = 'owner' | 'collaborator' | 'member';
+
+export interface EmulatorEmail {
+  email: string;
+  /** Default: the first address is primary. */
+  primary?: boolean;
+  /** Default `true`. */
+  confirmed?: boolean;
+}
+
+export interface EmulatorWorkspace {
+  slug: string;
+  name?: string;
+  uuid?: string;
+  /** The user's highest role there. Default `member`. */
+  permission?: WorkspacePermission;
+}
+
+/** A Bitbucket account the emulator knows. Everything but `displayName` has a default. */
+export interface EmulatorUserInput {
+  displayName: string;
+  uuid?: string;
+  accountId?: string;
+  /** `null` leaves `username` out of `/2.0/user`, as for accounts Bitbucket no longer reports it for. */
+  username?: string | null;
+  nickname?: string;
+  emails?: EmulatorEmail[];
+  workspaces?: EmulatorWorkspace[];
+}
+
+/** A user as the emulator holds it. Changing it changes what the API answers from then on. */
+export interface EmulatorUser {
+  uuid: string;
+  accountId: string;
+  username: string | null;
+  nickname: string;
+  displayName: string;
+  emails: Array<Required<EmulatorEmail>>;
+  workspaces: Array<Required<EmulatorWorkspace>>;
+}
+
+/**
+ * A misbehaviour for one endpoint. `times` limits it to that many requests (default: all);
+ * `probability` applies it to that share of requests (default 1).
+ * - `status`: answer this status, with `body` (default: Bitbucket's error JSON) and `contentType`.
+ * - `stall`: accept the request and never answer.
+ * - `reset`: send the headers and half a body, then drop the connection.
+ * - `drip`: send a 200 and then one byte every `intervalMs` (default 50), forever.
+ * - `truncate`: a 200 whose JSON body stops half way.
+ * - `oversize`: a 200 with a body of `bytes` (default 2 MiB).
+ */
+export type EmulatorFault = { times?: number; probability?: number } & (
+  | { kind: 'status'; status: number; body?: string; contentType?: string }
+  | { kind: 'stall' | 'reset' | 'truncate' }
+  | { kind: 'drip'; intervalMs?: number }
+  | { kind: 'oversize'; bytes?: number }
+);
+
+export interface EmulatorOptions {
+  /** The OAuth consumer's Key. Default `emulator-key`. */
+  clientID?: string;
+  /** The OAuth consumer's Secret. Default `emulator-secret`. */
+  clientSecret?: string;
+  /** The consumer's Callback URL: `redirect_uri` must start with it. */
+  callbackURL?: string;
+  /** The accounts. Default: three demo accounts. */
+  users?: EmulatorUserInput[];
+  /** The permissions ticked on the consumer. Default `['account', 'email']`. */
+  scopes?: string[];
+  /** Token responses name the scopes `scope` (2026 on, the default) or `scopes` (before). */
+  tokenFormat?: 'scope' | 'scopes';
+  /** Milliseconds added before every answer, for all endpoints or per endpoint. */
+  latency?: number | Partial<Record<EmulatorEndpoint, number>>;
+  faults?: Partial<Record<EmulatorEndpoint, EmulatorFault>>;
+  /** How long an authorization code lives. Default 60 s. */
+  codeLifetimeMs?: number;
+  /** `expires_in` of access tokens. Default 7200 s. */
+  accessTokenLifetimeSec?: number;
+  /** How long a refresh token keeps working after it was used (it rotates). Default 120 s. */
+  refreshGraceMs?: number;
+  /** Sign this user (uuid or username) in without showing the consent page. */
+  autoApprove?: string;
+  /** Default 0: any free port. The emulator listens on 127.0.0.1 only. */
+  port?: number;
+}
+
+export interface BitbucketEmulator {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  authorizationURL: string;
+  tokenURL: string;
+  userProfileURL: string;
+  userEmailsURL: string;
+  userWorkspacesURL: string;
+  clientID: string;
+  clientSecret: string;
+  /** Everything the strategy needs to talk to this emulator: spread it into its options. */
+  strategyOptions: {
+    clientID: string;
+    clientSecret: string;
+    authorizationURL: string;
+    tokenURL: string;
+    userProfileURL: string;
+    userEmailsURL: string;
+  };
+  users: EmulatorUser[];
+  /** Requests received per endpoint. */
+  stats: Record<EmulatorEndpoint, number>;
+  /** Sets (or with `undefined` clears) the fault of an endpoint. */
+  setFault(endpoint: EmulatorEndpoint, fault: EmulatorFault | undefined): void;
+  /** Sets the added latency of every endpoint, or of one. */
+  setLatency(ms: number, endpoint?: EmulatorEndpoint): void;
+  /**
+   * Signs a user in without a browser: the code the consent page would have produced.
+   * Returns the callback URL with `code` (and `state` when given).
+   */
+  authorize(user: string, params?: { redirect_uri?: string; state?: string; code_challenge?: string; code_challenge_method?: string }): string;
+  close(): Promise<void>;
+}
+
+const ENDPOINTS: EmulatorEndpoint[] = ['authorize', 'token', 'user', 'emails', 'workspaces'];
+const MAX_FORM_BYTES = 64 * 1024;
+
+interface Code {
+  user: EmulatorUser;
+  redirectUri: string | undefined;
+  challenge: string | undefined;
+  method: string | undefined;
+  expiresAt: number;
+  used: boolean;
+}
+interface Grant {
+  user: EmulatorUser;
+  scopes: string[];
+  expiresAt: number;
+}
+
+export const DEMO_USERS: EmulatorUserInput[] = [
+  {
+    displayName: 'Ada Lovelace',
+    username: 'ada-lovelace',
+    uuid: '{0b7a1c3e-5d2f-4e8a-9c41-7f3e2a9d6b15}',
+    accountId: '5c65cab48bcc9e016aeece31',
+    emails: [
+      { email: 'ada@example.com', primary: true },
+      { email: 'ada.lovelace@example.org' },
+      { email: 'ada@unconfirmed.example.net', confirmed: false },
+    ],
+    workspaces: [
+      { slug: 'analytical-engines', name: 'Analytical Engines', permission: 'owner' },
+      { slug: 'difference-engines', name: 'Difference Engines', permission: 'member' },
+    ],
+  },
+  {
+    displayName: 'Grace Hopper',
+    username: null,
+    uuid: '{3d9f1a52-8c6e-4b07-a1d4-5e2f7c8b9a60}',
+    accountId: '712020:6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f',
+    emails: [{ email: 'grace@example.com', primary: true }],
+    workspaces: [{ slug: 'analytical-engines', name: 'Analytical Engines', permission: 'member' }],
+  },
+  {
+    displayName: 'Edsger Dijkstra',
+    username: 'ewd',
+    emails: [
+      { email: 'edsger@new.example.com', primary: true, confirmed: false },
+      { email: 'edsger@example.com' },
+    ],
+  },
+];
+
+/**
+ * Starts a local Bitbucket Cloud on 127.0.0.1: the OAuth consent page and token endpoint,
+ * `/2.0/user`, `/2.0/user/emails` and `/2.0/user/permissions/workspaces`, behaving as
+ * Bitbucket does (HTTP Basic or body client credentials, single-use expiring codes, rotating
+ * refresh tokens, Bearer-only API, Bitbucket's error shapes), with latency and faults to
+ * order. For tests, demos and benchmarks: it uses no network beyond loopback.
+ *
+ * @example
+ * ```ts
+ * const bitbucket = await startBitbucketEmulator({ callbackURL: 'http://localhost:3000/auth/bitbucket/callback' });
+ * passport.use(new Strategy({ ...bitbucket.strategyOptions, callbackURL: 'http://localhost:3000/auth/bitbucket/callback' }, verify));
+ * // …
+ * await bitbucket.close();
+ * ```
+ */
+export async function startBitbucketEmulator(options: EmulatorOptions = {}): Promise<BitbucketEmulator> {
+  const clientID = options.clientID ?? 'emulator-key';
+  const clientSecret = options.clientSecret ?? 'emulator-secret';
+  const granted = [...(options.scopes ?? ['account', 'email'])];
+  const tokenFormat = options.tokenFormat ?? 'scope';
+  const codeLifetime = options.codeLifetimeMs ?? 60_000;
+  const accessLifetime = options.accessTokenLifetimeSec ?? 7200;
+  const refreshGrace = options.refreshGraceMs ?? 120_000;
+  const latency: Record<EmulatorEndpoint, number> = { authorize: 0, token: 0, user: 0, emails: 0, workspaces: 0 };
+  if (typeof options.latency === 'number') for (const e of ENDPOINTS) latency[e] = options.latency;
+  else Object.assign(latency, options.latency);
+  const faults: Partial<Record<EmulatorEndpoint, EmulatorFault>> = { ...options.faults };
+  const faultUses: Partial<Record<EmulatorEndpoint, number>> = {};
+  const stats: Record<EmulatorEndpoint, number> = { authorize: 0, token: 0, user: 0, emails: 0, workspaces: 0 };
+
+  const codes = new Map<string, Code>();
+  const accessTokens = new Map<string, Grant>();
+  const refreshTokens = new Map<string, { grant: Grant; deadAt: number | undefined }>();
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let base = '';
+
+  const users = (options.users ?? DEMO_USERS).map(resolveUser);
+  const findUser = (key: string): EmulatorUser | undefined =>
+    users.find((u) => u.uuid === key || u.username === key || u.accountId === key);
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', base);
+    const endpoint = endpointOf(req.method ?? 'GET', url.pathname);
+    if (!endpoint) {
+      if (url.pathname.startsWith('/avatars/')) return sendAvatar(res, url.pathname);
+      return sendJson(res, 404, apiError(`Resource not found`));
+    }
+    stats[endpoint] += 1;
+    const delay = latency[endpoint];
+    const run = (): void => {
+      if (applyFault(endpoint, res)) return;
+      void handle(endpoint, req, res, url).catch(() => {
+        if (!res.headersSent) sendJson(res, 500, apiError('Something went wrong'));
+        else res.destroy();
+      });
+    };
+    if (delay > 0) later(run, delay);
+    else run();
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  function later(fn: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, ms);
+    timers.add(timer);
+  }
+
+  function applyFault(endpoint: EmulatorEndpoint, res: ServerResponse): boolean {
+    const fault = faults[endpoint];
+    if (!fault) return false;
+    const used = faultUses[endpoint] ?? 0;
+    if (fault.times !== undefined && used >= fault.times) return false;
+    if (fault.probability !== undefined && Math.random() >= fault.probability) return false;
+    faultUses[endpoint] = used + 1;
+    switch (fault.kind) {
+      case 'status':
+        res.writeHead(fault.status, { 'Content-Type': fault.contentType ?? 'application/json' });
+        res.end(fault.body ?? JSON.stringify(apiError(`Emulated error ${fault.status}`)));
+        return true;
+      case 'stall':
+        return true;
+      case 'reset': {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 4096 });
+        res.write('{"type": "user", "uuid": "{');
+        later(() => res.socket?.destroy(), 5);
+        return true;
+      }
+      case 'truncate': {
+        const body = '{"type": "user", "display_name": "Trunc';
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+        return true;
+      }
+      case 'drip': {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        const interval = setInterval(() => res.write(' '), fault.intervalMs ?? 50);
+        res.on('close', () => clearInterval(interval));
+        return true;
+      }
+      case 'oversize': {
+        const size = fault.bytes ?? 2 * 1024 * 1024;
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(`{"values": ["${'x'.repeat(Math.max(0, size - 16))}"]}`);
+        return true;
+      }
+    }
+  }
+
+  async function handle(endpoint: EmulatorEndpoint, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    switch (endpoint) {
+      case 'authorize':
+        return req.method === 'POST' ? decide(res, await readForm(req)) : consent(res, url.searchParams);
+      case 'token':
+        return token(req, res, await readBody(req));
+      case 'user':
+        return withGrant(req, res, 'account', (grant) => sendJson(res, 200, userJson(grant.user)));
+      case 'emails':
+        return withGrant(req, res, 'email', (grant) => {
+          const values = grant.user.emails.map((e) => ({
+            is_primary: e.primary,
+            is_confirmed: e.confirmed,
+            type: 'email',
+            email: e.email,
+            links: { self: { href: `${base}/2.0/user/emails/${encodeURIComponent(e.email)}` } },
+          }));
+          sendJson(res, 200, paginate(values, url));
+        });
+      case 'workspaces':
+        return withGrant(req, res, 'account', (grant) => {
+          let memberships = grant.user.workspaces.map((w) => membershipJson(grant.user, w));
+          const q = url.searchParams.get('q');
+          if (q) {
+            const filter = parseQuery(q);
+            if (!filter) return sendJson(res, 400, apiError(`Invalid query: ${q.slice(0, 100)}`));
+            memberships = memberships.filter(filter);
+          }
+          const sort = url.searchParams.get('sort');
+          if (sort === 'workspace.slug' || sort === '-workspace.slug') {
+            memberships.sort((a, b) => a.workspace.slug.localeCompare(b.workspace.slug) * (sort.startsWith('-') ? -1 : 1));
+          }
+          sendJson(res, 200, paginate(memberships, url));
+        });
+    }
+  }
+
+  /** The consent screen, or Bitbucket's error page when the request cannot be trusted. */
+  function consent(res: ServerResponse, params: URLSearchParams): void {
+    const problem = checkClient(params);
+    if (problem) return sendPage(res, 400, 'Invalid OAuth request', problem);
+    const target = redirectTarget(params);
+    if (params.get('response_type') !== 'code') {
+      return redirect(res, target, { error: 'unsupported_response_type', state: params.get('state') });
+    }
+    if (options.autoApprove !== undefined) {
+      return decide(res, new URLSearchParams({ ...Object.fromEntries(params), decision: 'grant', user: options.autoApprove }));
+    }
+    const hidden = ['client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method']
+      .filter((name) => params.has(name))
+      .map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(params.get(name) ?? '')}">`)
+      .join('');
+    const accounts = users
+      .map(
+        (u) =>
+          `<li><form method="post" action="/site/oauth2/authorize">${hidden}<input type="hidden" name="user" value="${escapeHtml(u.uuid)}">` +
+          `<button name="decision" value="grant" data-user="${escapeHtml(u.username ?? u.uuid)}">Grant access as ${escapeHtml(u.displayName)}</button>` +
+          ` <small>${escapeHtml(u.emails.find((e) => e.primary)?.email ?? '')}</small></form></li>`,
+      )
+      .join('');
+    sendPage(
+      res,
+      200,
+      'Authorize access',
+      `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>` +
+        `<p>Choose an account of this local Bitbucket emulator:</p><ul>${accounts}</ul>` +
+        `<form method="post" action="/site/oauth2/authorize">${hidden}<button name="decision" value="deny" data-deny>Deny</button></form>`,
+    );
+  }
+
+  function decide(res: ServerResponse, form: URLSearchParams): void {
+    const problem = checkClient(form);
+    if (problem) return sendPage(res, 400, 'Invalid OAuth request', problem);
+    const target = redirectTarget(form);
+    const state = form.get('state');
+    if (form.get('decision') !== 'grant') {
+      return redirect(res, target, { error: 'access_denied', error_description: 'The user denied access.', state });
+    }
+    const user = findUser(form.get('user') ?? '');
+    if (!user) return sendPage(res, 400, 'Unknown account', 'No such account in this emulator.');
+    redirect(res, target, { code: issueCode(user, form), state });
+  }
+
+  function issueCode(user: EmulatorUser, params: URLSearchParams): string {
+    const code = randomBytes(18).toString('base64url');
+    codes.set(code, {
+      user,
+      redirectUri: params.get('redirect_uri') ?? undefined,
+      challenge: params.get('code_challenge') ?? undefined,
+      method: params.get('code_challenge_method') ?? undefined,
+      expiresAt: Date.now() + codeLifetime,
+      used: false,
+    });
+    return code;
+  }
+
+  /** Why an authorize request gets Bitbucket's error page instead of a redirect, if it does. */
+  function checkClient(params: URLSearchParams): string | undefined {
+    if (params.get('client_id') !== clientID) return 'Invalid client_id: no OAuth consumer has this key.';
+    const redirectUri = params.get('redirect_uri');
+    if (redirectUri !== null && !(options.callbackURL && redirectUri.startsWith(options.callbackURL))) {
+      return 'The redirect_uri does not match the Callback URL registered for this OAuth consumer.';
+    }
+    if (redirectUri === null && !options.callbackURL) return 'No callback uri defined for the OAuth client.';
+    return undefined;
+  }
+
+  function redirectTarget(params: URLSearchParams): string {
+    return params.get('redirect_uri') ?? options.callbackURL ?? '';
+  }
+
+  function token(req: IncomingMessage, res: ServerResponse, body: string): void {
+    const tokenError = (error: string, description: string): void =>
+      sendJson(res, 400, { error_description: description, error });
+    const type = String(req.headers['content-type'] ?? '');
+    if (req.method !== 'POST' || !type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+      return tokenError('unsupported_grant_type', 'Unsupported grant type: None');
+    }
+    const form = new URLSearchParams(body);
+    const credentials = basicCredentials(req.headers.authorization) ?? {
+      id: form.get('client_id'),
+      secret: form.get('client_secret'),
+    };
+    if (credentials.id !== clientID || credentials.secret !== clientSecret) {
+      return tokenError('unauthorized_client', 'Invalid OAuth client credentials');
+    }
+    const grantType = form.get('grant_type');
+    if (grantType === 'authorization_code') {
+      const code = codes.get(form.get('code') ?? '');
+      if (!code || code.used || code.expiresAt < Date.now()) {
+        if (code) code.used = true;
+        return tokenError('invalid_grant', 'The authorization code is invalid or has expired.');
+      }
+      code.used = true;
+      if (code.redirectUri !== undefined && form.get('redirect_uri') !== code.redirectUri) {
+        return tokenError('invalid_grant', 'The redirect_uri does not match the authorization request.');
+      }
+      if (code.challenge !== undefined && !pkceMatches(code, form.get('code_verifier'))) {
+        return tokenError('invalid_grant', 'The code_verifier does not match the code_challenge.');
+      }
+      return sendTokens(res, { user: code.user, scopes: granted, expiresAt: 0 }, 'authorization_code');
+    }
+    if (grantType === 'refresh_token') {
+      const entry = refreshTokens.get(form.get('refresh_token') ?? '');
+      const now = Date.now();
+      if (!entry || (entry.deadAt !== undefined && entry.deadAt <= now)) {
+        return tokenError('invalid_grant', 'Invalid refresh_token');
+      }
+      if (entry.deadAt === undefined) entry.deadAt = now + refreshGrace;
+      // NOTE: Bitbucket narrows a refreshed token to a scope sent with the refresh (observed).
+      const asked = form.get('scope')?.split(/[\s,]+/).filter(Boolean);
+      const scopes = asked ? entry.grant.scopes.filter((s) => asked.includes(s)) : entry.grant.scopes;
+      return sendTokens(res, { user: entry.grant.user, scopes, expiresAt: 0 }, 'refresh_token');
+    }
+    return tokenError('unsupported_grant_type', `Unsupported grant type: ${grantType ?? 'None'}`);
+  }
+
+  function sendTokens(res: ServerResponse, grant: Grant, state: string): void {
+    const accessToken = randomBytes(48).toString('base64url');
+    const refreshToken = randomBytes(24).toString('base64url');
+    accessTokens.set(accessToken, { ...grant, expiresAt: Date.now() + accessLifetime * 1000 });
+    refreshTokens.set(refreshToken, { grant, deadAt: undefined });
+    const scope = grant.scopes.join(' ');
+    sendJson(res, 200, {
+      [tokenFormat]: scope,
+      access_token: accessToken,
+      expires_in: accessLifetime,
+      token_type: 'bearer',
+      state,
+      refresh_token: refreshToken,
+    });
+  }
+
+  function withGrant(req: IncomingMessage, res: ServerResponse, scope: string, then: (grant: Grant) => void): void {
+    // NOTE: since May 2026 Bitbucket accepts the token only in the Authorization header.
+    const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    const grant = match ? accessTokens.get(match[1] ?? '') : undefined;
+    if (!grant || grant.expiresAt < Date.now()) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="Bitbucket.org HTTP"');
+      return sendJson(res, 401, apiError(grant ? 'Access token expired.' : 'Unauthorized'));
+    }
+    if (!grant.scopes.includes(scope)) {
+      return sendJson(res, 403, {
+        type: 'error',
+        error: {
+          message: 'Your credentials lack one or more required privilege scopes.',
+          detail: { required: [scope], granted: grant.scopes },
+        },
+      });
+    }
+    res.setHeader('X-OAuth-Scopes', grant.scopes.join(', '));
+    res.setHeader('X-Accepted-OAuth-Scopes', scope);
+    then(grant);
+  }
+
+  function paginate<T>(values: T[], url: URL): Record<string, unknown> {
+    const pagelen = clampInt(url.searchParams.get('pagelen'), 10, 1, 100);
+    const page = clampInt(url.searchParams.get('page'), 1, 1, Number.MAX_SAFE_INTEGER);
+    const start = (page - 1) * pagelen;
+    const result: Record<string, unknown> = { pagelen, values: values.slice(start, start + pagelen), page, size: values.length };
+    if (start + pagelen < values.length) {
+      const next = new URL(url.href);
+      next.searchParams.set('pagelen', String(pagelen));
+      next.searchParams.set('page', String(page + 1));
+      result['next'] = next.href;
+    }
+    return result;
+  }
+
+  function userJson(user: EmulatorUser): Record<string, unknown> {
+    const id = encodeURIComponent(user.uuid);
+    const json: Record<string, unknown> = {
+      display_name: user.displayName,
+      has_2fa_enabled: null,
+      links: {
+        hooks: { href: `${base}/2.0/users/${id}/hooks` },
+        self: { href: `${base}/2.0/users/${id}` },
+        repositories: { href: `${base}/2.0/repositories/${id}` },
+        html: { href: `${base}/${id}/` },
+        avatar: { href: `${base}/avatars/${encodeURIComponent(user.accountId)}.svg` },
+        snippets: { href: `${base}/2.0/snippets/${id}` },
+      },
+      nickname: user.nickname,
+      account_id: user.accountId,
+      created_on: '2019-02-19T10:36:46.361566-08:00',
+      is_staff: false,
+      account_status: 'active',
+      type: 'user',
+      uuid: user.uuid,
+    };
+    if (user.username !== null) json['username'] = user.username;
+    return json;
+  }
+
+  function sendAvatar(res: ServerResponse, path: string): void {
+    const accountId = decodeURIComponent(path.slice('/avatars/'.length).replace(/\.svg$/, ''));
+    const user = users.find((u) => u.accountId === accountId);
+    const initials = (user?.displayName ?? '?')
+      .split(/\s+/)
+      .map((w) => w[0] ?? '')
+      .join('')
+      .slice(0, 2);
+    const hue = parseInt(createHash('sha256').update(accountId).digest('hex').slice(0, 2), 16);
+    res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' });
+    res.end(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><rect width="128" height="128" rx="64" fill="hsl(${hue},55%,45%)"/>` +
+        `<text x="64" y="78" font-family="sans-serif" font-size="44" fill="#fff" text-anchor="middle">${escapeHtml(initials)}</text></svg>`,
+    );
+  }
+
+  const strategyOptions = {
+    clientID,
+    clientSecret,
+    authorizationURL: `${base}/site/oauth2/authorize`,
+    tokenURL: `${base}/site/oauth2/access_token`,
+    userProfileURL: `${base}/2.0/user`,
+    userEmailsURL: `${base}/2.0/user/emails`,
+  };
+  return {
+    ...strategyOptions,
+    url: base,
+    userWorkspacesURL: `${base}/2.0/user/permissions/workspaces`,
+    strategyOptions,
+    users,
+    stats,
+    setFault(endpoint, fault) {
+      if (fault) faults[endpoint] = fault;
+      else delete faults[endpoint];
+      faultUses[endpoint] = 0;
+    },
+    setLatency(ms, endpoint) {
+      for (const e of endpoint ? [endpoint] : ENDPOINTS) latency[e] = ms;
+    },
+    authorize(key, params = {}) {
+      const user = findUser(key);
+      if (!user) throw new Error(`No emulator user ${key}`);
+      const search = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => typeof e[1] === 'string'));
+      const target = new URL(params.redirect_uri ?? options.callbackURL ?? base);
+      target.searchParams.set('code', issueCode(user, search));
+      if (params.state !== undefined) target.searchParams.set('state', params.state);
+      return target.href;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function resolveUser(input: EmulatorUserInput, index: number): EmulatorUser {
+  const slug = input.displayName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || `user-${index}`;
+  const emails = (input.emails ?? [{ email: `${slug}@example.com` }]).map((e, i, all) => ({
+    email: e.email,
+    primary: e.primary ?? (i === 0 && !all.some((x) => x.primary)),
+    confirmed: e.confirmed ?? true,
+  }));
+  return {
+    uuid: input.uuid ?? `{${randomUUID()}}`,
+    accountId: input.accountId ?? randomBytes(12).toString('hex'),
+    username: input.username === undefined ? slug : input.username,
+    nickname: input.nickname ?? input.displayName,
+    displayName: input.displayName,
+    emails,
+    workspaces: (input.workspaces ?? []).map((w) => ({
+      slug: w.slug,
+      name: w.name ?? w.slug,
+      uuid: w.uuid ?? `{${randomUUID()}}`,
+      permission: w.permission ?? 'member',
+    })),
+  };
+}
+
+function membershipJson(user: EmulatorUser, w: Required<EmulatorWorkspace>) {
+  return {
+    type: 'workspace_membership',
+    permission: w.permission,
+    last_accessed: '2026-03-07T12:35:02.900024+00:00',
+    added_on: '2024-10-11T17:42:02.961424+00:00',
+    user: { type: 'user', uuid: user.uuid, nickname: user.nickname, display_name: user.displayName },
+    workspace: { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name },
+  };
+}
+
+type Membership = ReturnType<typeof membershipJson>;
+
+/** Bitbucket's `q` language, as far as memberships need it: `field = "value"` joined by AND / OR. */
+function parseQuery(q: string): ((m: Membership) => boolean) | undefined {
+  const clauses = q.split(/\s+OR\s+/i).map((clause) =>
+    clause.split(/\s+AND\s+/i).map((term) => {
+      const match = /^\(?\s*(workspace\.slug|workspace\.uuid|permission)\s*=\s*"([^"]*)"\s*\)?$/.exec(term.trim());
+      if (!match) return undefined;
+      const [, field, value] = match;
+      return (m: Membership): boolean =>
+        field === 'permission' ? m.permission === value : field === 'workspace.slug' ? m.workspace.slug === value : m.workspace.uuid === value;
+    }),
+  );
+  if (clauses.some((terms) => terms.some((t) => t === undefined))) return undefined;
+  return (m) => clauses.some((terms) => terms.every((t) => t?.(m)));
+}
+
+function endpointOf(method: string, path: string): EmulatorEndpoint | undefined {
+  if (path === '/site/oauth2/authorize' && (method === 'GET' || method === 'POST')) return 'authorize';
+  if (path === '/site/oauth2/access_token') return 'token';
+  if (method !== 'GET') return undefined;
+  if (path === '/2.0/user') return 'user';
+  if (path === '/2.0/user/emails') return 'emails';
+  if (path === '/2.0/user/permissions/workspaces') return 'workspaces';
+  return undefined;
+}
+
+function pkceMatches(code: Code, verifier: string | null): boolean {
+  if (verifier === null) return false;
+  const expected = code.method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
+  return expected === code.challenge;
+}
+
+function basicCredentials(header: string | undefined): { id: string | null; secret: string | null } | undefined {
+  const match = /^Basic\s+(\S+)$/i.exec(header ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return { id: null, secret: null };
+  const decode = (s: string): string => decodeURIComponent(s.replace(/\+/g, ' '));
+  try {
+    return { id: decode(decoded.slice(0, colon)), secret: decode(decoded.slice(colon + 1)) };
+  } catch {
+    return { id: null, secret: null };
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_FORM_BYTES) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  return new URLSearchParams(await readBody(req));
+}
+
+function clampInt(value: string | null, fallback: number, min: number, max: number): number {
+  const n = value === null ? NaN : Number.parseInt(value, 10);
+  if (!Number.isFinite(n)) return fallback;
+  return Math.min(max, Math.max(min, n));
+}
+
+function apiError(message: string): Record<string, unknown> {
+  return { type: 'error', error: { message } };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function redirect(res: ServerResponse, target: string, params: Record<string, string | null>): void {
+  const url = new URL(target);
+  for (const [key, value] of Object.entries(params)) if (value !== null) url.searchParams.set(key, value);
+  res.writeHead(302, { Location: url.href, 'Content-Length': 0 });
+  res.end();
+}
+
+function sendPage(res: ServerResponse, status: number, title: string, body: string): void {
+  const html =
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Bitbucket emulator</title>` +
+    `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;color:#172b4d}` +
+    `button{font-size:1rem;padding:.4rem .8rem;margin:.2rem 0;cursor:pointer}li{list-style:none;margin:.4rem 0}` +
+    `header{color:#0052cc;font-weight:bold}</style></head><body><header>Bitbucket (local emulator)</header>` +
+    `<h1>${escapeHtml(title)}</h1>${body.startsWith('<') ? body : `<p>${escapeHtml(body)}</p>`}</body></html>`;
+  res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) });
+  res.end(html);
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
