@@ -249,6 +249,8 @@ describe('emulator: REST API', () => {
     expect(await avatar.text()).toContain('>AL<');
     expect((await fetch(`${bb.url}/avatars/unknown.svg`)).status).toBe(200);
     expect((await fetch(`${bb.url}/2.0/repositories`)).status).toBe(404);
+    const profile = await fetch(`${bb.url}/${encodeURIComponent(bb.users[0]!.uuid)}/`);
+    expect(await profile.text()).toContain('<h1>Ada Lovelace</h1>');
     expect((await fetch(bb.userProfileURL, { method: 'POST' })).status).toBe(404);
   });
 

@@ -221,6 +221,8 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     const endpoint = endpointOf(req.method ?? 'GET', url.pathname);
     if (!endpoint) {
       if (url.pathname.startsWith('/avatars/')) return sendAvatar(res, url.pathname);
+      const owner = users.find((u) => url.pathname === `/${encodeURIComponent(u.uuid)}/`);
+      if (owner) return sendPage(res, 200, owner.displayName, 'This is the profile page of a local Bitbucket emulator account.');
       return sendJson(res, 404, apiError(`Resource not found`));
     }
     stats[endpoint] += 1;

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+
+const ROOT = join(__dirname, '..');
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const SCREENSHOT = join(ROOT, 'test-results', 'profile.png');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts `node example/server.js` (what `npm start` runs after building) and waits for it. */
+async function startDemo(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+  let output = '';
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', BASE_URL: `http://127.0.0.1:${port}` };
+  delete env['BITBUCKET_CLIENT_ID'];
+  delete env['BITBUCKET_CLIENT_SECRET'];
+  const child = spawn(process.execPath, [join(ROOT, 'example', 'server.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 15_000;
+  while (!output.includes('Demo running at')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the demo did not start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { child, output: () => output };
+}
+
+describe('sign in with Bitbucket in a real browser', () => {
+  let browser: Browser;
+  let demo: { child: ChildProcess; output: () => string };
+  let base: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/ is missing: run npm run build first');
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    demo = await startDemo(port);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    demo?.child.kill('SIGTERM');
+  });
+
+  it('says it runs on the emulator, signs in, shows the profile, and signs out', async () => {
+    expect(demo.output()).toContain('using the local Bitbucket emulator');
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    expect(await page.locator('#emulator-banner').isVisible()).toBe(true);
+
+    await page.click('#sign-in');
+    await page.waitForSelector('button[data-user="ada-lovelace"]');
+    expect(await page.title()).toContain('Authorize access');
+    await page.click('button[data-user="ada-lovelace"]');
+
+    await page.waitForURL(`${base}/profile`);
+    expect(await page.locator('#display-name').textContent()).toBe('Ada Lovelace');
+    expect(await page.locator('#uuid').textContent()).toBe('{0b7a1c3e-5d2f-4e8a-9c41-7f3e2a9d6b15}');
+    expect(await page.locator('#emails li').allTextContents()).toEqual([
+      'ada@example.com primary verified',
+      'ada.lovelace@example.org verified',
+    ]);
+    const avatarWidth = await page.locator('#avatar').evaluate((img: HTMLImageElement) => img.naturalWidth);
+    expect(avatarWidth).toBeGreaterThan(0);
+
+    mkdirSync(join(ROOT, 'test-results'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(statSync(SCREENSHOT).size).toBeGreaterThan(1000);
+
+    await page.click('#sign-out');
+    await page.waitForURL(`${base}/`);
+    expect(await page.locator('#sign-in').isVisible()).toBe(true);
+    await page.goto(`${base}/profile`);
+    expect(page.url()).toBe(`${base}/`);
+    await page.close();
+  });
+
+  it('shows the friendly page when the user denies access', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    await page.click('#sign-in');
+    await page.click('button[data-deny]');
+    await page.waitForSelector('#denied');
+    expect(await page.locator('h1').textContent()).toBe('Sign-in cancelled');
+    await page.close();
+  });
+});
