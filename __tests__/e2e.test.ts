@@ -114,6 +114,16 @@ describe('the demo app against the emulator, over real HTTP', () => {
     expect(final.body).toContain('within 150 ms');
   });
 
+  it('restricts sign-in to workspace members when configured', async () => {
+    demo = await startDemo({}, { workspaces: ['analytical-engines'] });
+    const ada = await signInThroughDemo(demo, new Browser(), 'ada-lovelace');
+    expect(ada.final.body).toMatch(/<ul id="workspaces"><li>Analytical Engines <code>analytical-engines<\/code> <span class="tag">owner<\/span><\/li><\/ul>/);
+    const edsger = await signInThroughDemo(demo, new Browser(), 'ewd');
+    expect(edsger.final.status).toBe(403);
+    expect(edsger.final.body).toContain('id="not-member"');
+    expect(demo.emulator.stats.workspaces).toBe(2);
+  });
+
   it('signs in with PKCE', async () => {
     demo = await startDemo({}, { pkce: true });
     const { final } = await signInThroughDemo(demo, new Browser());

@@ -22,6 +22,8 @@ const { Strategy, BitbucketError, TokenError } = require('passport-bitbucket-clo
  * @param {string} [config.tokenURL]
  * @param {string} [config.userProfileURL]
  * @param {string} [config.userEmailsURL]
+ * @param {string} [config.userWorkspacesURL]
+ * @param {string[]} [config.workspaces] only members of these workspaces may sign in
  * @param {boolean} [config.pkce]
  * @param {number} [config.timeout]
  * @param {string} [config.instance] a name shown in the footer (several instances)
@@ -33,7 +35,7 @@ function createApp(config) {
     clientSecret: config.clientSecret,
     callbackURL: `${config.baseURL}/auth/bitbucket/callback`,
   };
-  for (const key of ['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailsURL', 'pkce', 'timeout']) {
+  for (const key of ['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'pkce', 'timeout']) {
     if (config[key] !== undefined) strategyOptions[key] = config[key];
   }
   passport.use(
@@ -45,6 +47,7 @@ function createApp(config) {
       profileUrl: profile.profileUrl,
       photo: profile.photos[0] ? profile.photos[0].value : undefined,
       emails: profile.emails,
+      workspaces: profile.workspaces,
     })),
   );
   passport.serializeUser((user, done) => done(null, user));
@@ -86,6 +89,14 @@ function createApp(config) {
       if (!user) {
         if (req.query.error === 'access_denied') {
           return render(res, 401, 'Sign-in cancelled', `<p id="denied">You declined to share your Bitbucket account, so you are not signed in.</p>${again}`);
+        }
+        if (status === 403 && info && info.reason === 'workspace') {
+          return render(
+            res,
+            403,
+            'Not a member',
+            `<p id="not-member">${escapeHtml(info.message)} Ask a workspace admin to invite you, then try again.</p>${again}`,
+          );
         }
         if (status === 403) {
           return render(
@@ -132,6 +143,13 @@ function createApp(config) {
          </dl>
        </div>
        <h2>Email addresses</h2>${emails}
+       ${
+         user.workspaces
+           ? `<h2>Workspaces</h2><ul id="workspaces">${user.workspaces
+               .map((w) => `<li>${escapeHtml(w.name)} <code>${escapeHtml(w.slug)}</code> <span class="tag">${escapeHtml(w.permission)}</span></li>`)
+               .join('')}</ul>`
+           : ''
+       }
        <form method="post" action="/logout"><button id="sign-out">Sign out</button></form>`,
     );
   });

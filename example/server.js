@@ -4,6 +4,7 @@
  * bitbucket.org; without them it starts the local Bitbucket emulator and uses that.
  *
  *   PORT (3000) · HOST (localhost) · BASE_URL (http://localhost:$PORT) · SESSION_SECRET
+ *   BITBUCKET_WORKSPACES: comma-separated workspace slugs; only their members may sign in
  */
 const { createApp } = require('./app');
 const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
@@ -13,6 +14,14 @@ async function main() {
   const host = process.env.HOST || 'localhost';
   const baseURL = (process.env.BASE_URL || `http://localhost:${port}`).replace(/\/$/, '');
   const config = { baseURL, sessionSecret: process.env.SESSION_SECRET };
+  const workspaces = (process.env.BITBUCKET_WORKSPACES || '')
+    .split(',')
+    .map((slug) => slug.trim())
+    .filter(Boolean);
+  if (workspaces.length) {
+    config.workspaces = workspaces;
+    console.log(`Only members of these workspaces may sign in: ${workspaces.join(', ')}`);
+  }
   let emulator;
 
   if (process.env.BITBUCKET_CLIENT_ID && process.env.BITBUCKET_CLIENT_SECRET) {

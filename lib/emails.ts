@@ -1,5 +1,5 @@
-import { BitbucketResponseError } from './errors';
-import { isJsonObject, optionalString, parseJson } from './json';
+import { isJsonObject, optionalString } from './json';
+import { type Page, parsePage } from './pages';
 import type { BitbucketEmail } from './types';
 
 /** One entry of `/2.0/user/emails` as Bitbucket sends it, checked. */
@@ -9,42 +9,15 @@ export interface RawEmail {
   isConfirmed: boolean;
 }
 
-export interface EmailsPage {
-  values: RawEmail[];
-  /** The `next` link, when Bitbucket says there is another page. */
-  next: string | undefined;
-}
-
 /** Parses one page of `GET /2.0/user/emails`. Throws `BitbucketResponseError` on any other shape. */
-export function parseEmailsPage(body: string): EmailsPage {
-  const parsed = parseJson(body);
-  if (!parsed.ok) {
-    throw new BitbucketResponseError('Failed to parse user emails: Bitbucket did not answer JSON');
-  }
-  return emailsPageFromJson(parsed.value);
+export function parseEmailsPage(body: string): Page<RawEmail> {
+  return parsePage(body, 'user emails', parseEmail, 'an entry has no email address');
 }
 
-export function emailsPageFromJson(json: unknown): EmailsPage {
-  if (!isJsonObject(json) || !Array.isArray(json['values'])) {
-    throw new BitbucketResponseError('Failed to parse user emails: the answer has no values list');
-  }
-  const values: RawEmail[] = [];
-  for (const entry of json['values'] as unknown[]) {
-    const email = isJsonObject(entry) ? optionalString(entry, 'email') : undefined;
-    if (!isJsonObject(entry) || !email) {
-      throw new BitbucketResponseError('Failed to parse user emails: an entry has no email address');
-    }
-    values.push({
-      email,
-      isPrimary: entry['is_primary'] === true,
-      isConfirmed: entry['is_confirmed'] === true,
-    });
-  }
-  const next = json['next'];
-  if (next !== undefined && next !== null && typeof next !== 'string') {
-    throw new BitbucketResponseError('Failed to parse user emails: the next link is not a string');
-  }
-  return { values, next: next || undefined };
+function parseEmail(entry: unknown): RawEmail | undefined {
+  const email = isJsonObject(entry) ? optionalString(entry, 'email') : undefined;
+  if (!isJsonObject(entry) || !email) return undefined;
+  return { email, isPrimary: entry['is_primary'] === true, isConfirmed: entry['is_confirmed'] === true };
 }
 
 /**

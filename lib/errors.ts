@@ -60,10 +60,10 @@ export class BitbucketAPIError extends BitbucketError {
   readonly bitbucketMessage: string | undefined;
   declare oauthError: BitbucketOAuthErrorData;
 
-  constructor(what: string, status: number, body: string, contentType: string | undefined) {
+  constructor(what: string, status: number, body: string, contentType: string | undefined, hint?: string) {
     const bitbucketMessage = messageFromBody(body, contentType);
     super(
-      `${what} failed: Bitbucket answered ${status}${bitbucketMessage ? `: ${bitbucketMessage}` : ''}`,
+      `${what} failed: Bitbucket answered ${status}${bitbucketMessage ? `: ${bitbucketMessage}` : ''}${hint ? ` (${hint})` : ''}`,
       'BITBUCKET_API_ERROR',
       { statusCode: status, data: body },
     );

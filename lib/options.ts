@@ -8,6 +8,10 @@ export const AUTHORIZATION_URL = 'https://bitbucket.org/site/oauth2/authorize';
 export const TOKEN_URL = 'https://bitbucket.org/site/oauth2/access_token';
 export const USER_PROFILE_URL = 'https://api.bitbucket.org/2.0/user';
 export const USER_EMAILS_URL = 'https://api.bitbucket.org/2.0/user/emails';
+export const USER_WORKSPACES_URL = 'https://api.bitbucket.org/2.0/user/permissions/workspaces';
+
+/** Bitbucket workspace slugs: letters, digits, dashes, underscores and periods. */
+const SLUG = /^[A-Za-z0-9_.-]{1,100}$/;
 
 const PREFIX = 'passport-bitbucket-cloud:';
 const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
@@ -20,6 +24,11 @@ export interface ResolvedOptions {
   tokenURL: string;
   userProfileURL: string;
   userEmailsURL: string;
+  userWorkspacesURL: string;
+  /** Allowed workspace slugs, or undefined when sign-in is not restricted. */
+  workspaces: string[] | undefined;
+  minimumWorkspaceRole: 'member' | 'owner';
+  fetchWorkspaces: boolean;
   state: boolean;
   skipEmails: boolean;
   includeUnverifiedEmails: boolean;
@@ -47,7 +56,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     throw new RangeError(`${PREFIX} options.timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`);
   }
 
-  for (const key of ['state', 'skipEmails', 'includeUnverifiedEmails', 'passReqToCallback', 'proxy'] as const) {
+  for (const key of ['state', 'skipEmails', 'includeUnverifiedEmails', 'passReqToCallback', 'proxy', 'fetchWorkspaces'] as const) {
     if (input[key] !== undefined && typeof input[key] !== 'boolean') {
       throw new TypeError(`${PREFIX} options.${key} must be true or false`);
     }
@@ -81,6 +90,23 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     throw new TypeError(`${PREFIX} options.store must be an object with store() and verify() methods`);
   }
 
+  const workspaces = input['workspaces'];
+  if (
+    workspaces !== undefined &&
+    !(Array.isArray(workspaces) && workspaces.length > 0 && workspaces.every((w) => typeof w === 'string' && SLUG.test(w)))
+  ) {
+    throw new TypeError(
+      `${PREFIX} options.workspaces must be a non-empty array of workspace slugs (letters, digits, '-', '_', '.')`,
+    );
+  }
+  const minimumRole = input['minimumWorkspaceRole'] ?? 'member';
+  if (minimumRole !== 'member' && minimumRole !== 'owner') {
+    throw new TypeError(`${PREFIX} options.minimumWorkspaceRole must be 'member' or 'owner'`);
+  }
+  if (workspaces !== undefined && skip !== undefined && skip !== false) {
+    throw new TypeError(`${PREFIX} options.workspaces needs the profile: it cannot be combined with skipUserProfile`);
+  }
+
   const userAgent = input['userAgent'] ?? `passport-bitbucket-cloud/${VERSION}`;
   if (typeof userAgent !== 'string' || userAgent === '') {
     throw new TypeError(`${PREFIX} options.userAgent must be a non-empty string`);
@@ -102,6 +128,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     tokenURL: endpoint(input, 'tokenURL', TOKEN_URL),
     userProfileURL: endpoint(input, 'userProfileURL', USER_PROFILE_URL),
     userEmailsURL: endpoint(input, 'userEmailsURL', USER_EMAILS_URL),
+    userWorkspacesURL: endpoint(input, 'userWorkspacesURL', USER_WORKSPACES_URL),
+    workspaces: workspaces === undefined ? undefined : [...(workspaces as string[])],
+    minimumWorkspaceRole: minimumRole,
+    fetchWorkspaces: input['fetchWorkspaces'] === true,
     state: input['state'] !== false,
     skipEmails: input['skipEmails'] === true,
     includeUnverifiedEmails: input['includeUnverifiedEmails'] === true,

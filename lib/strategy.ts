@@ -1,11 +1,16 @@
 import { InternalOAuthError, Strategy as OAuth2Strategy, type StrategyOptions as OAuth2StrategyOptions, TokenError } from 'passport-oauth2';
-import { BitbucketAPIError, BitbucketError, BitbucketResponseError } from './errors';
+import { BitbucketError } from './errors';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
+import type { HttpResponse } from './http';
+import { isJsonObject, parseJson } from './json';
+import { fetchAllPages, pageError } from './pages';
+import { isPermitted, membershipQuery, parseMembershipsPage } from './workspaces';
 import { settle } from './http';
 import { BitbucketOAuth2 } from './oauth2';
 import { resolveOptions } from './options';
 import { parseProfile } from './profile';
 import type {
+  BitbucketWorkspace,
   Profile,
   StrategyOptions,
   StrategyOptionsWithRequest,
@@ -16,9 +21,27 @@ import type {
 } from './types';
 import { adaptVerify } from './verify';
 
-/** At most this many pages of `/2.0/user/emails` (100 addresses each) are read. */
-export const MAX_EMAIL_PAGES = 10;
-const EMAILS_PAGE_LENGTH = '100';
+export { MAX_PAGES as MAX_EMAIL_PAGES } from './pages';
+
+type LoadUserProfile = {
+  _loadUserProfile(this: unknown, accessToken: string, done: (err?: unknown, profile?: Profile) => void): void;
+};
+
+/** Bitbucket's scope names and the boxes that grant them on the OAuth consumer. */
+const PERMISSIONS: Record<string, string> = { account: 'Account: Read', email: 'Account: Email' };
+
+/**
+ * For Bitbucket's missing-scope 403 (`detail.required`), which box to tick on the consumer.
+ */
+function permissionHint(response: HttpResponse): string | undefined {
+  if (response.status !== 403) return undefined;
+  const parsed = parseJson(response.body);
+  const error = parsed.ok && isJsonObject(parsed.value) ? parsed.value['error'] : undefined;
+  const detail = isJsonObject(error) ? error['detail'] : undefined;
+  const required = isJsonObject(detail) && Array.isArray(detail['required']) ? detail['required'] : ['account'];
+  const boxes = required.map((scope) => PERMISSIONS[String(scope)] ?? String(scope));
+  return `tick the ${boxes.map((b) => `"${b}"`).join(' and ')} permission on the Bitbucket OAuth consumer (Workspace settings → OAuth consumers → Edit)`;
+}
 
 /**
  * Passport strategy for signing in with Bitbucket Cloud (OAuth 2.0).
@@ -40,8 +63,12 @@ export class Strategy extends OAuth2Strategy {
   protected declare _oauth2: BitbucketOAuth2;
   private readonly _userProfileURL: string;
   private readonly _userEmailsURL: string;
+  private readonly _userWorkspacesURL: string;
   private readonly _skipEmails: boolean;
   private readonly _includeUnverifiedEmails: boolean;
+  private readonly _workspaces: readonly string[] | undefined;
+  private readonly _minimumWorkspaceRole: 'member' | 'owner';
+  private readonly _fetchWorkspaces: boolean;
 
   constructor(options: StrategyOptions, verify: VerifyFunction);
   constructor(options: StrategyOptions, verify: VerifyFunctionWithParams);
@@ -79,8 +106,12 @@ export class Strategy extends OAuth2Strategy {
     );
     this._userProfileURL = resolved.userProfileURL;
     this._userEmailsURL = resolved.userEmailsURL;
+    this._userWorkspacesURL = resolved.userWorkspacesURL;
     this._skipEmails = resolved.skipEmails;
     this._includeUnverifiedEmails = resolved.includeUnverifiedEmails;
+    this._workspaces = resolved.workspaces;
+    this._minimumWorkspaceRole = resolved.minimumWorkspaceRole;
+    this._fetchWorkspaces = resolved.fetchWorkspaces;
   }
 
   /**
@@ -93,71 +124,71 @@ export class Strategy extends OAuth2Strategy {
 
   private async loadProfile(accessToken: string): Promise<Profile> {
     const controller = new AbortController();
-    const user = this.fetchUser(accessToken, controller.signal);
-    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, controller.signal);
-    // If either fails, the other is cancelled rather than left running.
-    user.catch(() => controller.abort());
-    emails.catch(() => controller.abort());
-    const [profile, rawEmails] = await Promise.all([user, emails]);
+    const { signal } = controller;
+    const user = this.fetchUser(accessToken, signal);
+    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, signal);
+    const workspaces = this._workspaces || this._fetchWorkspaces ? this.fetchWorkspaces(accessToken, signal) : undefined;
+    // If one request fails, the others are cancelled rather than left running.
+    for (const pending of [user, emails, workspaces]) pending?.catch(() => controller.abort());
+    const [profile, rawEmails, memberships] = await Promise.all([user, emails, workspaces]);
     profile.emails = orderEmails(rawEmails, this._includeUnverifiedEmails);
+    if (memberships) profile.workspaces = memberships;
     return profile;
   }
 
   private async fetchUser(accessToken: string, signal: AbortSignal): Promise<Profile> {
     const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, signal);
-    if (response.status !== 200) {
-      throw new BitbucketAPIError('Fetching the user profile', response.status, response.body, response.headers['content-type']);
-    }
+    if (response.status !== 200) throw pageError('user profile', response, permissionHint(response));
     return parseProfile(response.body);
   }
 
-  private async fetchEmails(accessToken: string, signal: AbortSignal): Promise<RawEmail[]> {
-    const first = new URL(this._userEmailsURL);
-    first.searchParams.set('pagelen', EMAILS_PAGE_LENGTH);
-    const seen = new Set<string>();
-    const emails: RawEmail[] = [];
-    let url: string | undefined = first.href;
-    for (let page = 1; url !== undefined; page += 1) {
-      if (page > MAX_EMAIL_PAGES) {
-        throw new BitbucketResponseError(
-          `Failed to fetch user emails: more than ${MAX_EMAIL_PAGES} pages`,
-          'BITBUCKET_UNSAFE_PAGINATION',
-        );
-      }
-      seen.add(url);
-      const response = await this._oauth2.apiGet(url, accessToken, signal);
+  private fetchEmails(accessToken: string, signal: AbortSignal): Promise<RawEmail[]> {
+    return fetchAllPages({
+      what: 'user emails',
+      url: this._userEmailsURL,
+      get: (url) => this._oauth2.apiGet(url, accessToken, signal),
+      parse: parseEmailsPage,
       // NOTE: Bitbucket answers 403 ("Your credentials lack one or more required privilege
       // scopes") when the consumer lacks the Account: Email permission. The user can still
       // sign in; the profile just has no addresses.
-      if (response.status === 403 && page === 1) return [];
-      if (response.status !== 200) {
-        throw new BitbucketAPIError('Fetching the user emails', response.status, response.body, response.headers['content-type']);
-      }
-      const parsed = parseEmailsPage(response.body);
-      emails.push(...parsed.values);
-      url = parsed.next === undefined ? undefined : this.checkNext(parsed.next, seen);
-    }
-    return emails;
+      onError: (response, firstPage) => (response.status === 403 && firstPage ? [] : pageError('user emails', response)),
+    });
   }
 
-  /** A `next` link is followed only on the origin of `userEmailsURL`, without userinfo, once. */
-  private checkNext(next: string, seen: ReadonlySet<string>): string {
-    let url: URL;
-    try {
-      url = new URL(next, this._userEmailsURL);
-    } catch {
-      throw new BitbucketResponseError('Failed to fetch user emails: the next link is not a URL', 'BITBUCKET_UNSAFE_PAGINATION');
-    }
-    if (url.origin !== new URL(this._userEmailsURL).origin || url.username || url.password) {
-      throw new BitbucketResponseError(
-        'Failed to fetch user emails: the next link leaves the emails endpoint\'s origin',
-        'BITBUCKET_UNSAFE_PAGINATION',
+  private fetchWorkspaces(accessToken: string, signal: AbortSignal): Promise<BitbucketWorkspace[]> {
+    const url = new URL(this._userWorkspacesURL);
+    // Filtered server-side when only some workspaces matter; checked again here regardless.
+    if (this._workspaces && !this._fetchWorkspaces) url.searchParams.set('q', membershipQuery(this._workspaces));
+    return fetchAllPages({
+      what: 'workspace memberships',
+      url: url.href,
+      get: (page) => this._oauth2.apiGet(page, accessToken, signal),
+      parse: parseMembershipsPage,
+      onError: (response) => pageError('workspace memberships', response, permissionHint(response)),
+    });
+  }
+
+  /**
+   * passport-oauth2 calls this with the login's own `fail`, so the workspace rule can refuse a
+   * user cleanly (a failure, not an error) before the verify function is called.
+   */
+  protected _loadUserProfile(accessToken: string, done: (err?: unknown, profile?: Profile) => void): void {
+    const allowed = this._workspaces;
+    const load = (OAuth2Strategy.prototype as unknown as LoadUserProfile)._loadUserProfile;
+    load.call(this, accessToken, (err, profile) => {
+      if (err || !allowed || !profile) return done(err, profile);
+      if (isPermitted(profile.workspaces ?? [], allowed, this._minimumWorkspaceRole)) return done(null, profile);
+      (this as unknown as { fail(challenge: object, status: number): void }).fail(
+        {
+          message:
+            this._minimumWorkspaceRole === 'owner'
+              ? 'Only owners of a permitted Bitbucket workspace may sign in.'
+              : 'Only members of a permitted Bitbucket workspace may sign in.',
+          reason: 'workspace',
+        },
+        403,
       );
-    }
-    if (seen.has(url.href)) {
-      throw new BitbucketResponseError('Failed to fetch user emails: the next link loops', 'BITBUCKET_UNSAFE_PAGINATION');
-    }
-    return url.href;
+    });
   }
 
   /** Token errors and this package's own errors reach the app as they are, not wrapped. */

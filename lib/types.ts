@@ -13,6 +13,15 @@ export interface BitbucketEmail {
   verified: boolean;
 }
 
+/** A workspace the user belongs to, with their highest role there. */
+export interface BitbucketWorkspace {
+  slug: string;
+  name: string;
+  uuid: string;
+  /** `owner`, `collaborator` (being removed by Bitbucket) or `member`. */
+  permission: 'owner' | 'collaborator' | 'member' | (string & {});
+}
+
 /** The signed-in Bitbucket user, in Passport's profile shape. */
 export interface Profile extends PassportProfile {
   provider: 'bitbucket';
@@ -35,6 +44,11 @@ export interface Profile extends PassportProfile {
    * Account: Email permission or `skipEmails` is set.
    */
   emails: BitbucketEmail[];
+  /**
+   * The user's workspace memberships, when `workspaces` or `fetchWorkspaces` is set. With
+   * `workspaces` alone: only memberships of those workspaces.
+   */
+  workspaces?: BitbucketWorkspace[];
   /** The body of `GET /2.0/user`, as received. */
   _raw: string;
   /** The parsed body of `GET /2.0/user`. */
@@ -105,6 +119,17 @@ export interface StrategyOptionsBase {
   tokenURL?: string;
   userProfileURL?: string;
   userEmailsURL?: string;
+  /** Default `https://api.bitbucket.org/2.0/user/permissions/workspaces` (deprecated by Atlassian without a date: keep it configurable). */
+  userWorkspacesURL?: string;
+  /**
+   * Only members of these workspaces (slugs) may sign in; anyone else is a failed login that
+   * never reaches the verify function. Fills `profile.workspaces`.
+   */
+  workspaces?: string[];
+  /** With `workspaces`: the lowest role that may sign in. Default `member`. */
+  minimumWorkspaceRole?: 'member' | 'owner';
+  /** Fill `profile.workspaces` with all the user's memberships. Default `false`. */
+  fetchWorkspaces?: boolean;
   /** Guard the login with a `state` value kept in the session (CSRF protection). Default `true`. */
   state?: boolean;
   /** Send a PKCE challenge (`true` means S256). Needs `state` or `store`. */

@@ -108,6 +108,7 @@ export interface BitbucketEmulator {
     tokenURL: string;
     userProfileURL: string;
     userEmailsURL: string;
+    userWorkspacesURL: string;
   };
   users: EmulatorUser[];
   /** Requests received per endpoint. */
@@ -553,11 +554,11 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     tokenURL: `${base}/site/oauth2/access_token`,
     userProfileURL: `${base}/2.0/user`,
     userEmailsURL: `${base}/2.0/user/emails`,
+    userWorkspacesURL: `${base}/2.0/user/permissions/workspaces`,
   };
   return {
     ...strategyOptions,
     url: base,
-    userWorkspacesURL: `${base}/2.0/user/permissions/workspaces`,
     strategyOptions,
     users,
     stats,

@@ -1,0 +1,104 @@
+import { BitbucketAPIError, BitbucketResponseError } from './errors';
+import type { HttpResponse } from './http';
+import { isJsonObject, parseJson } from './json';
+
+/** At most this many pages (100 entries each) are read from a paginated endpoint. */
+export const MAX_PAGES = 10;
+const PAGE_LENGTH = '100';
+
+export interface Page<T> {
+  values: T[];
+  /** The `next` link, when Bitbucket says there is another page. */
+  next: string | undefined;
+}
+
+/**
+ * Parses one page of a Bitbucket paginated list (`{ values: [...], next? }`). Each entry goes
+ * through `parseValue`, which returns undefined for an entry it cannot read. Throws
+ * `BitbucketResponseError` on any other shape.
+ */
+export function parsePage<T>(
+  body: string,
+  what: string,
+  parseValue: (entry: unknown) => T | undefined,
+  entryProblem: string,
+): Page<T> {
+  const parsed = parseJson(body);
+  if (!parsed.ok) throw new BitbucketResponseError(`Failed to parse ${what}: Bitbucket did not answer JSON`);
+  const json = parsed.value;
+  if (!isJsonObject(json) || !Array.isArray(json['values'])) {
+    throw new BitbucketResponseError(`Failed to parse ${what}: the answer has no values list`);
+  }
+  const values: T[] = [];
+  for (const entry of json['values'] as unknown[]) {
+    const value = parseValue(entry);
+    if (value === undefined) throw new BitbucketResponseError(`Failed to parse ${what}: ${entryProblem}`);
+    values.push(value);
+  }
+  const next = json['next'];
+  if (next !== undefined && next !== null && typeof next !== 'string') {
+    throw new BitbucketResponseError(`Failed to parse ${what}: the next link is not a string`);
+  }
+  return { values, next: next || undefined };
+}
+
+export interface PagedFetch<T> {
+  /** e.g. "user emails", used in error messages. */
+  what: string;
+  /** The endpoint; `pagelen=100` is added. `next` links must stay on its origin. */
+  url: string;
+  get(url: string): Promise<HttpResponse>;
+  parse(body: string): Page<T>;
+  /** Turns a non-200 answer into an error (or, by returning a list, into a result). */
+  onError(response: HttpResponse, firstPage: boolean): T[] | Error;
+}
+
+/**
+ * Reads every page of a list, following `next` only on the endpoint's origin, without
+ * userinfo, never twice, and for at most {@link MAX_PAGES} pages: a hostile or broken
+ * `next` can neither carry the token elsewhere nor keep the login busy forever.
+ */
+export async function fetchAllPages<T>(request: PagedFetch<T>): Promise<T[]> {
+  const first = new URL(request.url);
+  first.searchParams.set('pagelen', PAGE_LENGTH);
+  const seen = new Set<string>();
+  const values: T[] = [];
+  let url: string | undefined = first.href;
+  for (let page = 1; url !== undefined; page += 1) {
+    if (page > MAX_PAGES) throw unsafe(request.what, `more than ${MAX_PAGES} pages`);
+    seen.add(url);
+    const response = await request.get(url);
+    if (response.status !== 200) {
+      const outcome = request.onError(response, page === 1);
+      if (outcome instanceof Error) throw outcome;
+      return outcome;
+    }
+    const parsed = request.parse(response.body);
+    values.push(...parsed.values);
+    url = parsed.next === undefined ? undefined : checkNext(request, parsed.next, seen);
+  }
+  return values;
+}
+
+function checkNext(request: PagedFetch<unknown>, next: string, seen: ReadonlySet<string>): string {
+  let url: URL;
+  try {
+    url = new URL(next, request.url);
+  } catch {
+    throw unsafe(request.what, 'the next link is not a URL');
+  }
+  if (url.origin !== new URL(request.url).origin || url.username || url.password) {
+    throw unsafe(request.what, "the next link leaves the endpoint's origin");
+  }
+  if (seen.has(url.href)) throw unsafe(request.what, 'the next link loops');
+  return url.href;
+}
+
+function unsafe(what: string, problem: string): BitbucketResponseError {
+  return new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, 'BITBUCKET_UNSAFE_PAGINATION');
+}
+
+/** The plain API error for a failed page. */
+export function pageError(what: string, response: HttpResponse, hint?: string): BitbucketAPIError {
+  return new BitbucketAPIError(`Fetching the ${what}`, response.status, response.body, response.headers['content-type'], hint);
+}
