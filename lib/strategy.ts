@@ -1,3 +1,4 @@
+import type { Request } from 'express';
 import { InternalOAuthError, Strategy as OAuth2Strategy, type StrategyOptions as OAuth2StrategyOptions, TokenError } from 'passport-oauth2';
 import { BitbucketError } from './errors';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
@@ -26,6 +27,11 @@ export { MAX_PAGES as MAX_EMAIL_PAGES } from './pages';
 type LoadUserProfile = {
   _loadUserProfile(this: unknown, accessToken: string, done: (err?: unknown, profile?: Profile) => void): void;
 };
+
+/** Passport gives each login its own copy of the strategy, with `fail()` attached. */
+function failLogin(login: object, challenge: object, status: number): void {
+  (login as { fail(challenge: object, status: number): void }).fail(challenge, status);
+}
 
 /** Bitbucket's scope names and the boxes that grant them on the OAuth consumer. */
 const PERMISSIONS: Record<string, string> = { account: 'Account: Read', email: 'Account: Email' };
@@ -115,6 +121,24 @@ export class Strategy extends OAuth2Strategy {
   }
 
   /**
+   * Refuses a callback whose OAuth parameters are not single strings (`?code=a&code=b`,
+   * `?state[x]=1`): a clean 400 failure instead of a confused token request.
+   */
+  override authenticate(req: Request, options?: object): void {
+    const query: unknown = req.query;
+    if (isJsonObject(query)) {
+      for (const key of ['code', 'state', 'error', 'error_description', 'error_uri']) {
+        const value = query[key];
+        if (value !== undefined && typeof value !== 'string') {
+          failLogin(this, { message: 'Malformed authorization response from Bitbucket.' }, 400);
+          return;
+        }
+      }
+    }
+    super.authenticate(req, options);
+  }
+
+  /**
    * Loads the profile: `/2.0/user` and `/2.0/user/emails` concurrently (one round trip after
    * the token), then the emails' further pages, if any.
    */
@@ -178,7 +202,8 @@ export class Strategy extends OAuth2Strategy {
     load.call(this, accessToken, (err, profile) => {
       if (err || !allowed || !profile) return done(err, profile);
       if (isPermitted(profile.workspaces ?? [], allowed, this._minimumWorkspaceRole)) return done(null, profile);
-      (this as unknown as { fail(challenge: object, status: number): void }).fail(
+      failLogin(
+        this,
         {
           message:
             this._minimumWorkspaceRole === 'owner'

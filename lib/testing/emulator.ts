@@ -77,7 +77,8 @@ export interface EmulatorOptions {
   tokenFormat?: 'scope' | 'scopes';
   /** Milliseconds added before every answer, for all endpoints or per endpoint. */
   latency?: number | Partial<Record<EmulatorEndpoint, number>>;
-  faults?: Partial<Record<EmulatorEndpoint, EmulatorFault>>;
+  /** Per endpoint: a fault, or a list of faults of which each request draws one at random. */
+  faults?: Partial<Record<EmulatorEndpoint, EmulatorFault | EmulatorFault[]>>;
   /** How long an authorization code lives. Default 60 s. */
   codeLifetimeMs?: number;
   /** `expires_in` of access tokens. Default 7200 s. */
@@ -113,14 +114,16 @@ export interface BitbucketEmulator {
   users: EmulatorUser[];
   /** Requests received per endpoint. */
   stats: Record<EmulatorEndpoint, number>;
-  /** Sets (or with `undefined` clears) the fault of an endpoint. */
-  setFault(endpoint: EmulatorEndpoint, fault: EmulatorFault | undefined): void;
+  /** Sets (or with `undefined` clears) the fault of an endpoint: one, or a list to draw from. */
+  setFault(endpoint: EmulatorEndpoint, fault: EmulatorFault | EmulatorFault[] | undefined): void;
   /** Sets the added latency of every endpoint, or of one. */
   setLatency(ms: number, endpoint?: EmulatorEndpoint): void;
   /**
    * Signs a user in without a browser: the code the consent page would have produced.
    * Returns the callback URL with `code` (and `state` when given).
    */
+  /** Connections open on the emulator's side right now (in use or idle keep-alive). */
+  connections(): number;
   authorize(user: string, params?: { redirect_uri?: string; state?: string; code_challenge?: string; code_challenge_method?: string }): string;
   close(): Promise<void>;
 }
@@ -202,7 +205,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
   const latency: Record<EmulatorEndpoint, number> = { authorize: 0, token: 0, user: 0, emails: 0, workspaces: 0 };
   if (typeof options.latency === 'number') for (const e of ENDPOINTS) latency[e] = options.latency;
   else Object.assign(latency, options.latency);
-  const faults: Partial<Record<EmulatorEndpoint, EmulatorFault>> = { ...options.faults };
+  const faults: Partial<Record<EmulatorEndpoint, EmulatorFault | EmulatorFault[]>> = { ...options.faults };
   const faultUses: Partial<Record<EmulatorEndpoint, number>> = {};
   const stats: Record<EmulatorEndpoint, number> = { authorize: 0, token: 0, user: 0, emails: 0, workspaces: 0 };
 
@@ -257,7 +260,8 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
   }
 
   function applyFault(endpoint: EmulatorEndpoint, res: ServerResponse): boolean {
-    const fault = faults[endpoint];
+    const configured = faults[endpoint];
+    const fault = Array.isArray(configured) ? configured[Math.floor(Math.random() * configured.length)] : configured;
     if (!fault) return false;
     const used = faultUses[endpoint] ?? 0;
     if (fault.times !== undefined && used >= fault.times) return false;
@@ -570,6 +574,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     setLatency(ms, endpoint) {
       for (const e of endpoint ? [endpoint] : ENDPOINTS) latency[e] = ms;
     },
+    connections: () => sockets.size,
     authorize(key, params = {}) {
       const user = findUser(key);
       if (!user) throw new Error(`No emulator user ${key}`);

@@ -1,0 +1,121 @@
+import fc from 'fast-check';
+import { BitbucketResponseError, parseProfile } from '../lib';
+import { orderEmails, parseEmailsPage, type RawEmail } from '../lib/emails';
+import { parseMembershipsPage } from '../lib/workspaces';
+
+const RUNS = { numRuns: 500 };
+
+/** Arbitrary JSON, and JSON shaped like Bitbucket's answers with any field possibly wrong. */
+const anyJson = fc.jsonValue();
+const maybe = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | unknown> => fc.oneof(arb, anyJson);
+const userLike = fc.record(
+  {
+    uuid: maybe(fc.uuid().map((u) => `{${u}}`)),
+    account_id: maybe(fc.string()),
+    username: maybe(fc.string()),
+    nickname: maybe(fc.string()),
+    display_name: maybe(fc.string()),
+    links: maybe(fc.record({ html: maybe(fc.record({ href: maybe(fc.webUrl()) })), avatar: maybe(fc.record({ href: maybe(fc.webUrl()) })) })),
+  },
+  { requiredKeys: [] },
+);
+const emailLike = fc.record({ email: maybe(fc.emailAddress()), is_primary: maybe(fc.boolean()), is_confirmed: maybe(fc.boolean()) }, { requiredKeys: [] });
+const pageLike = fc.record({ values: maybe(fc.array(maybe(emailLike))), next: maybe(fc.option(fc.webUrl())) }, { requiredKeys: [] });
+
+/** Runs a parser and accepts only a value or a BitbucketResponseError. */
+function outcome<T>(parse: () => T): { ok: true; value: T } | { ok: false } {
+  try {
+    return { ok: true, value: parse() };
+  } catch (error) {
+    expect(error).toBeInstanceOf(BitbucketResponseError);
+    return { ok: false };
+  }
+}
+
+describe('parseProfile, for any input', () => {
+  it('gives a valid profile or a BitbucketResponseError, nothing else', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyJson, userLike), (json) => {
+        const result = outcome(() => parseProfile(JSON.stringify(json) ?? 'undefined'));
+        if (!result.ok) return;
+        const profile = result.value;
+        expect(profile.provider).toBe('bitbucket');
+        expect(typeof profile.id).toBe('string');
+        expect(profile.id).not.toBe('');
+        expect(typeof profile.displayName).toBe('string');
+        expect(Array.isArray(profile.photos)).toBe(true);
+        for (const photo of profile.photos) expect(typeof photo.value).toBe('string');
+        for (const key of ['accountId', 'nickname', 'profileUrl', 'username'] as const) {
+          expect(['string', 'undefined']).toContain(typeof profile[key]);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('never throws anything but a BitbucketResponseError on any text', () => {
+    fc.assert(fc.property(fc.string(), (text) => void outcome(() => parseProfile(text))), RUNS);
+  });
+});
+
+describe('parseEmailsPage and parseMembershipsPage, for any input', () => {
+  it('give checked entries or a BitbucketResponseError', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyJson, pageLike), (json) => {
+        const body = JSON.stringify(json) ?? 'undefined';
+        const emails = outcome(() => parseEmailsPage(body));
+        if (emails.ok) {
+          for (const e of emails.value.values) {
+            expect(typeof e.email).toBe('string');
+            expect(typeof e.isPrimary).toBe('boolean');
+            expect(typeof e.isConfirmed).toBe('boolean');
+          }
+          expect(['string', 'undefined']).toContain(typeof emails.value.next);
+        }
+        const memberships = outcome(() => parseMembershipsPage(body));
+        if (memberships.ok) for (const m of memberships.value.values) expect(typeof m.slug).toBe('string');
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('orderEmails invariants', () => {
+  const raw = fc.array(
+    fc.record({
+      email: fc.constantFrom('a@x.io', 'A@x.io', 'b@x.io', 'c@x.io', 'd@y.io', 'e@y.io'),
+      isPrimary: fc.boolean(),
+      isConfirmed: fc.boolean(),
+    }),
+    { maxLength: 12 },
+  );
+
+  it('hold for any list of addresses', () => {
+    fc.assert(
+      fc.property(raw, fc.boolean(), (input: RawEmail[], includeUnverified) => {
+        const out = orderEmails(input, includeUnverified);
+        // No duplicates, compared case-insensitively.
+        const keys = out.map((e) => e.value.toLowerCase());
+        expect(new Set(keys).size).toBe(keys.length);
+        // Nothing invented: each entry is an input entry with the same flags.
+        for (const e of out) {
+          expect(input).toContainEqual({ email: e.value, isPrimary: e.primary, isConfirmed: e.verified });
+        }
+        // No unconfirmed address unless asked for.
+        if (!includeUnverified) expect(out.every((e) => e.verified)).toBe(true);
+        // Confirmed addresses come before unconfirmed ones.
+        const firstUnverified = out.findIndex((e) => !e.verified);
+        if (firstUnverified >= 0) expect(out.slice(firstUnverified).every((e) => !e.verified)).toBe(true);
+        // A confirmed primary, when there is one, is first.
+        if (input.some((e) => e.isPrimary && e.isConfirmed)) expect(out[0]).toMatchObject({ primary: true, verified: true });
+        // An unconfirmed primary is never ahead of an address that is not one.
+        const unconfirmedPrimary = (e: { primary: boolean; verified: boolean }): boolean => e.primary && !e.verified;
+        const lastOther = out.map((e) => !unconfirmedPrimary(e)).lastIndexOf(true);
+        if (lastOther >= 0) expect(out.slice(0, lastOther).some(unconfirmedPrimary)).toBe(false);
+        // Every confirmed address is kept (once).
+        for (const e of input.filter((x) => x.isConfirmed)) expect(keys).toContain(e.email.toLowerCase());
+      }),
+      RUNS,
+    );
+  });
+});

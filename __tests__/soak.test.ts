@@ -1,0 +1,17 @@
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { runSoak } = require('../scripts/soak-core') as {
+  runSoak(o: Record<string, unknown>): Promise<Record<string, number>>;
+};
+
+describe('soak (short run of npm run soak)', () => {
+  it('signs in distinct users under random faults: no hangs, nobody gets another user\'s profile', async () => {
+    const result = await runSoak({ users: 300, concurrency: 30, faultRate: 0.3, timeout: 300 });
+    expect(result['hangs']).toBe(0);
+    expect(result['wrongUser']).toBe(0);
+    expect(result['unexpected']).toBe(0);
+    expect(result['successes']! + result['cleanFailures']!).toBe(300);
+    // With 30% of logins faulted, both kinds of outcome occur.
+    expect(result['successes']).toBeGreaterThan(100);
+    expect(result['cleanFailures']).toBeGreaterThan(20);
+  });
+});

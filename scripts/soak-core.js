@@ -1,0 +1,129 @@
+'use strict';
+/**
+ * The soak: many distinct users sign in at once through the demo app (Express + Passport +
+ * this strategy) against the emulator, with random faults, and every login is classified.
+ * Used by `npm run soak` (scripts/soak.js) and, in a short run, by the test suite.
+ */
+const http = require('node:http');
+const { createApp } = require('../example/app');
+const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
+
+/** The mix of faults a faulty request draws from. */
+const FAULT_MIX = [
+  { kind: 'status', status: 500 },
+  { kind: 'status', status: 503, body: '<html>Service Unavailable</html>', contentType: 'text/html' },
+  { kind: 'status', status: 429, body: 'Rate limit for this resource has been exceeded', contentType: 'text/plain' },
+  { kind: 'reset' },
+  { kind: 'truncate' },
+  { kind: 'stall' },
+  { kind: 'drip', intervalMs: 100 },
+];
+
+/**
+ * @param {object} [o]
+ * @param {number} [o.users] distinct users, each signing in once (5000)
+ * @param {number} [o.concurrency] logins in flight at once (50)
+ * @param {number} [o.faultRate] share of logins that meet a fault (0.1)
+ * @param {number} [o.timeout] the strategy's timeout in ms (1000)
+ * @param {(line: string) => void} [o.progress]
+ */
+async function runSoak(o = {}) {
+  const users = o.users ?? 5000;
+  const concurrency = o.concurrency ?? 50;
+  const faultRate = o.faultRate ?? 0.1;
+  const timeout = o.timeout ?? 1000;
+  // A login makes three requests to Bitbucket, two of them concurrently: well under this.
+  const deadline = timeout * 3 + 5000;
+  const progress = o.progress ?? (() => undefined);
+
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const callbackURL = `${base}/auth/bitbucket/callback`;
+  const accounts = Array.from({ length: users }, (_, i) => ({
+    displayName: `Soak User ${i}`,
+    username: `soak-${i}`,
+    uuid: `{00000000-0000-4000-8000-${String(i).padStart(12, '0')}}`,
+    emails: [{ email: `soak-${i}@example.com` }],
+  }));
+  // Three requests per login may fault: spread the rate so about faultRate of logins meet one.
+  const perRequest = 1 - Math.pow(1 - faultRate, 1 / 3);
+  const fault = FAULT_MIX.map((f) => ({ ...f, probability: perRequest }));
+  const emulator = await startBitbucketEmulator({
+    callbackURL,
+    users: accounts,
+    faults: { token: fault, user: fault, emails: fault },
+  });
+  server.on('request', createApp({ baseURL: base, ...emulator.strategyOptions, timeout }));
+
+  const gc = typeof global.gc === 'function' ? global.gc : undefined;
+  gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const result = { users, concurrency, faultRate, successes: 0, cleanFailures: 0, hangs: 0, wrongUser: 0, unexpected: 0, failuresByStatus: {} };
+  const started = Date.now();
+  let next = 0;
+
+  async function login(i) {
+    const jar = new Map();
+    const get = async (url, method = 'GET') => {
+      const response = await fetch(url, {
+        method,
+        redirect: 'manual',
+        headers: jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {},
+        signal: AbortSignal.timeout(deadline),
+      });
+      for (const cookie of response.headers.getSetCookie()) {
+        const [pair] = cookie.split(';');
+        const eq = pair.indexOf('=');
+        jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+      }
+      return { status: response.status, location: response.headers.get('location'), body: await response.text() };
+    };
+    try {
+      const start = await get(`${base}/auth/bitbucket`);
+      const state = new URL(start.location).searchParams.get('state');
+      const callback = await get(emulator.authorize(`soak-${i}`, { redirect_uri: callbackURL, state }));
+      if (callback.status === 302 && callback.location === '/profile') {
+        const profile = await get(`${base}/profile`);
+        const uuid = /<dd id="uuid"><code>([^<]*)<\/code>/.exec(profile.body)?.[1];
+        if (uuid === accounts[i].uuid) {
+          result.successes += 1;
+        } else {
+          result.wrongUser += 1;
+        }
+        await get(`${base}/logout`, 'POST');
+      } else if (callback.status >= 400 && callback.status < 600 && callback.body.includes('<h1>')) {
+        result.cleanFailures += 1;
+        result.failuresByStatus[callback.status] = (result.failuresByStatus[callback.status] ?? 0) + 1;
+      } else {
+        result.unexpected += 1;
+      }
+    } catch (error) {
+      if (error && (error.name === 'TimeoutError' || error.name === 'AbortError')) result.hangs += 1;
+      else result.unexpected += 1;
+    }
+  }
+
+  async function worker() {
+    while (next < users) {
+      const i = next++;
+      await login(i);
+      if ((i + 1) % 1000 === 0) progress(`${i + 1} logins done`);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, users) }, worker));
+  result.durationMs = Date.now() - started;
+  result.loginsPerSecond = Math.round((users / result.durationMs) * 1000);
+
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  await emulator.close();
+  gc?.();
+  const heapAfter = process.memoryUsage().heapUsed;
+  result.heapBeforeMB = Math.round((heapBefore / 1048576) * 10) / 10;
+  result.heapAfterMB = Math.round((heapAfter / 1048576) * 10) / 10;
+  result.gcExposed = Boolean(gc);
+  return result;
+}
+
+module.exports = { runSoak, FAULT_MIX };
