@@ -65,8 +65,15 @@ describe('verify callbacks', () => {
     expect(outcome.user).toEqual({ id: '5c65cab48bcc9e016aeece31' });
   });
 
+  it('errors when an async verify resolves with true, which names no user', async () => {
+    const strategy = new Strategy(options, async () => true);
+    const outcome = expectType(await login(strategy), 'error');
+    expect(outcome.error).toMatchObject({ name: 'TypeError', message: expect.stringMatching(/resolved with true/) as unknown });
+  });
+
   it.each([
     ['false', false],
+    ['null', null],
     ['undefined', undefined],
   ])('fails the login when an async verify resolves with %s', async (_label, value) => {
     const strategy = new Strategy(options, async () => value);

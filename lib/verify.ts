@@ -4,8 +4,8 @@ type AnyVerify = (this: unknown, ...args: never[]) => unknown;
 
 /**
  * Wraps the app's verify function so passport-oauth2 can call it, and so that it may be
- * `async`: a returned promise's value becomes the user (`false` or `undefined` fails the
- * login) and a rejection becomes the authentication error. Callback-style functions work as
+ * `async`: a returned promise's value becomes the user (`false`, `null` or `undefined` fails
+ * the login; `true` is an error) and a rejection becomes the authentication error. Callback-style functions work as
  * before. The wrapper keeps the arity passport-oauth2 dispatches on.
  *
  * A function that declares `done` and returns a promise settles through whichever comes
@@ -42,7 +42,11 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
     Promise.resolve(result).then(
       (user) => {
         if (finished || (user === undefined && declaresDone)) return;
-        once(null, user === undefined ? false : (user as Express.User | false));
+        if (user === true) {
+          once(new TypeError('The verify function resolved with true: resolve with the user, or false to refuse the login'));
+          return;
+        }
+        once(null, user === undefined || user === null ? false : (user as Express.User | false));
       },
       (reason: unknown) => {
         once(

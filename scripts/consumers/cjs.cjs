@@ -1,0 +1,20 @@
+'use strict';
+// A CommonJS app: require() the package and its testing entry point.
+const assert = require('node:assert/strict');
+const passport = require('passport');
+const { Strategy, BitbucketStrategy, BitbucketAPIError, InternalOAuthError } = require('passport-bitbucket-cloud');
+const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
+
+assert.equal(BitbucketStrategy, Strategy);
+const strategy = new Strategy({ clientID: 'k', clientSecret: 's' }, (at, rt, profile, done) => done(null, profile));
+passport.use(strategy);
+assert.equal(strategy.name, 'bitbucket');
+assert.ok(new BitbucketAPIError('x', 500, '', undefined) instanceof InternalOAuthError);
+assert.equal(require('passport-bitbucket-cloud').default, undefined);
+
+startBitbucketEmulator().then(async (bitbucket) => {
+  const response = await fetch(bitbucket.userProfileURL);
+  assert.equal(response.status, 401);
+  await bitbucket.close();
+  console.log('cjs: ok');
+});
