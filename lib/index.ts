@@ -17,6 +17,7 @@ export type {
   BitbucketEmail,
   BitbucketWorkspace,
   Profile,
+  RefreshedTokens,
   SkipUserProfile,
   StrategyOptions,
   StrategyOptionsBase,

@@ -13,6 +13,8 @@ import { parseProfile } from './profile';
 import type {
   BitbucketWorkspace,
   Profile,
+  RefreshedTokens,
+  TokenParams,
   StrategyOptions,
   StrategyOptionsWithRequest,
   VerifyFunction,
@@ -118,6 +120,39 @@ export class Strategy extends OAuth2Strategy {
     this._workspaces = resolved.workspaces;
     this._minimumWorkspaceRole = resolved.minimumWorkspaceRole;
     this._fetchWorkspaces = resolved.fetchWorkspaces;
+  }
+
+  /**
+   * Exchanges a refresh token for new tokens. Bitbucket rotates refresh tokens: store the
+   * returned `refreshToken` every time. No `scope` is sent (it would narrow the token).
+   * Rejects with passport-oauth2's `TokenError` (`code: 'invalid_grant'` for a dead refresh
+   * token) or a `BitbucketError`.
+   *
+   * @example
+   * ```ts
+   * const tokens = await strategy.refresh(user.refreshToken);
+   * await db.saveTokens(user.id, tokens.accessToken, tokens.refreshToken, tokens.expiresAt);
+   * ```
+   */
+  refresh(refreshToken: string): Promise<RefreshedTokens> {
+    if (typeof refreshToken !== 'string' || refreshToken === '') {
+      return Promise.reject(new TypeError('passport-bitbucket-cloud: refresh() needs the refresh token'));
+    }
+    return new Promise<RefreshedTokens>((resolve, reject) => {
+      this._oauth2.getOAuthAccessToken(refreshToken, { grant_type: 'refresh_token' }, (error, accessToken, newRefreshToken, results) => {
+        if (error || !accessToken) return reject(error);
+        const params = (results ?? {}) as TokenParams;
+        const expiresIn = typeof params.expires_in === 'number' ? params.expires_in : undefined;
+        resolve({
+          accessToken,
+          refreshToken: newRefreshToken || refreshToken,
+          expiresIn,
+          expiresAt: expiresIn === undefined ? undefined : new Date(Date.now() + expiresIn * 1000),
+          scope: typeof params.scope === 'string' ? params.scope : undefined,
+          params,
+        });
+      });
+    });
   }
 
   /**

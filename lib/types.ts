@@ -64,6 +64,25 @@ export interface TokenParams {
   [key: string]: unknown;
 }
 
+/** What {@link Strategy.refresh} resolves with. */
+export interface RefreshedTokens {
+  accessToken: string;
+  /**
+   * The refresh token to store **now**: Bitbucket rotates refresh tokens, and the one you
+   * just used stops working minutes later. (Should Bitbucket ever answer without one, this is
+   * the token you passed in.)
+   */
+  refreshToken: string;
+  /** Seconds the access token lives (`expires_in`), when Bitbucket said. */
+  expiresIn: number | undefined;
+  /** When the access token expires, computed from `expiresIn`. */
+  expiresAt: Date | undefined;
+  /** The scopes granted (`scope`, or `scopes` before 2026). */
+  scope: string | undefined;
+  /** The whole token response, less the tokens. */
+  params: TokenParams;
+}
+
 /** Called by verify functions, as in every Passport strategy. */
 export type VerifyCallback = (err?: Error | null | unknown, user?: Express.User | false, info?: object) => void;
 

@@ -68,3 +68,12 @@ async function emulated(): Promise<BitbucketEmulator> {
 }
 void emulated;
 export { app };
+
+// The typed refresh helper.
+export async function freshToken(strategy: Strategy, stored: { refreshToken: string }): Promise<string> {
+  const tokens = await strategy.refresh(stored.refreshToken);
+  stored.refreshToken = tokens.refreshToken;
+  const expires: Date | undefined = tokens.expiresAt;
+  void expires;
+  return tokens.accessToken;
+}
