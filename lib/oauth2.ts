@@ -3,7 +3,7 @@ import { OAuth2, type dataCallback, type oauth2tokenCallback } from 'oauth';
 import { TokenError } from 'passport-oauth2';
 import { BitbucketAPIError, BitbucketResponseError } from './errors';
 import { isJsonObject, optionalString, parseJson } from './json';
-import { type HttpLimits, type HttpResponse, send, settle } from './http';
+import { type Cancellation, type HttpLimits, type HttpResponse, send, settle } from './http';
 
 /** Default bounds: 10 s a request, 1 MiB a response (a full page of 100 emails is ~30 KB). */
 export const DEFAULT_TIMEOUT = 10_000;
@@ -63,7 +63,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     url: string,
     headers: OutgoingHttpHeaders,
     body?: string,
-    signal?: AbortSignal,
+    cancel?: Cancellation,
   ): Promise<HttpResponse> {
     const agent = this._agent;
     return send(
@@ -73,7 +73,7 @@ export class BitbucketOAuth2 extends OAuth2 {
         headers: { Accept: 'application/json', ...this._customHeaders, ...headers },
         body,
         what: `${method} ${url}`,
-        signal,
+        cancel,
         agent: agent === false || agent === true || agent === undefined ? undefined : agent,
       },
       this.limits,
@@ -81,8 +81,8 @@ export class BitbucketOAuth2 extends OAuth2 {
   }
 
   /** GET a REST API resource with the access token in the `Authorization` header. */
-  apiGet(url: string, accessToken: string, signal?: AbortSignal): Promise<HttpResponse> {
-    return this.send('GET', url, { Authorization: `Bearer ${accessToken}` }, undefined, signal);
+  apiGet(url: string, accessToken: string, cancel?: Cancellation): Promise<HttpResponse> {
+    return this.send('GET', url, { Authorization: `Bearer ${accessToken}` }, undefined, cancel);
   }
 
   /**

@@ -42,11 +42,24 @@ export function parsePage<T>(
   return { values, next: next || undefined };
 }
 
+/** A paginated endpoint, parsed once: its first page's URL and the origin `next` must keep. */
+export interface PagedEndpoint {
+  /** The first page, with `pagelen=100` and any `query`. */
+  first: string;
+  origin: string;
+}
+
+export function pagedEndpoint(url: string, query: Record<string, string> = {}): PagedEndpoint {
+  const first = new URL(url);
+  first.searchParams.set('pagelen', PAGE_LENGTH);
+  for (const [key, value] of Object.entries(query)) first.searchParams.set(key, value);
+  return { first: first.href, origin: first.origin };
+}
+
 export interface PagedFetch<T> {
   /** e.g. "user emails", used in error messages. */
   what: string;
-  /** The endpoint; `pagelen=100` is added. `next` links must stay on its origin. */
-  url: string;
+  endpoint: PagedEndpoint;
   get(url: string): Promise<HttpResponse>;
   parse(body: string): Page<T>;
   /** Turns a non-200 answer into an error (or, by returning a list, into a result). */
@@ -59,11 +72,9 @@ export interface PagedFetch<T> {
  * `next` can neither carry the token elsewhere nor keep the login busy forever.
  */
 export async function fetchAllPages<T>(request: PagedFetch<T>): Promise<T[]> {
-  const first = new URL(request.url);
-  first.searchParams.set('pagelen', PAGE_LENGTH);
   const seen = new Set<string>();
   const values: T[] = [];
-  let url: string | undefined = first.href;
+  let url: string | undefined = request.endpoint.first;
   for (let page = 1; url !== undefined; page += 1) {
     if (page > MAX_PAGES) throw unsafe(request.what, `more than ${MAX_PAGES} pages`);
     seen.add(url);
@@ -83,11 +94,11 @@ export async function fetchAllPages<T>(request: PagedFetch<T>): Promise<T[]> {
 function checkNext(request: PagedFetch<unknown>, next: string, seen: ReadonlySet<string>): string {
   let url: URL;
   try {
-    url = new URL(next, request.url);
+    url = new URL(next, request.endpoint.first);
   } catch {
     throw unsafe(request.what, 'the next link is not a URL');
   }
-  if (url.origin !== new URL(request.url).origin || url.username || url.password) {
+  if (url.origin !== request.endpoint.origin || url.username || url.password) {
     throw unsafe(request.what, "the next link leaves the endpoint's origin");
   }
   if (seen.has(url.href)) throw unsafe(request.what, 'the next link loops');

@@ -4,7 +4,8 @@ import { BitbucketError } from './errors';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
 import type { HttpResponse } from './http';
 import { isJsonObject, parseJson } from './json';
-import { fetchAllPages, pageError } from './pages';
+import { Cancellation } from './http';
+import { fetchAllPages, pageError, pagedEndpoint, type PagedEndpoint } from './pages';
 import { isPermitted, membershipQuery, parseMembershipsPage } from './workspaces';
 import { settle } from './http';
 import { BitbucketOAuth2 } from './oauth2';
@@ -70,8 +71,8 @@ function permissionHint(response: HttpResponse): string | undefined {
 export class Strategy extends OAuth2Strategy {
   protected declare _oauth2: BitbucketOAuth2;
   private readonly _userProfileURL: string;
-  private readonly _userEmailsURL: string;
-  private readonly _userWorkspacesURL: string;
+  private readonly _emailsEndpoint: PagedEndpoint;
+  private readonly _workspacesEndpoint: PagedEndpoint;
   private readonly _skipEmails: boolean;
   private readonly _includeUnverifiedEmails: boolean;
   private readonly _workspaces: readonly string[] | undefined;
@@ -113,8 +114,12 @@ export class Strategy extends OAuth2Strategy {
       { timeout: resolved.timeout },
     );
     this._userProfileURL = resolved.userProfileURL;
-    this._userEmailsURL = resolved.userEmailsURL;
-    this._userWorkspacesURL = resolved.userWorkspacesURL;
+    this._emailsEndpoint = pagedEndpoint(resolved.userEmailsURL);
+    // Filtered server-side when only some workspaces matter; checked again here regardless.
+    this._workspacesEndpoint = pagedEndpoint(
+      resolved.userWorkspacesURL,
+      resolved.workspaces && !resolved.fetchWorkspaces ? { q: membershipQuery(resolved.workspaces) } : {},
+    );
     this._skipEmails = resolved.skipEmails;
     this._includeUnverifiedEmails = resolved.includeUnverifiedEmails;
     this._workspaces = resolved.workspaces;
@@ -182,30 +187,29 @@ export class Strategy extends OAuth2Strategy {
   }
 
   private async loadProfile(accessToken: string): Promise<Profile> {
-    const controller = new AbortController();
-    const { signal } = controller;
-    const user = this.fetchUser(accessToken, signal);
-    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, signal);
-    const workspaces = this._workspaces || this._fetchWorkspaces ? this.fetchWorkspaces(accessToken, signal) : undefined;
+    const cancel = new Cancellation();
+    const user = this.fetchUser(accessToken, cancel);
+    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, cancel);
+    const workspaces = this._workspaces || this._fetchWorkspaces ? this.fetchWorkspaces(accessToken, cancel) : undefined;
     // If one request fails, the others are cancelled rather than left running.
-    for (const pending of [user, emails, workspaces]) pending?.catch(() => controller.abort());
+    for (const pending of [user, emails, workspaces]) pending?.catch(() => cancel.cancel());
     const [profile, rawEmails, memberships] = await Promise.all([user, emails, workspaces]);
     profile.emails = orderEmails(rawEmails, this._includeUnverifiedEmails);
     if (memberships) profile.workspaces = memberships;
     return profile;
   }
 
-  private async fetchUser(accessToken: string, signal: AbortSignal): Promise<Profile> {
-    const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, signal);
+  private async fetchUser(accessToken: string, cancel: Cancellation): Promise<Profile> {
+    const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, cancel);
     if (response.status !== 200) throw pageError('user profile', response, permissionHint(response));
     return parseProfile(response.body);
   }
 
-  private fetchEmails(accessToken: string, signal: AbortSignal): Promise<RawEmail[]> {
+  private fetchEmails(accessToken: string, cancel: Cancellation): Promise<RawEmail[]> {
     return fetchAllPages({
       what: 'user emails',
-      url: this._userEmailsURL,
-      get: (url) => this._oauth2.apiGet(url, accessToken, signal),
+      endpoint: this._emailsEndpoint,
+      get: (url) => this._oauth2.apiGet(url, accessToken, cancel),
       parse: parseEmailsPage,
       // NOTE: Bitbucket answers 403 ("Your credentials lack one or more required privilege
       // scopes") when the consumer lacks the Account: Email permission. The user can still
@@ -214,14 +218,11 @@ export class Strategy extends OAuth2Strategy {
     });
   }
 
-  private fetchWorkspaces(accessToken: string, signal: AbortSignal): Promise<BitbucketWorkspace[]> {
-    const url = new URL(this._userWorkspacesURL);
-    // Filtered server-side when only some workspaces matter; checked again here regardless.
-    if (this._workspaces && !this._fetchWorkspaces) url.searchParams.set('q', membershipQuery(this._workspaces));
+  private fetchWorkspaces(accessToken: string, cancel: Cancellation): Promise<BitbucketWorkspace[]> {
     return fetchAllPages({
       what: 'workspace memberships',
-      url: url.href,
-      get: (page) => this._oauth2.apiGet(page, accessToken, signal),
+      endpoint: this._workspacesEndpoint,
+      get: (page) => this._oauth2.apiGet(page, accessToken, cancel),
       parse: parseMembershipsPage,
       onError: (response) => pageError('workspace memberships', response, permissionHint(response)),
     });

@@ -1,0 +1,100 @@
+'use strict';
+/**
+ * The contenders, each inside a real Express + express-session + Passport app, wired to one
+ * emulator (in a process of its own, see remote-emulator.js). Used by bench/bench.js and
+ * bench/app-process.js.
+ */
+const http = require('node:http');
+const express = require('express');
+const session = require('express-session');
+const { Passport } = require('passport');
+
+const PACKAGES = {
+  'passport-bitbucket-cloud': () => require('passport-bitbucket-cloud').Strategy,
+  'passport-bitbucket-oauth2': () => require('passport-bitbucket-oauth2').Strategy,
+  'passport-bitbucket-oauth20': () => require('passport-bitbucket-oauth20').Strategy,
+};
+
+/** Starts one app for `name` on a free loopback port; `profiles` receives every verified profile. */
+async function startApp(name, emulator) {
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const Strategy = PACKAGES[name]();
+  const passport = new Passport();
+  const profiles = [];
+  // Every contender gets the same endpoints and the same CSRF protection (state in the session).
+  const options = {
+    clientID: emulator.clientID,
+    clientSecret: emulator.clientSecret,
+    callbackURL: `${base}/auth/bitbucket/callback`,
+    authorizationURL: emulator.authorizationURL,
+    tokenURL: emulator.tokenURL,
+    userProfileURL: emulator.userProfileURL,
+    userEmailsURL: emulator.userEmailsURL,
+    state: true,
+  };
+  passport.use(
+    'bitbucket',
+    new Strategy(options, (accessToken, refreshToken, profile, done) => {
+      profiles.push(profile);
+      if (profiles.length > 50) profiles.shift();
+      done(null, { id: profile.id });
+    }),
+  );
+  passport.serializeUser((user, done) => done(null, user));
+  passport.deserializeUser((user, done) => done(null, user));
+  const app = express();
+  app.use(session({ secret: 'bench', resave: false, saveUninitialized: false }));
+  app.use(passport.session());
+  app.get('/auth/bitbucket', passport.authenticate('bitbucket'));
+  app.get('/auth/bitbucket/callback', passport.authenticate('bitbucket', { failureRedirect: '/failed' }), (req, res) => res.redirect('/done'));
+  app.use((err, req, res, next) => res.status(500).send(String(err && err.message)));
+  server.on('request', app);
+  return {
+    name,
+    base,
+    callbackURL: options.callbackURL,
+    profiles,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A cookie-keeping client for one browser. */
+function browser() {
+  const jar = new Map();
+  return async function request(url) {
+    const response = await fetch(url, {
+      redirect: 'manual',
+      headers: jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {},
+    });
+    for (const cookie of response.headers.getSetCookie()) {
+      const [pair] = cookie.split(';');
+      const eq = pair.indexOf('=');
+      jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    await response.arrayBuffer();
+    return { status: response.status, location: response.headers.get('location') };
+  };
+}
+
+/**
+ * One login of `user` through `app`. The authorize leg (redirect, consent) is not timed; the
+ * callback leg (code → token → profile → verify → redirect) is, in milliseconds.
+ */
+async function login(app, emulator, user) {
+  const request = browser();
+  const start = await request(`${app.base}/auth/bitbucket`);
+  const state = new URL(start.location).searchParams.get('state');
+  const callback = await emulator.authorize(user, { redirect_uri: app.callbackURL, state });
+  const t0 = process.hrtime.bigint();
+  const done = await request(callback);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (done.status !== 302 || done.location !== '/done') throw new Error(`${app.name}: login of ${user} ended with ${done.status} ${done.location}`);
+  return ms;
+}
+
+module.exports = { PACKAGES, startApp, login };

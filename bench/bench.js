@@ -1,0 +1,154 @@
+'use strict';
+/**
+ * npm run bench [-- --latency 25 --rounds 30 --logins 2000 --concurrency 32]
+ *
+ * Runs this strategy and the two packages users would pick instead
+ * (passport-bitbucket-oauth2, passport-bitbucket-oauth20) inside real Express + Passport apps
+ * against the local Bitbucket emulator, and prints:
+ * - the callback leg's median latency (code → token → profile → verify → redirect) with a
+ *   fixed latency added to every token and API answer, interleaved round by round, as a ratio
+ *   to the floor (2 × latency: the token must come before any API call) and to each peer,
+ *   for users with 1, 12 and 150 email addresses;
+ * - API requests per login;
+ * - logins per second at zero added latency with 32 concurrent logins, the app's CPU time per
+ *   login, and peak RSS (each app in a process of its own, the emulator in another);
+ * - which profile fields each package fills;
+ * - this project's targets, each PASS or FAIL.
+ */
+const { startRemoteEmulator } = require('./remote-emulator');
+const { PACKAGES, startApp, login } = require('./apps');
+const { throughput } = require('./throughput');
+
+const OURS = 'passport-bitbucket-cloud';
+const NAMES = Object.keys(PACKAGES);
+const flag = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : fallback;
+};
+const LATENCY = flag('latency', 25);
+const ROUNDS = Math.max(30, flag('rounds', 30));
+const LOGINS = flag('logins', 2000);
+const CONCURRENCY = flag('concurrency', 32);
+const EMAIL_COUNTS = [1, 12, 150];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const pad = (text, n) => String(text).padEnd(n);
+const fixed = (x, d = 2) => x.toFixed(d);
+
+function usersWith(count) {
+  return [
+    {
+      displayName: `User with ${count}`,
+      username: `u${count}`,
+      uuid: `{00000000-0000-4000-8000-${String(count).padStart(12, '0')}}`,
+      accountId: `acct-${count}`,
+      // The primary address is the last one, and every third address is unconfirmed.
+      emails: Array.from({ length: count }, (_, i) => ({
+        email: `u${count}.${i}@example.com`,
+        primary: i === count - 1,
+        confirmed: i === count - 1 || i % 3 !== 1,
+      })),
+    },
+  ];
+}
+
+async function latencyFor(count) {
+  const emulator = await startRemoteEmulator({ users: usersWith(count) });
+  await emulator.setLatency(LATENCY, ['token', 'user', 'emails']);
+  const apps = [];
+  for (const name of NAMES) apps.push(await startApp(name, emulator));
+  const samples = Object.fromEntries(NAMES.map((n) => [n, []]));
+  const requests = Object.fromEntries(NAMES.map((n) => [n, 0]));
+  // Warm-up: one login each, untimed.
+  for (const app of apps) await login(app, emulator, `u${count}`);
+  for (let round = 0; round < ROUNDS; round += 1) {
+    // Interleave, rotating the order every round.
+    for (let k = 0; k < apps.length; k += 1) {
+      const app = apps[(round + k) % apps.length];
+      const before = await emulator.stats();
+      samples[app.name].push(await login(app, emulator, `u${count}`));
+      const after = await emulator.stats();
+      requests[app.name] += after.user + after.emails - before.user - before.emails;
+    }
+  }
+  const profiles = Object.fromEntries(apps.map((a) => [a.name, a.profiles[a.profiles.length - 1]]));
+  for (const app of apps) await app.close();
+  emulator.close();
+  return {
+    count,
+    medians: Object.fromEntries(NAMES.map((n) => [n, median(samples[n])])),
+    requestsPerLogin: Object.fromEntries(NAMES.map((n) => [n, requests[n] / ROUNDS])),
+    profiles,
+  };
+}
+
+function fieldsOf(profile, count) {
+  const emails = Array.isArray(profile.emails) ? profile.emails : [];
+  const confirmedTotal = usersWith(count)[0].emails.filter((e) => e.confirmed).length;
+  return {
+    id: profile.id ? 'uuid' : '—',
+    accountId: profile.accountId ? 'yes' : '—',
+    username: profile.username ? 'yes' : '—',
+    nickname: profile.nickname ? 'yes' : '—',
+    displayName: profile.displayName ? 'yes' : '—',
+    profileUrl: profile.profileUrl ? 'yes' : '—',
+    photos: Array.isArray(profile.photos) && profile.photos.length ? 'avatar' : '—',
+    emails: emails.length
+      ? `${emails.length} of ${count} (${confirmedTotal} confirmed)${emails.some((e) => e.verified === false) ? ', unconfirmed included' : ''}${emails[0] && emails[0].primary ? ', primary first' : ''}`
+      : '—',
+  };
+}
+
+async function main() {
+  console.log(`Bitbucket sign-in benchmark · Node ${process.version} · ${LATENCY} ms added to every token and API answer · ${ROUNDS} rounds, interleaved`);
+  console.log(`Floor: ${2 * LATENCY} ms (the token, then the profile requests)\n`);
+
+  const results = [];
+  for (const count of EMAIL_COUNTS) results.push(await latencyFor(count));
+
+  console.log('Callback leg, median ms (× floor) — API requests per login');
+  console.log(`${pad('emails', 8)}${NAMES.map((n) => pad(n, 36)).join('')}`);
+  for (const r of results) {
+    const cells = NAMES.map((n) => pad(`${fixed(r.medians[n], 1)} (${fixed(r.medians[n] / (2 * LATENCY))}×) — ${r.requestsPerLogin[n]}`, 36));
+    console.log(`${pad(r.count, 8)}${cells.join('')}`);
+  }
+  console.log('\nThis package\'s latency as a ratio to each peer (lower is faster)');
+  for (const r of results) {
+    const ratios = NAMES.filter((n) => n !== OURS).map((n) => `${n} ${fixed(r.medians[OURS] / r.medians[n])}×`);
+    console.log(`  ${pad(`${r.count} email${r.count === 1 ? '' : 's'}`, 10)}${ratios.join('   ')}`);
+  }
+
+  console.log(`\nThroughput: ${LOGINS} full logins each, ${CONCURRENCY} at a time, no added latency, interleaved in 4 rounds`);
+  console.log('(each app in a process of its own; the emulator in another; the load from this one)');
+  const load = await throughput(NAMES, { logins: LOGINS, concurrency: CONCURRENCY });
+  for (const n of NAMES) {
+    console.log(`  ${pad(n, 30)}${pad(`${fixed(load[n].loginsPerSecond, 0)} logins/s`, 18)}${pad(`app CPU ${fixed(load[n].cpuMsPerLogin)} ms/login`, 28)}peak RSS ${load[n].peakRssMB} MB`);
+  }
+
+  console.log('\nProfile fields filled (user with 12 addresses, 8 of them confirmed)');
+  const twelve = results.find((r) => r.count === 12);
+  const fields = Object.fromEntries(NAMES.map((n) => [n, fieldsOf(twelve.profiles[n] || {}, 12)]));
+  for (const key of Object.keys(fields[OURS])) {
+    console.log(`  ${pad(key, 13)}${NAMES.map((n) => pad(fields[n][key], 36)).join('')}`);
+  }
+
+  const one = results[0];
+  const peers = NAMES.filter((n) => n !== OURS);
+  const fastestPeer = Math.max(...peers.map((n) => load[n].loginsPerSecond));
+  const targets = [
+    [`≤ 1.10× the floor with emails fetched (1 address)`, one.medians[OURS] / (2 * LATENCY) <= 1.1, `${fixed(one.medians[OURS] / (2 * LATENCY))}×`],
+    [`≤ 0.70× passport-bitbucket-oauth20's latency (1 address)`, one.medians[OURS] / one.medians['passport-bitbucket-oauth20'] <= 0.7, `${fixed(one.medians[OURS] / one.medians['passport-bitbucket-oauth20'])}×`],
+    [`one emails request for up to 100 addresses`, results.filter((r) => r.count <= 100).every((r) => r.requestsPerLogin[OURS] === 2), results.map((r) => `${r.count}: ${r.requestsPerLogin[OURS] - 1}`).join(', ')],
+    [`throughput ≥ the fastest peer`, load[OURS].loginsPerSecond >= fastestPeer * 0.98, `${fixed(load[OURS].loginsPerSecond, 0)} vs ${fixed(fastestPeer, 0)} logins/s`],
+  ];
+  console.log('\nTargets');
+  for (const [name, ok, value] of targets) console.log(`  ${ok ? 'PASS' : 'FAIL'}  ${pad(name, 58)}${value}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,113 @@
+'use strict';
+/**
+ * Throughput of every contender: full logins (sign-in redirect, the emulator's authorize
+ * endpoint, the callback) at zero added latency, `concurrency` at a time. Each app runs in a
+ * process of its own; the emulator in another; the load comes from this process. Contenders
+ * are measured in turns, interleaved over several rounds. Reports logins/s, the app
+ * process's CPU time per login and its peak RSS.
+ */
+const { fork } = require('node:child_process');
+const path = require('node:path');
+const { startRemoteEmulator } = require('./remote-emulator');
+
+function once(child, type) {
+  return new Promise((resolve) => {
+    const listener = (message) => {
+      if (message.type === type) {
+        child.off('message', listener);
+        resolve(message);
+      }
+    };
+    child.on('message', listener);
+  });
+}
+
+async function startAppProcess(name, endpoints) {
+  const child = fork(path.join(__dirname, 'app-process.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  child.send({ type: 'start', name, emulator: endpoints });
+  const { base } = await once(child, 'started');
+  return { child, base };
+}
+
+async function oneLogin(base) {
+  const jar = new Map();
+  const get = async (url) => {
+    const response = await fetch(url, { redirect: 'manual', headers: jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {} });
+    for (const cookie of response.headers.getSetCookie()) {
+      const [pair] = cookie.split(';');
+      const eq = pair.indexOf('=');
+      jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    await response.arrayBuffer();
+    return response.headers.get('location');
+  };
+  const authorize = await get(`${base}/auth/bitbucket`);
+  const callback = await get(authorize);
+  const done = await get(callback);
+  if (done !== '/done') throw new Error(`login ended at ${done}`);
+}
+
+async function load(base, logins, concurrency) {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < logins) {
+        next += 1;
+        await oneLogin(base);
+      }
+    }),
+  );
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** @returns {Promise<Record<string, { loginsPerSecond: number, cpuMsPerLogin: number, peakRssMB: number }>>} */
+async function throughput(names, { logins = 2000, concurrency = 32, rounds = 4 } = {}) {
+  // Everyone signs in as one user, straight through the authorize endpoint (no consent page).
+  const emulator = await startRemoteEmulator({
+    users: [{ displayName: 'Bench User', username: 'bench', emails: [{ email: 'bench@example.com' }] }],
+    autoApprove: 'bench',
+    // Bitbucket accepts any redirect_uri that starts with the consumer's Callback URL.
+    callbackURL: 'http://127.0.0.1:',
+  });
+  const apps = {};
+  try {
+    return await measure();
+  } finally {
+    for (const app of Object.values(apps)) app.child.kill();
+    emulator.close();
+  }
+
+  async function measure() {
+  for (const name of names) apps[name] = await startAppProcess(name, emulator.endpoints);
+  const totals = Object.fromEntries(names.map((n) => [n, { seconds: 0, cpuMicros: 0 }]));
+  for (const name of names) await load(apps[name].base, 400, concurrency); // warm up (JIT)
+  const perRound = Math.ceil(logins / rounds);
+  for (let round = 0; round < rounds; round += 1) {
+    for (let k = 0; k < names.length; k += 1) {
+      const name = names[(round + k) % names.length];
+      const app = apps[name];
+      app.child.send({ type: 'mark' });
+      const before = (await once(app.child, 'marked')).cpu;
+      totals[name].seconds += await load(app.base, perRound, concurrency);
+      app.child.send({ type: 'mark' });
+      const after = (await once(app.child, 'marked')).cpu;
+      totals[name].cpuMicros += after.user - before.user + after.system - before.system;
+    }
+  }
+  const results = {};
+  for (const name of names) {
+    apps[name].child.send({ type: 'stats' });
+    const stats = await once(apps[name].child, 'stats');
+    const done = perRound * rounds;
+    results[name] = {
+      loginsPerSecond: done / totals[name].seconds,
+      cpuMsPerLogin: totals[name].cpuMicros / 1000 / done,
+      peakRssMB: stats.peakRssMB,
+    };
+  }
+  return results;
+  }
+}
+
+module.exports = { throughput };
