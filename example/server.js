@@ -5,8 +5,13 @@
  *
  *   PORT (3000) · HOST (localhost) · BASE_URL (http://localhost:$PORT) · SESSION_SECRET
  *   BITBUCKET_WORKSPACES: comma-separated workspace slugs; only their members may sign in
+ *   EMULATOR_URL: use an emulator started elsewhere (npm run emulator) instead of starting one,
+ *                 so that several instances share it
+ *   REDIS_URL: keep sessions (and so the OAuth state) in Redis, shared by every instance;
+ *              needs SESSION_SECRET, the same on every instance
  */
 const { createApp } = require('./app');
+const { createSessionStore } = require('./session-store');
 const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
 
 async function main() {
@@ -14,6 +19,12 @@ async function main() {
   const host = process.env.HOST || 'localhost';
   const baseURL = (process.env.BASE_URL || `http://localhost:${port}`).replace(/\/$/, '');
   const config = { baseURL, sessionSecret: process.env.SESSION_SECRET };
+  if (process.env.REDIS_URL && !process.env.SESSION_SECRET) {
+    throw new Error('REDIS_URL needs SESSION_SECRET: every instance must sign session cookies with the same secret');
+  }
+  const sessions = await createSessionStore(process.env.REDIS_URL);
+  config.sessionStore = sessions.store;
+  console.log(sessions.kind === 'redis' ? 'Sessions are kept in Redis (REDIS_URL).' : 'Sessions are kept in memory: run a single instance, or set REDIS_URL.');
   const workspaces = (process.env.BITBUCKET_WORKSPACES || '')
     .split(',')
     .map((slug) => slug.trim())
@@ -31,6 +42,19 @@ async function main() {
     });
     console.log('Signing in with bitbucket.org (BITBUCKET_CLIENT_ID is set).');
     console.log(`The OAuth consumer's Callback URL must be ${baseURL}/auth/bitbucket/callback`);
+  } else if (process.env.EMULATOR_URL) {
+    const url = process.env.EMULATOR_URL.replace(/\/$/, '');
+    Object.assign(config, {
+      emulator: true,
+      clientID: 'emulator-key',
+      clientSecret: 'emulator-secret',
+      authorizationURL: `${url}/site/oauth2/authorize`,
+      tokenURL: `${url}/site/oauth2/access_token`,
+      userProfileURL: `${url}/2.0/user`,
+      userEmailsURL: `${url}/2.0/user/emails`,
+      userWorkspacesURL: `${url}/2.0/user/permissions/workspaces`,
+    });
+    console.log(`Using the Bitbucket emulator at ${url} (EMULATOR_URL)`);
   } else {
     emulator = await startBitbucketEmulator({
       callbackURL: `${baseURL}/auth/bitbucket/callback`,
@@ -43,24 +67,26 @@ async function main() {
 
   const app = createApp(config);
   const server = app.listen(port, host, () => {
-    console.log(`Demo running at ${baseURL} (Ctrl+C to stop)`);
+    console.log(`Demo running at ${baseURL}, listening on ${host}:${port} (Ctrl+C to stop)`);
   });
   server.on('error', (err) => {
     console.error(`Could not start the demo on ${host}:${port}: ${err.message}`);
     process.exitCode = 1;
     if (emulator) void emulator.close();
+    void sessions.close();
   });
 
   const stop = () => {
     server.close();
     server.closeAllConnections();
     if (emulator) void emulator.close();
+    void sessions.close();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
 
 main().catch((err) => {
-  console.error(err);
+  console.error(err.message || err);
   process.exitCode = 1;
 });

@@ -48,6 +48,12 @@ export interface Page {
 export class Browser {
   private readonly cookies = new Map<string, Map<string, string>>();
 
+  /**
+   * @param sameSite hosts that are one site to this browser (instances behind one load
+   *   balancer): they share cookies.
+   */
+  constructor(private readonly sameSite: readonly string[] = []) {}
+
   async get(url: string): Promise<Page> {
     return this.request(url, { method: 'GET' });
   }
@@ -73,7 +79,8 @@ export class Browser {
   }
 
   private async request(url: string, init: RequestInit): Promise<Page> {
-    const host = new URL(url).host;
+    const actual = new URL(url).host;
+    const host = this.sameSite.includes(actual) ? 'same-site' : actual;
     const jar = this.cookies.get(host) ?? new Map<string, string>();
     const headers = new Headers(init.headers);
     if (jar.size) headers.set('Cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
