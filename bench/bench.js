@@ -30,6 +30,10 @@ const ROUNDS = Math.max(30, flag('rounds', 30));
 const LOGINS = flag('logins', 2000);
 const CONCURRENCY = flag('concurrency', 32);
 const EMAIL_COUNTS = [1, 12, 150];
+const ONLY = (() => {
+  const i = process.argv.indexOf('--only');
+  return i > 0 ? process.argv[i + 1] : undefined; // 'latency' or 'throughput'
+})();
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -106,8 +110,17 @@ async function main() {
   console.log(`Bitbucket sign-in benchmark · Node ${process.version} · ${LATENCY} ms added to every token and API answer · ${ROUNDS} rounds, interleaved`);
   console.log(`Floor: ${2 * LATENCY} ms (the token, then the profile requests)\n`);
 
+  if (ONLY === 'throughput') {
+    const load = await throughput(NAMES, { logins: LOGINS, concurrency: CONCURRENCY });
+    for (const n of NAMES) console.log(`  ${pad(n, 30)}${pad(`${fixed(load[n].loginsPerSecond, 0)} logins/s`, 18)}${pad(`app CPU ${fixed(load[n].cpuMsPerLogin)} ms/login`, 28)}peak RSS ${load[n].peakRssMB} MB`);
+    return;
+  }
   const results = [];
   for (const count of EMAIL_COUNTS) results.push(await latencyFor(count));
+  if (ONLY === 'latency') {
+    for (const r of results) console.log(r.count, NAMES.map((n) => `${n} ${fixed(r.medians[n], 2)} ms`).join('  '));
+    return;
+  }
 
   console.log('Callback leg, median ms (× floor) — API requests per login');
   console.log(`${pad('emails', 8)}${NAMES.map((n) => pad(n, 36)).join('')}`);

@@ -22,6 +22,7 @@ type DataCallback = (
 ) => void;
 
 const secrets = new WeakMap<object, string>();
+const basicHeaders = new WeakMap<object, string>();
 
 /**
  * node-oauth's `OAuth2` client, made to talk to Bitbucket the way Bitbucket documents it.
@@ -115,7 +116,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     refreshToken: string | undefined;
     results: Record<string, unknown>;
   }> {
-    const form = new URLSearchParams();
+    const form = new Map<string, string>();
     if (isJsonObject(params)) {
       for (const [key, value] of Object.entries(params)) {
         if (value === undefined || value === null) continue;
@@ -130,17 +131,14 @@ export class BitbucketOAuth2 extends OAuth2 {
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request
     // (observed), so a scope is never sent when refreshing.
     if (refreshing) form.delete('scope');
+    let body = '';
+    for (const [key, value] of form) body += `${body ? '&' : ''}${formEncode(key)}=${formEncode(value)}`;
 
-    const credentials = `${formEncode(this._clientId)}:${formEncode(this._clientSecret)}`;
-    const url = this._getAccessTokenUrl();
     const response = await this.send(
       'POST',
-      url,
-      {
-        'Content-Type': 'application/x-www-form-urlencoded',
-        Authorization: `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`,
-      },
-      form.toString(),
+      this._getAccessTokenUrl(),
+      { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: this.basicAuthorization() },
+      body,
     );
     const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
     if (response.status < 200 || response.status > 299) throw tokenError(what, response);
@@ -163,6 +161,17 @@ export class BitbucketOAuth2 extends OAuth2 {
       refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
       results,
     };
+  }
+
+  /** `Basic base64(id:secret)`, built once and kept, like the secret, off the object's own properties. */
+  private basicAuthorization(): string {
+    let header = basicHeaders.get(this);
+    if (header === undefined) {
+      const credentials = `${formEncode(this._clientId)}:${formEncode(this._clientSecret)}`;
+      header = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+      basicHeaders.set(this, header);
+    }
+    return header;
   }
 
   /**
@@ -200,10 +209,11 @@ Object.defineProperty(BitbucketOAuth2.prototype, '_clientSecret', {
   },
   set(this: object, value: unknown) {
     secrets.set(this, typeof value === 'string' ? value : '');
+    basicHeaders.delete(this);
   },
 });
 
-/** RFC 6749 §2.3.1: client credentials are form-encoded before Basic encoding. */
+/** application/x-www-form-urlencoded, for form bodies and (RFC 6749 §2.3.1) Basic credentials. */
 function formEncode(value: string): string {
   return encodeURIComponent(value).replace(/%20/g, '+');
 }
