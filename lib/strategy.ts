@@ -2,28 +2,26 @@ import type { Request } from 'express';
 import { InternalOAuthError, Strategy as OAuth2Strategy, type StrategyOptions as OAuth2StrategyOptions, TokenError } from 'passport-oauth2';
 import { BitbucketError } from './errors';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
-import type { HttpResponse } from './http';
+import { Cancellation, type HttpResponse, settle } from './http';
 import { isJsonObject, parseJson } from './json';
-import { Cancellation } from './http';
-import { fetchAllPages, pageError, pagedEndpoint, type PagedEndpoint } from './pages';
-import { isPermitted, membershipQuery, parseMembershipsPage } from './workspaces';
-import { settle } from './http';
 import { BitbucketOAuth2 } from './oauth2';
 import { resolveOptions } from './options';
+import { fetchAllPages, pageError, pagedEndpoint, type PagedEndpoint } from './pages';
 import { parseProfile } from './profile';
 import type {
   BitbucketWorkspace,
   Profile,
   RefreshedTokens,
-  TokenParams,
   StrategyOptions,
   StrategyOptionsWithRequest,
   VerifyFunction,
   VerifyFunctionWithParams,
   VerifyFunctionWithRequest,
   VerifyFunctionWithRequestAndParams,
+  TokenParams,
 } from './types';
 import { adaptVerify } from './verify';
+import { isPermitted, membershipQuery, parseMembershipsPage } from './workspaces';
 
 export { MAX_PAGES as MAX_EMAIL_PAGES } from './pages';
 
