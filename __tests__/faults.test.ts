@@ -11,7 +11,8 @@ import {
 import { startBitbucketEmulator, type BitbucketEmulator, type EmulatorEndpoint, type EmulatorFault } from '../lib/testing';
 import { expectType, run, fakeRequest, type Outcome } from './helpers/passport';
 
-const TIMEOUT = 300;
+// Long enough for the healthy requests of a login on a slow machine; stalls still end at it.
+const TIMEOUT = 600;
 const CALLBACK = 'https://app.example.com/auth/bitbucket/callback';
 
 type Expectation = { outcome: 'error'; type: Function; code?: string } | { outcome: 'success'; emails: number };

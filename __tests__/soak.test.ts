@@ -5,7 +5,9 @@ const { runSoak } = require('../scripts/soak-core') as {
 
 describe('soak (short run of npm run soak)', () => {
   it('signs in distinct users under random faults: no hangs, nobody gets another user\'s profile', async () => {
-    const result = await runSoak({ users: 300, concurrency: 30, faultRate: 0.3, timeout: 300 });
+    // A timeout generous enough that a slow machine's healthy logins never meet it; stalls
+    // and drips still end at it, as clean failures.
+    const result = await runSoak({ users: 300, concurrency: 30, faultRate: 0.3, timeout: 2000 });
     expect(result['hangs']).toBe(0);
     expect(result['wrongUser']).toBe(0);
     expect(result['unexpected']).toBe(0);
@@ -13,5 +15,5 @@ describe('soak (short run of npm run soak)', () => {
     // With 30% of logins faulted, both kinds of outcome occur.
     expect(result['successes']).toBeGreaterThan(100);
     expect(result['cleanFailures']).toBeGreaterThan(20);
-  });
+  }, 60_000);
 });
