@@ -23,6 +23,9 @@ async function startApp(name, emulator) {
   const Strategy = PACKAGES[name]();
   const passport = new Passport();
   const profiles = [];
+  // The defined span, code → token → profile → verify: from the callback's arrival in the app
+  // to the verify call. The latency phase signs in one user at a time, so one slot is enough.
+  const span = { startedAt: 0n, lastMs: NaN };
   // Every contender gets the same endpoints and the same CSRF protection (state in the session).
   const options = {
     clientID: emulator.clientID,
@@ -37,6 +40,7 @@ async function startApp(name, emulator) {
   passport.use(
     'bitbucket',
     new Strategy(options, (accessToken, refreshToken, profile, done) => {
+      span.lastMs = Number(process.hrtime.bigint() - span.startedAt) / 1e6;
       profiles.push(profile);
       if (profiles.length > 50) profiles.shift();
       done(null, { id: profile.id });
@@ -48,7 +52,15 @@ async function startApp(name, emulator) {
   app.use(session({ secret: 'bench', resave: false, saveUninitialized: false }));
   app.use(passport.session());
   app.get('/auth/bitbucket', passport.authenticate('bitbucket'));
-  app.get('/auth/bitbucket/callback', passport.authenticate('bitbucket', { failureRedirect: '/failed' }), (req, res) => res.redirect('/done'));
+  app.get(
+    '/auth/bitbucket/callback',
+    (req, res, next) => {
+      span.startedAt = process.hrtime.bigint();
+      next();
+    },
+    passport.authenticate('bitbucket', { failureRedirect: '/failed' }),
+    (req, res) => res.redirect('/done'),
+  );
   app.use((err, req, res, next) => res.status(500).send(String(err && err.message)));
   server.on('request', app);
   return {
@@ -56,6 +68,7 @@ async function startApp(name, emulator) {
     base,
     callbackURL: options.callbackURL,
     profiles,
+    span,
     close: () => {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(resolve));
@@ -82,8 +95,9 @@ function browser() {
 }
 
 /**
- * One login of `user` through `app`. The authorize leg (redirect, consent) is not timed; the
- * callback leg (code → token → profile → verify → redirect) is, in milliseconds.
+ * One login of `user` through `app`. The authorize leg (redirect, consent) is not timed.
+ * Returns, in milliseconds, the defined span measured in the app (callback arrival → verify)
+ * and the whole callback request as the browser sees it (… → session saved → redirect).
  */
 async function login(app, emulator, user) {
   const request = browser();
@@ -92,9 +106,9 @@ async function login(app, emulator, user) {
   const callback = await emulator.authorize(user, { redirect_uri: app.callbackURL, state });
   const t0 = process.hrtime.bigint();
   const done = await request(callback);
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const roundTrip = Number(process.hrtime.bigint() - t0) / 1e6;
   if (done.status !== 302 || done.location !== '/done') throw new Error(`${app.name}: login of ${user} ended with ${done.status} ${done.location}`);
-  return ms;
+  return { leg: app.span.lastMs, roundTrip };
 }
 
 module.exports = { PACKAGES, startApp, login };

@@ -23,6 +23,7 @@ async function startRemoteEmulator(options) {
   return {
     ...endpoints,
     endpoints,
+    pid: child.pid,
     async authorize(user, params) {
       const id = ids++;
       const answer = reply(child, 'authorized', id);
