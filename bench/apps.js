@@ -8,6 +8,7 @@ const http = require('node:http');
 const express = require('express');
 const session = require('express-session');
 const { Passport } = require('passport');
+const { browser } = require('../scripts/cookie-client');
 
 const PACKAGES = {
   'passport-bitbucket-cloud': () => require('passport-bitbucket-cloud').Strategy,
@@ -73,24 +74,6 @@ async function startApp(name, emulator) {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(resolve));
     },
-  };
-}
-
-/** A cookie-keeping client for one browser. */
-function browser() {
-  const jar = new Map();
-  return async function request(url) {
-    const response = await fetch(url, {
-      redirect: 'manual',
-      headers: jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {},
-    });
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair] = cookie.split(';');
-      const eq = pair.indexOf('=');
-      jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    await response.arrayBuffer();
-    return { status: response.status, location: response.headers.get('location') };
   };
 }
 

@@ -9,6 +9,7 @@
 const { fork, spawn, spawnSync } = require('node:child_process');
 const os = require('node:os');
 const path = require('node:path');
+const { browser } = require('../scripts/cookie-client');
 const { startRemoteEmulator } = require('./remote-emulator');
 
 function once(child, type) {
@@ -44,20 +45,10 @@ async function startAppProcess(name, endpoints) {
 }
 
 async function oneLogin(base) {
-  const jar = new Map();
-  const get = async (url) => {
-    const response = await fetch(url, { redirect: 'manual', headers: jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {} });
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair] = cookie.split(';');
-      const eq = pair.indexOf('=');
-      jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    await response.arrayBuffer();
-    return response.headers.get('location');
-  };
-  const authorize = await get(`${base}/auth/bitbucket`);
-  const callback = await get(authorize);
-  const done = await get(callback);
+  const request = browser();
+  const authorize = (await request(`${base}/auth/bitbucket`)).location;
+  const callback = (await request(authorize)).location;
+  const done = (await request(callback)).location;
   if (done !== '/done') throw new Error(`login ended at ${done}`);
 }
 

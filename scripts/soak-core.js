@@ -7,6 +7,7 @@
 const http = require('node:http');
 const { createApp } = require('../example/app');
 const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
+const { browser } = require('./cookie-client');
 
 /** The mix of faults a faulty request draws from. */
 const FAULT_MIX = [
@@ -64,21 +65,8 @@ async function runSoak(o = {}) {
   let next = 0;
 
   async function login(i) {
-    const jar = new Map();
-    const get = async (url, method = 'GET') => {
-      const response = await fetch(url, {
-        method,
-        redirect: 'manual',
-        headers: jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {},
-        signal: AbortSignal.timeout(deadline),
-      });
-      for (const cookie of response.headers.getSetCookie()) {
-        const [pair] = cookie.split(';');
-        const eq = pair.indexOf('=');
-        jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-      }
-      return { status: response.status, location: response.headers.get('location'), body: await response.text() };
-    };
+    const request = browser();
+    const get = (url, method = 'GET') => request(url, { method, signal: AbortSignal.timeout(deadline) });
     try {
       const start = await get(`${base}/auth/bitbucket`);
       const state = new URL(start.location).searchParams.get('state');
