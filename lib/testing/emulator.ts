@@ -1,6 +1,15 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { StrategyOptionsBase } from '../types';
+
+/** The strategy options that point it at an emulator: named as the strategy names them. */
+export type EmulatorStrategyOptions = Required<
+  Pick<
+    StrategyOptionsBase,
+    'clientID' | 'clientSecret' | 'authorizationURL' | 'tokenURL' | 'userProfileURL' | 'userEmailsURL' | 'userWorkspacesURL'
+  >
+>;
 
 /** The emulator's endpoints, as named in `latency`, `faults` and `stats`. */
 export type EmulatorEndpoint = 'authorize' | 'token' | 'user' | 'emails' | 'workspaces';
@@ -102,15 +111,7 @@ export interface BitbucketEmulator {
   clientID: string;
   clientSecret: string;
   /** Everything the strategy needs to talk to this emulator: spread it into its options. */
-  strategyOptions: {
-    clientID: string;
-    clientSecret: string;
-    authorizationURL: string;
-    tokenURL: string;
-    userProfileURL: string;
-    userEmailsURL: string;
-    userWorkspacesURL: string;
-  };
+  strategyOptions: EmulatorStrategyOptions;
   users: EmulatorUser[];
   /** Requests received per endpoint. */
   stats: Record<EmulatorEndpoint, number>;
@@ -551,7 +552,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     );
   }
 
-  const strategyOptions = {
+  const strategyOptions: EmulatorStrategyOptions = {
     clientID,
     clientSecret,
     authorizationURL: `${base}/site/oauth2/authorize`,

@@ -6,6 +6,7 @@ export {
   type EmulatorEndpoint,
   type EmulatorFault,
   type EmulatorOptions,
+  type EmulatorStrategyOptions,
   type EmulatorUser,
   type EmulatorUserInput,
   type EmulatorWorkspace,
