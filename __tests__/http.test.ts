@@ -4,6 +4,7 @@ import { BitbucketAPIError, BitbucketNetworkError, Strategy } from '../lib';
 import { Cancellation, send } from '../lib/http';
 import { ACCESS_TOKEN, expectNoSecrets, options } from './helpers/bitbucket';
 import { expectType, signIn } from './helpers/passport';
+import { startServer } from './helpers/server';
 
 type Client = {
   get(url: string, token: string, cb: (err: unknown, body?: unknown, res?: { headers: Record<string, unknown> }) => void): void;
@@ -71,6 +72,45 @@ describe('send()', () => {
     const response = await send({ method: 'POST', url: 'https://bitbucket.org/x', headers: {}, body: 'a=1', what: 'POST /x' }, { timeout: 1000, maxBytes: 1000 });
     expect(response.body).toBe('ok');
     expect(length).toBe('3');
+  });
+
+  it('sends one Host header and one of each header, the later of two same-named ones winning', async () => {
+    const seen: string[][] = [];
+    const server = await startServer((req, res) => {
+      seen.push(req.rawHeaders);
+      res.end('ok');
+    });
+    try {
+      const limits = { timeout: 1000, maxBytes: 1000 };
+      await send({ method: 'GET', url: `${server.url}/2.0/user`, headers: { Accept: 'text/plain', accept: 'application/json', 'X-Many': ['a', 'b'], 'X-None': undefined }, what: 'GET' }, limits);
+      await send({ method: 'POST', url: `${server.url}/token`, headers: { host: 'bitbucket.example', 'content-length': 99 }, body: 'é', what: 'POST' }, limits);
+    } finally {
+      await server.close();
+    }
+    const named = (raw: string[], name: string): Array<string | undefined> =>
+      raw.flatMap((value, i) => (i % 2 === 0 && value.toLowerCase() === name ? [raw[i + 1]] : []));
+    const [get, post] = seen as [string[], string[]];
+    expect(named(get, 'host')).toEqual([server.url.slice('http://'.length)]);
+    expect(named(get, 'accept')).toEqual(['application/json']);
+    expect(named(get, 'x-many')).toEqual(['a', 'b']);
+    expect(named(get, 'x-none')).toEqual([]);
+    expect(named(post, 'host')).toEqual(['bitbucket.example']);
+    // The body decides its length (2 bytes of UTF-8), whatever a caller said.
+    expect(named(post, 'content-length')).toEqual(['2']);
+  });
+
+  it('reaches the right path for many distinct URLs (pages beyond the parsed-URL cache)', async () => {
+    const server = await startServer((req, res) => res.end(req.url));
+    try {
+      const bodies = [];
+      for (let page = 1; page <= 80; page += 1) {
+        const response = await send({ method: 'GET', url: `${server.url}/2.0/user/emails?page=${page}`, headers: {}, what: 'GET' }, { timeout: 1000, maxBytes: 1000 });
+        bodies.push(response.body);
+      }
+      expect(bodies).toEqual(Array.from({ length: 80 }, (_, i) => `/2.0/user/emails?page=${i + 1}`));
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -59,6 +59,61 @@ export interface HttpResponse {
   response: http.IncomingMessage;
 }
 
+/** What a request needs from its URL, parsed once per URL (the strategy's endpoints repeat). */
+interface Target {
+  transport: typeof http | typeof https;
+  protocol: string;
+  hostname: string;
+  port: string;
+  path: string;
+  /** The `Host` header: host and non-default port, as the URL spells them. */
+  host: string;
+}
+
+const targets = new Map<string, Target>();
+/** Enough for every endpoint of a few strategies; page links beyond it are parsed each time. */
+const MAX_TARGETS = 64;
+
+function parseTarget(url: string): Target {
+  const known = targets.get(url);
+  if (known) return known;
+  const parsed = new URL(url);
+  const transport = parsed.protocol === 'https:' ? https : parsed.protocol === 'http:' ? http : undefined;
+  if (!transport) throw new Error(`unsupported protocol ${parsed.protocol}`);
+  const hostname = parsed.hostname;
+  const target: Target = {
+    transport,
+    protocol: parsed.protocol,
+    hostname: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
+    port: parsed.port,
+    path: `${parsed.pathname}${parsed.search}`,
+    host: parsed.host,
+  };
+  if (targets.size < MAX_TARGETS) targets.set(url, target);
+  return target;
+}
+
+/**
+ * The request's headers as a flat list (Node's raw form, which it validates but does not
+ * re-index), with `Host` and `Content-Length` added. Names are matched case-insensitively:
+ * a later header replaces an earlier one of the same name.
+ */
+function rawHeaders(host: string, headers: http.OutgoingHttpHeaders, body: string | undefined): string[] {
+  const byName = new Map<string, [string, string | number | readonly string[]]>();
+  byName.set('host', ['Host', host]);
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value !== undefined) byName.set(name.toLowerCase(), [name, value]);
+  }
+  if (body !== undefined) byName.set('content-length', ['Content-Length', Buffer.byteLength(body)]);
+  const raw: string[] = [];
+  for (const [name, value] of byName.values()) {
+    if (Array.isArray(value)) for (const item of value) raw.push(name, item);
+    else raw.push(name, String(value));
+  }
+  return raw;
+}
+
 /**
  * One HTTP exchange, bounded in time (a single deadline for headers and body together, so a
  * slow drip ends too) and in size. It always settles, exactly once, and leaves no socket
@@ -66,17 +121,11 @@ export interface HttpResponse {
  */
 export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
-    let target: URL;
+    let target: Target;
     try {
-      target = new URL(request.url);
+      target = parseTarget(request.url);
     } catch (cause) {
       reject(new BitbucketNetworkError(request.what, cause));
-      return;
-    }
-    const transport =
-      target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
-    if (!transport) {
-      reject(new BitbucketNetworkError(request.what, new Error(`unsupported protocol ${target.protocol}`)));
       return;
     }
     if (request.cancel?.cancelled) {
@@ -85,20 +134,17 @@ export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResp
     }
 
     let settled = false;
-    const headers: http.OutgoingHttpHeaders = { ...request.headers };
-    if (request.body !== undefined) headers['Content-Length'] = Buffer.byteLength(request.body);
-    const host = target.hostname;
     const options: https.RequestOptions = {
       protocol: target.protocol,
-      hostname: host.startsWith('[') ? host.slice(1, -1) : host,
+      hostname: target.hostname,
       port: target.port,
-      path: `${target.pathname}${target.search}`,
+      path: target.path,
       method: request.method,
-      headers,
+      headers: rawHeaders(target.host, request.headers, request.body),
     };
     if (request.agent !== undefined) options.agent = request.agent;
 
-    const outgoing = transport.request(options, (incoming) => {
+    const outgoing = target.transport.request(options, (incoming) => {
       const declared = Number(incoming.headers['content-length']);
       if (Number.isFinite(declared) && declared > limits.maxBytes) {
         fail(tooLarge());
