@@ -1,6 +1,6 @@
 'use strict';
 /**
- * npm run bench [-- --latency 25 --rounds 30 --logins 2000 --concurrency 32]
+ * npm run bench [-- --latency 25 --rounds 30 --logins 3000 --concurrency 32]
  *
  * Runs this strategy and the two packages users would pick instead
  * (passport-bitbucket-oauth2, passport-bitbucket-oauth20) inside real Express + Passport apps
@@ -28,7 +28,8 @@ const flag = (name, fallback) => {
 };
 const LATENCY = flag('latency', 25);
 const ROUNDS = Math.max(30, flag('rounds', 30));
-const LOGINS = flag('logins', 2000);
+const LOGINS = flag('logins', 3000);
+const LOAD_ROUNDS = 10;
 const CONCURRENCY = flag('concurrency', 32);
 const EMAIL_COUNTS = [1, 12, 150];
 const ONLY = (() => {
@@ -116,7 +117,7 @@ async function main() {
   console.log(`Floor: ${2 * LATENCY} ms (the token, then the profile requests)\n`);
 
   if (ONLY === 'throughput') {
-    const load = await throughput(NAMES, { logins: LOGINS, concurrency: CONCURRENCY });
+    const load = await throughput(NAMES, { logins: LOGINS, concurrency: CONCURRENCY, rounds: LOAD_ROUNDS });
     for (const n of NAMES) console.log(`  ${pad(n, 30)}${pad(`${fixed(load[n].loginsPerSecond, 0)} logins/s`, 18)}${pad(`app CPU ${fixed(load[n].cpuMsPerLogin)} ms/login`, 28)}peak RSS ${load[n].peakRssMB} MB`);
     return;
   }
@@ -143,8 +144,8 @@ async function main() {
     console.log(`  ${pad(`${r.count} email${r.count === 1 ? '' : 's'}`, 10)}${ratios.join('   ')}`);
   }
 
-  console.log(`\nThroughput: ${LOGINS} full logins each, ${CONCURRENCY} at a time, no added latency, interleaved in 4 rounds`);
-  const load = await throughput(NAMES, { logins: LOGINS, concurrency: CONCURRENCY });
+  console.log(`\nThroughput: ${LOGINS} full logins each, ${CONCURRENCY} at a time, no added latency, interleaved in ${LOAD_ROUNDS} rounds`);
+  const load = await throughput(NAMES, { logins: LOGINS, concurrency: CONCURRENCY, rounds: LOAD_ROUNDS });
   console.log(
     load[OURS].pinned
       ? '(each app in a process of its own on CPU 0; the emulator and the load on the other CPUs)'

@@ -67,7 +67,7 @@ async function load(base, logins, concurrency) {
 }
 
 /** @returns {Promise<Record<string, { loginsPerSecond: number, cpuMsPerLogin: number, peakRssMB: number }>>} */
-async function throughput(names, { logins = 2000, concurrency = 32, rounds = 4 } = {}) {
+async function throughput(names, { logins = 3000, concurrency = 32, rounds = 10 } = {}) {
   // Everyone signs in as one user, straight through the authorize endpoint (no consent page).
   const emulator = await startRemoteEmulator({
     users: [{ displayName: 'Bench User', username: 'bench', emails: [{ email: 'bench@example.com' }] }],
