@@ -12,16 +12,21 @@
  *   call) and to each peer, for users with 1, 12 and 150 email addresses;
  * - API requests per login;
  * - logins per second at zero added latency with 32 concurrent logins, the app's CPU time per
- *   login, and peak RSS (each app in a process of its own, the emulator in another);
+ *   login, and peak RSS (each app in a process of its own, the emulator in another), also for
+ *   this package with `skipEmails` (the requests passport-bitbucket-oauth2 makes);
+ * - the CPU time of each package's own path (code exchange + profile requests) without
+ *   Express or sessions, against a fixture server;
  * - which profile fields each package fills;
  * - this project's targets, each PASS or FAIL.
  */
 const { startRemoteEmulator } = require('./remote-emulator');
-const { PACKAGES, startApp, login } = require('./apps');
+const { PACKAGES, VARIANTS, startApp, login } = require('./apps');
 const { throughput } = require('./throughput');
+const { strategyPath } = require('./strategy-path');
 
 const OURS = 'passport-bitbucket-cloud';
 const NAMES = Object.keys(PACKAGES);
+const LOAD_NAMES = [OURS, ...Object.keys(VARIANTS), ...NAMES.filter((n) => n !== OURS)];
 const flag = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : fallback;
@@ -34,7 +39,7 @@ const CONCURRENCY = flag('concurrency', 32);
 const EMAIL_COUNTS = [1, 12, 150];
 const ONLY = (() => {
   const i = process.argv.indexOf('--only');
-  return i > 0 ? process.argv[i + 1] : undefined; // 'latency' or 'throughput'
+  return i > 0 ? process.argv[i + 1] : undefined; // 'latency', 'throughput' or 'path'
 })();
 
 const median = (xs) => {
@@ -112,13 +117,28 @@ function fieldsOf(profile, count) {
   };
 }
 
+function printPath(cpu) {
+  console.log('The strategy path alone (code exchange + profile requests, no Express or session), in one process: CPU per login, median of 12 interleaved rounds');
+  for (const n of LOAD_NAMES) console.log(`  ${pad(n, 40)}${fixed(cpu[n], 0)} µs`);
+}
+
+function printLoad(load) {
+  for (const n of LOAD_NAMES) {
+    console.log(`  ${pad(n, 40)}${pad(`${fixed(load[n].loginsPerSecond, 0)} logins/s`, 18)}${pad(`app CPU ${fixed(load[n].cpuMsPerLogin)} ms/login`, 28)}peak RSS ${load[n].peakRssMB} MB`);
+  }
+}
+
 async function main() {
   console.log(`Bitbucket sign-in benchmark · Node ${process.version} · ${LATENCY} ms added to every token and API answer · ${ROUNDS} rounds, interleaved`);
   console.log(`Floor: ${2 * LATENCY} ms (the token, then the profile requests)\n`);
 
+  if (ONLY === 'path') {
+    printPath(await strategyPath(LOAD_NAMES));
+    return;
+  }
   if (ONLY === 'throughput') {
-    const load = await throughput(NAMES, { logins: LOGINS, concurrency: CONCURRENCY, rounds: LOAD_ROUNDS });
-    for (const n of NAMES) console.log(`  ${pad(n, 30)}${pad(`${fixed(load[n].loginsPerSecond, 0)} logins/s`, 18)}${pad(`app CPU ${fixed(load[n].cpuMsPerLogin)} ms/login`, 28)}peak RSS ${load[n].peakRssMB} MB`);
+    const load = await throughput(LOAD_NAMES, { logins: LOGINS, concurrency: CONCURRENCY, rounds: LOAD_ROUNDS });
+    printLoad(load);
     return;
   }
   const results = [];
@@ -145,15 +165,16 @@ async function main() {
   }
 
   console.log(`\nThroughput: ${LOGINS} full logins each, ${CONCURRENCY} at a time, no added latency, interleaved in ${LOAD_ROUNDS} rounds`);
-  const load = await throughput(NAMES, { logins: LOGINS, concurrency: CONCURRENCY, rounds: LOAD_ROUNDS });
+  const load = await throughput(LOAD_NAMES, { logins: LOGINS, concurrency: CONCURRENCY, rounds: LOAD_ROUNDS });
   console.log(
     load[OURS].pinned
       ? '(each app in a process of its own on CPU 0; the emulator and the load on the other CPUs)'
       : '(each app in a process of its own; the emulator in another; the load from this one; no taskset, so not pinned)',
   );
-  for (const n of NAMES) {
-    console.log(`  ${pad(n, 30)}${pad(`${fixed(load[n].loginsPerSecond, 0)} logins/s`, 18)}${pad(`app CPU ${fixed(load[n].cpuMsPerLogin)} ms/login`, 28)}peak RSS ${load[n].peakRssMB} MB`);
-  }
+  printLoad(load);
+
+  console.log('');
+  printPath(await strategyPath(LOAD_NAMES));
 
   console.log('\nProfile fields filled (user with 12 addresses, 8 of them confirmed)');
   const twelve = results.find((r) => r.count === 12);
