@@ -47,6 +47,19 @@ describe('the OAuth2 client\'s get() for apps that call the API themselves', () 
     expect(malformed).toBeInstanceOf(BitbucketNetworkError);
     expectNoSecrets(malformed);
   });
+
+  it('reports a header Node refuses to send as a BitbucketNetworkError, without sending anything', async () => {
+    const scope = nock('https://api.bitbucket.org').get('/2.0/user').reply(200, '{}');
+    const client = clientOf(new Strategy(options, () => undefined));
+    const [error] = await new Promise<unknown[]>((resolve) =>
+      client.get('https://api.bitbucket.org/2.0/user', `${ACCESS_TOKEN}\nX-Injected: yes`, (...args) => resolve(args)),
+    );
+    expect(error).toBeInstanceOf(BitbucketNetworkError);
+    expect((error as Error).message).toMatch(/^GET https:\/\/api\.bitbucket\.org\/2\.0\/user/);
+    expect(scope.isDone()).toBe(false);
+    expectNoSecrets(error);
+    nock.cleanAll();
+  });
 });
 
 describe('send()', () => {

@@ -123,6 +123,18 @@ describe('code exchange', () => {
     expect(String(error)).toBe('BitbucketAPIError: Exchanging the authorization code failed: Bitbucket answered 502');
   });
 
+  it('fails the login cleanly when the access token would break the Authorization header', async () => {
+    const token = `${ACCESS_TOKEN}\r\nX-Injected: yes`;
+    mockToken(tokenBody({ access_token: token }));
+    const api = nock('https://api.bitbucket.org').get(/.*/).times(2).reply(200, '{}');
+    const outcome = expectType((await signIn(capturing().strategy)).outcome, 'error');
+    expect(outcome.error).toBeInstanceOf(BitbucketResponseError);
+    expect((outcome.error as Error).message).toBe("Exchanging the authorization code: Bitbucket's access_token has characters that cannot be sent in a header");
+    expect(api.isDone()).toBe(false);
+    expectNoSecrets(outcome.error);
+    nock.cleanAll();
+  });
+
   it.each([
     ['a body that is not JSON', 'access_token=abc&token_type=bearer', /not a JSON object/],
     ['a JSON array', '[]', /not a JSON object/],

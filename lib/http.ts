@@ -144,7 +144,23 @@ export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResp
     };
     if (request.agent !== undefined) options.agent = request.agent;
 
-    const outgoing = target.transport.request(options, (incoming) => {
+    let outgoing: http.ClientRequest;
+    try {
+      outgoing = target.transport.request(options, onResponse);
+    } catch (cause) {
+      // Node refuses a header it cannot send (a control character in a value): no request left.
+      reject(new BitbucketNetworkError(request.what, cause));
+      return;
+    }
+
+    const timer = setTimeout(() => fail(new BitbucketTimeoutError(request.what, limits.timeout)), limits.timeout);
+    const stopListening = request.cancel?.onCancel(() =>
+      fail(new BitbucketNetworkError(request.what, new Error('request aborted'))),
+    );
+    outgoing.on('error', (cause) => fail(new BitbucketNetworkError(request.what, cause)));
+    outgoing.end(request.body);
+
+    function onResponse(incoming: http.IncomingMessage): void {
       const declared = Number(incoming.headers['content-length']);
       if (Number.isFinite(declared) && declared > limits.maxBytes) {
         fail(tooLarge());
@@ -176,14 +192,7 @@ export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResp
           fail(new BitbucketNetworkError(request.what, new Error('connection closed before the response ended')));
         }
       });
-    });
-
-    const timer = setTimeout(() => fail(new BitbucketTimeoutError(request.what, limits.timeout)), limits.timeout);
-    const stopListening = request.cancel?.onCancel(() =>
-      fail(new BitbucketNetworkError(request.what, new Error('request aborted'))),
-    );
-    outgoing.on('error', (cause) => fail(new BitbucketNetworkError(request.what, cause)));
-    outgoing.end(request.body);
+    }
 
     function tooLarge(): BitbucketResponseError {
       return new BitbucketResponseError(

@@ -21,6 +21,9 @@ type DataCallback = (
   response?: IncomingMessage,
 ) => void;
 
+/** Visible ASCII only: what a bearer token may hold (RFC 6750's b64token is a subset). */
+const HEADER_TOKEN = /^[\x21-\x7e]+$/;
+
 const secrets = new WeakMap<object, string>();
 const basicHeaders = new WeakMap<object, string>();
 
@@ -150,6 +153,11 @@ export class BitbucketOAuth2 extends OAuth2 {
     const accessToken = optionalString(parsed.value, 'access_token');
     if (!accessToken) {
       throw new BitbucketResponseError(`${what}: Bitbucket's token response has no access_token`);
+    }
+    // The token goes into the Authorization header: one that cannot (a space or a control
+    // character) is refused here rather than by Node mid-request.
+    if (!HEADER_TOKEN.test(accessToken)) {
+      throw new BitbucketResponseError(`${what}: Bitbucket's access_token has characters that cannot be sent in a header`);
     }
     const { refresh_token: refreshToken, ...results }: Record<string, unknown> = parsed.value;
     // NOTE: Bitbucket answers `scopes` until its 2026 change and `scope` after it: read both.
