@@ -24,13 +24,18 @@ const VARIANTS = {
   'passport-bitbucket-cloud, skipEmails': { package: 'passport-bitbucket-cloud', options: { skipEmails: true } },
 };
 
+/** A strategy of package or variant `name`: the variant's options go over `options`. */
+function createStrategy(name, options, verify) {
+  const variant = VARIANTS[name];
+  const Strategy = PACKAGES[variant ? variant.package : name]();
+  return new Strategy({ ...options, ...(variant && variant.options) }, verify);
+}
+
 /** Starts one app for `name` on a free loopback port; `profiles` receives every verified profile. */
 async function startApp(name, emulator) {
-  const variant = VARIANTS[name];
   const server = http.createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${server.address().port}`;
-  const Strategy = PACKAGES[variant ? variant.package : name]();
   const passport = new Passport();
   const profiles = [];
   // The defined span, code → token → profile → verify: from the callback's arrival in the app
@@ -46,11 +51,10 @@ async function startApp(name, emulator) {
     userProfileURL: emulator.userProfileURL,
     userEmailsURL: emulator.userEmailsURL,
     state: true,
-    ...(variant && variant.options),
   };
   passport.use(
     'bitbucket',
-    new Strategy(options, (accessToken, refreshToken, profile, done) => {
+    createStrategy(name, options, (accessToken, refreshToken, profile, done) => {
       span.lastMs = Number(process.hrtime.bigint() - span.startedAt) / 1e6;
       profiles.push(profile);
       if (profiles.length > 50) profiles.shift();
@@ -104,4 +108,4 @@ async function login(app, emulator, user) {
   return { leg: app.span.lastMs, roundTrip };
 }
 
-module.exports = { PACKAGES, VARIANTS, startApp, login };
+module.exports = { PACKAGES, VARIANTS, createStrategy, startApp, login };

@@ -23,6 +23,7 @@ const { startRemoteEmulator } = require('./remote-emulator');
 const { PACKAGES, VARIANTS, startApp, login } = require('./apps');
 const { throughput } = require('./throughput');
 const { strategyPath } = require('./strategy-path');
+const { median } = require('./runs');
 
 const OURS = 'passport-bitbucket-cloud';
 const NAMES = Object.keys(PACKAGES);
@@ -42,10 +43,6 @@ const ONLY = (() => {
   return i > 0 ? process.argv[i + 1] : undefined; // 'latency', 'throughput' or 'path'
 })();
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const pad = (text, n) => String(text).padEnd(n);
 const fixed = (x, d = 2) => x.toFixed(d);
 

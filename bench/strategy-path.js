@@ -8,12 +8,12 @@
  */
 const { fork } = require('node:child_process');
 const path = require('node:path');
-const { PACKAGES, VARIANTS } = require('./apps');
+const { createStrategy } = require('./apps');
+const { concurrently, median } = require('./runs');
 
 function strategyFor(name, base) {
-  const variant = VARIANTS[name];
-  const Strategy = PACKAGES[variant ? variant.package : name]();
-  return new Strategy(
+  return createStrategy(
+    name,
     {
       clientID: 'bench',
       clientSecret: 'bench-secret',
@@ -22,7 +22,6 @@ function strategyFor(name, base) {
       tokenURL: `${base}/site/oauth2/access_token`,
       userProfileURL: `${base}/2.0/user`,
       userEmailsURL: `${base}/2.0/user/emails`,
-      ...(variant && variant.options),
     },
     () => undefined,
   );
@@ -38,16 +37,8 @@ function login(strategy) {
 }
 
 async function cpuPerLogin(strategy, logins, concurrency) {
-  let next = 0;
   const before = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < logins) {
-        next += 1;
-        await login(strategy);
-      }
-    }),
-  );
+  await concurrently(logins, concurrency, () => login(strategy));
   const used = process.cpuUsage(before);
   return (used.user + used.system) / logins;
 }
@@ -66,7 +57,6 @@ async function strategyPath(names, { logins = 6000, concurrency = 32, rounds = 1
         samples[name].push(await cpuPerLogin(strategies[name], Math.ceil(logins / rounds), concurrency));
       }
     }
-    const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
     return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
   } finally {
     server.kill();

@@ -11,6 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { browser } = require('../scripts/cookie-client');
 const { startRemoteEmulator } = require('./remote-emulator');
+const { concurrently } = require('./runs');
 
 function once(child, type) {
   return new Promise((resolve) => {
@@ -53,16 +54,8 @@ async function oneLogin(base) {
 }
 
 async function load(base, logins, concurrency) {
-  let next = 0;
   const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < logins) {
-        next += 1;
-        await oneLogin(base);
-      }
-    }),
-  );
+  await concurrently(logins, concurrency, () => oneLogin(base));
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
