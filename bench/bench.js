@@ -158,7 +158,7 @@ async function main() {
   console.log('\nThis package\'s latency as a ratio to each peer (lower is faster)');
   for (const r of results) {
     const ratios = NAMES.filter((n) => n !== OURS).map((n) => `${n} ${fixed(r.medians[OURS] / r.medians[n])}×`);
-    console.log(`  ${pad(`${r.count} email${r.count === 1 ? '' : 's'}`, 10)}${ratios.join('   ')}`);
+    console.log(`  ${pad(`${r.count} email${r.count === 1 ? '' : 's'}`, 12)}${ratios.join('   ')}`);
   }
 
   console.log(`\nThroughput: ${LOGINS} full logins each, ${CONCURRENCY} at a time, no added latency, interleaved in ${LOAD_ROUNDS} rounds`);
@@ -177,7 +177,7 @@ async function main() {
   const twelve = results.find((r) => r.count === 12);
   const fields = Object.fromEntries(NAMES.map((n) => [n, fieldsOf(twelve.profiles[n] || {}, 12)]));
   for (const key of Object.keys(fields[OURS])) {
-    console.log(`  ${pad(key, 13)}${NAMES.map((n) => pad(fields[n][key], 36)).join('')}`);
+    console.log(`  ${pad(key, 13)}${NAMES.map((n) => pad(fields[n][key], 42)).join('')}`);
   }
 
   const one = results[0];
