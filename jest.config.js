@@ -4,12 +4,13 @@ module.exports = {
   roots: ['<rootDir>/__tests__'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
-  setupFilesAfterEnv: ['<rootDir>/__tests__/helpers/setup.ts'],
   // index.ts only re-exports.
   collectCoverageFrom: ['lib/**/*.ts', '!lib/index.ts'],
   coverageReporters: ['text-summary', 'text'],
   coverageThreshold: { global: { lines: 95, branches: 95, functions: 95, statements: 95 } },
   testTimeout: 20000,
+  // TEST_SHUFFLE_SEED=<n> runs the files in a shuffled order (see the file).
+  testSequencer: '<rootDir>/__tests__/helpers/shuffle-sequencer.js',
   // The demo requires the package by name, as an app would; in tests that is the source.
   moduleNameMapper: {
     '^passport-bitbucket-cloud$': '<rootDir>/lib/index.ts',

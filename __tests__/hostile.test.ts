@@ -1,8 +1,8 @@
-import nock from 'nock';
 import { AuthorizationError } from 'passport-oauth2';
 import { Strategy } from '../lib';
 import { options } from './helpers/bitbucket';
 import { expectType, fakeRequest, run, type FakeRequest } from './helpers/passport';
+import { nock } from './helpers/nock';
 
 const strategy = (): Strategy => new Strategy(options, () => undefined);
 const withQuery = (query: Record<string, unknown>, session: Record<string, unknown> = {}): FakeRequest => {

@@ -1,10 +1,10 @@
-import nock from 'nock';
 import { InternalOAuthError } from 'passport-oauth2';
 import { BitbucketAPIError, BitbucketNetworkError, Strategy } from '../lib';
 import { Cancellation, send } from '../lib/http';
 import { ACCESS_TOKEN, expectNoSecrets, options } from './helpers/bitbucket';
 import { expectType, signIn } from './helpers/passport';
 import { startServer } from './helpers/server';
+import { nock } from './helpers/nock';
 
 type Client = {
   get(url: string, token: string, cb: (err: unknown, body?: unknown, res?: { headers: Record<string, unknown> }) => void): void;

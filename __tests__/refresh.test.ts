@@ -1,8 +1,8 @@
-import nock from 'nock';
 import { TokenError } from 'passport-oauth2';
 import { BitbucketAPIError, Strategy } from '../lib';
 import { startBitbucketEmulator, type BitbucketEmulator } from '../lib/testing';
 import { expectNoSecrets, options, REFRESH_TOKEN } from './helpers/bitbucket';
+import { nock } from './helpers/nock';
 
 describe('strategy.refresh()', () => {
   let bitbucket: BitbucketEmulator;

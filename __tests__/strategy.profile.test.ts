@@ -1,4 +1,3 @@
-import nock from 'nock';
 import {
   BitbucketAPIError,
   BitbucketError,
@@ -10,9 +9,11 @@ import {
   Strategy,
   type Profile,
 } from '../lib';
-import { ACCESS_TOKEN, expectNoSecrets, fixture, mockApi, mockToken, options } from './helpers/bitbucket';
+import { ACCESS_TOKEN, expectNoSecrets, fixture, options } from './helpers/bitbucket';
 import { expectType, signIn } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';
+import { until } from './helpers/wait';
+import { nock, mockApi, mockToken } from './helpers/nock';
 
 function strategyWith(extra: Record<string, unknown> = {}): { strategy: Strategy; profiles: Profile[] } {
   const profiles: Profile[] = [];
@@ -282,8 +283,7 @@ describe('userProfile against a real server on 127.0.0.1', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(error).toBeInstanceOf(BitbucketTimeoutError);
     expect(error).toMatchObject({ code: 'BITBUCKET_TIMEOUT', timeout: 150, message: expect.stringMatching(/within 150 ms/) as unknown });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(server.openSockets()).toBe(0);
+    await until(() => server!.openSockets() === 0, 'the stalled sockets to close');
   });
 
   it('bounds a slow drip that never ends by the same deadline', async () => {
@@ -359,7 +359,6 @@ describe('userProfile against a real server on 127.0.0.1', () => {
     });
     const { error } = await loadProfile(strategyWith({ ...endpoints(server.url), timeout: 5000 }).strategy);
     expect(error).toMatchObject({ status: 401 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(emailsClosed).toBe(true);
+    await until(() => emailsClosed, 'the emails request to be cancelled');
   });
 });

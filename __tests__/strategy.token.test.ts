@@ -1,22 +1,10 @@
 import { createHash } from 'node:crypto';
 import { TokenError } from 'passport-oauth2';
 import refresh from 'passport-oauth2-refresh';
-import nock from 'nock';
 import { BitbucketAPIError, BitbucketResponseError, Strategy, type Profile, type TokenParams, type VerifyFunctionWithParams } from '../lib';
-import {
-  ACCESS_TOKEN,
-  BASIC,
-  CLIENT_ID,
-  CLIENT_SECRET,
-  expectNoSecrets,
-  fixture,
-  mockApi,
-  mockToken,
-  options,
-  REFRESH_TOKEN,
-  tokenBody,
-} from './helpers/bitbucket';
+import { ACCESS_TOKEN, BASIC, CLIENT_ID, CLIENT_SECRET, expectNoSecrets, fixture, options, REFRESH_TOKEN, tokenBody } from './helpers/bitbucket';
 import { expectType, signIn } from './helpers/passport';
+import { nock, mockApi, mockToken } from './helpers/nock';
 
 type Captured = { accessToken: string; refreshToken: string; params: TokenParams; profile: Profile };
 

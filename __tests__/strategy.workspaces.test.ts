@@ -1,9 +1,9 @@
-import nock from 'nock';
 import { BitbucketAPIError, Strategy, type Profile, type StrategyOptions } from '../lib';
 import { startBitbucketEmulator, type BitbucketEmulator } from '../lib/testing';
-import { ACCESS_TOKEN, fixture, mockApi, mockToken, options } from './helpers/bitbucket';
+import { ACCESS_TOKEN, fixture, options } from './helpers/bitbucket';
 import { expectType, signIn } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';
+import { nock, mockApi, mockToken } from './helpers/nock';
 
 const membership = (slug: string, permission = 'member'): Record<string, unknown> => ({
   type: 'workspace_membership',

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import nock from 'nock';
 import { inspect } from 'node:util';
 
 export const fixture = (name: string): string => readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8');
@@ -16,33 +15,6 @@ export const options = { clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, callb
 
 export function tokenBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...fixtureJson('token.json'), access_token: ACCESS_TOKEN, refresh_token: REFRESH_TOKEN, ...extra };
-}
-
-/** Bitbucket's token endpoint answering a code exchange with the fixture's tokens. */
-export function mockToken(body: unknown = tokenBody(), status = 200): nock.Scope {
-  return nock('https://bitbucket.org')
-    .post('/site/oauth2/access_token')
-    .matchHeader('authorization', BASIC)
-    .reply(status, body as nock.Body, { 'Content-Type': 'application/json' });
-}
-
-/** `/2.0/user` and `/2.0/user/emails`, answered with the fixtures unless told otherwise. */
-export function mockApi(
-  user: { status?: number; body?: string } = {},
-  emails: { status?: number; body?: string } | null = {},
-): nock.Scope {
-  const scope = nock('https://api.bitbucket.org')
-    .get('/2.0/user')
-    .matchHeader('authorization', `Bearer ${ACCESS_TOKEN}`)
-    .reply(user.status ?? 200, user.body ?? fixture('user.json'), { 'Content-Type': 'application/json' });
-  if (emails) {
-    scope
-      .get('/2.0/user/emails')
-      .query({ pagelen: '100' })
-      .matchHeader('authorization', `Bearer ${ACCESS_TOKEN}`)
-      .reply(emails.status ?? 200, emails.body ?? fixture('emails.json'), { 'Content-Type': 'application/json' });
-  }
-  return scope;
 }
 
 /** Fails the test when a secret or a token appears anywhere in a value, its stack or its cause chain. */
