@@ -1,6 +1,7 @@
 import refresh from 'passport-oauth2-refresh';
 import { Strategy } from '../lib';
 import { Browser, consentForm, signInThroughDemo, startDemo, type Demo } from './helpers/demo';
+import { ManualClock } from './helpers/wait';
 
 describe('the demo app against the emulator, over real HTTP', () => {
   let demo: Demo;
@@ -85,12 +86,13 @@ describe('the demo app against the emulator, over real HTTP', () => {
   });
 
   it('shows a friendly page for an expired code', async () => {
-    demo = await startDemo({ codeLifetimeMs: 30 });
+    const clock = new ManualClock();
+    demo = await startDemo({ codeLifetimeMs: 30, now: clock.now });
     const browser = new Browser();
     const start = await browser.get(`${demo.url}/auth/bitbucket`);
     const consent = await browser.get(start.location!);
     const decision = await browser.post(demo.emulator.authorizationURL, consentForm(consent.body, 'ada-lovelace'));
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    clock.advance(31);
     const page = await browser.get(decision.location!);
     expect(page.status).toBe(400);
     expect(page.body).toContain('id="token-error"');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { startBitbucketEmulator, type BitbucketEmulator, type EmulatorOptions } from '../lib/testing';
 import { fixtureJson } from './helpers/bitbucket';
+import { ManualClock } from './helpers/wait';
 
 let bb: BitbucketEmulator;
 afterEach(async () => {
@@ -135,12 +136,13 @@ describe('emulator: token endpoint', () => {
   });
 
   it('makes codes single use, expiring, and bound to their redirect_uri and PKCE challenge', async () => {
-    await start({ codeLifetimeMs: 40 });
+    const clock = new ManualClock();
+    await start({ codeLifetimeMs: 40, now: clock.now });
     const code = await codeFor();
     expect((await tokenRequest({ grant_type: 'authorization_code', code })).status).toBe(200);
     expect((await tokenRequest({ grant_type: 'authorization_code', code })).json['error']).toBe('invalid_grant');
     const old = await codeFor();
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    clock.advance(41);
     expect((await tokenRequest({ grant_type: 'authorization_code', code: old })).json['error']).toBe('invalid_grant');
     const bound = await codeFor('ada-lovelace', { redirect_uri: `${CALLBACK}/x` });
     expect((await tokenRequest({ grant_type: 'authorization_code', code: bound, redirect_uri: CALLBACK })).json['error_description']).toMatch(/redirect_uri/);
@@ -155,14 +157,15 @@ describe('emulator: token endpoint', () => {
   });
 
   it('rotates refresh tokens, keeps a used one alive for the grace period, and narrows on a scope', async () => {
-    await start({ refreshGraceMs: 50 });
+    const clock = new ManualClock();
+    await start({ refreshGraceMs: 50, now: clock.now });
     const first = await tokensFor();
     const second = await tokenRequest({ grant_type: 'refresh_token', refresh_token: String(first['refresh_token']) });
     expect(second.json['refresh_token']).not.toBe(first['refresh_token']);
     expect(second.json['state']).toBe('refresh_token');
     const inGrace = await tokenRequest({ grant_type: 'refresh_token', refresh_token: String(first['refresh_token']), scope: 'account' });
     expect(inGrace.json['scope']).toBe('account');
-    await new Promise((resolve) => setTimeout(resolve, 70));
+    clock.advance(50);
     const dead = await tokenRequest({ grant_type: 'refresh_token', refresh_token: String(first['refresh_token']) });
     expect(dead).toEqual({ status: 400, json: { error: 'invalid_grant', error_description: 'Invalid refresh_token' } });
     const narrowed = await api('/2.0/user/emails', inGrace.json['access_token']);
@@ -192,9 +195,11 @@ describe('emulator: REST API', () => {
   });
 
   it('expires access tokens', async () => {
-    await start({ accessTokenLifetimeSec: 0 });
+    const clock = new ManualClock();
+    await start({ accessTokenLifetimeSec: 60, now: clock.now });
     const { access_token: token } = await tokensFor();
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await api('/2.0/user', token)).status).toBe(200);
+    clock.advance(60_001);
     expect((await api('/2.0/user', token)).json).toEqual({ type: 'error', error: { message: 'Access token expired.' } });
   });
 
@@ -277,6 +282,27 @@ describe('emulator: faults and latency', () => {
     expect((await raw(bb.userProfileURL)).status).toBe(401);
     bb.setFault('user', { kind: 'status', status: 500, probability: 0 });
     expect((await raw(bb.userProfileURL)).status).toBe(401);
+  });
+
+  it('draws random faults from its seed: the same seed, the same faults', async () => {
+    const draws = async (seed?: number): Promise<{ seed: number; statuses: number[] }> => {
+      await start({
+        faults: { user: [{ kind: 'status', status: 500, probability: 0.5 }, { kind: 'status', status: 503, probability: 0.5 }] },
+        ...(seed === undefined ? {} : { seed }),
+      });
+      const statuses: number[] = [];
+      for (let i = 0; i < 24; i += 1) statuses.push((await raw(bb.userProfileURL)).status);
+      const result = { seed: bb.seed, statuses };
+      await bb.close();
+      return result;
+    };
+    const first = await draws(7);
+    expect(first.seed).toBe(7);
+    expect(new Set(first.statuses)).toEqual(new Set([401, 500, 503]));
+    expect((await draws(7)).statuses).toEqual(first.statuses);
+    expect((await draws(8)).statuses).not.toEqual(first.statuses);
+    const unseeded = await draws();
+    expect((await draws(unseeded.seed)).statuses).toEqual(unseeded.statuses);
   });
 
   it.each([

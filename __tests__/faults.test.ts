@@ -10,6 +10,7 @@ import {
 } from '../lib';
 import { startBitbucketEmulator, type BitbucketEmulator, type EmulatorEndpoint, type EmulatorFault } from '../lib/testing';
 import { expectType, run, fakeRequest, type Outcome } from './helpers/passport';
+import { until } from './helpers/wait';
 
 // Long enough for the healthy requests of a login on a slow machine; stalls still end at it.
 const TIMEOUT = 600;
@@ -103,10 +104,11 @@ describe.each(['token', 'user', 'emails'] as const)('a fault on the %s endpoint'
       if (name === 'an HTML body') expect((error as Error).message).not.toContain('<html>');
     }
     // No request is still holding a socket, on either side.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(Object.keys(agent.sockets)).toEqual([]);
-    const idle = Object.values(agent.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0);
-    expect(bitbucket.connections()).toBeLessThanOrEqual(idle);
+    const idle = (): number => Object.values(agent.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+    await until(
+      () => Object.keys(agent.sockets).length === 0 && bitbucket.connections() <= idle(),
+      'every request to release its socket, on both sides',
+    );
     expect(unhandled).toEqual([]);
   });
 });

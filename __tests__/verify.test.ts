@@ -1,7 +1,9 @@
 import type { Request } from 'express';
 import { Strategy, type Profile, type TokenParams, type VerifyFunctionWithParams, type VerifyFunctionWithRequestAndParams } from '../lib';
-import { ACCESS_TOKEN, mockApi, mockToken, options, REFRESH_TOKEN } from './helpers/bitbucket';
+import { ACCESS_TOKEN, options, REFRESH_TOKEN } from './helpers/bitbucket';
 import { expectType, signIn, type Outcome } from './helpers/passport';
+import { mockApi, mockToken } from './helpers/nock';
+import { drained } from './helpers/wait';
 
 async function login(strategy: Strategy, log: string[] = []): Promise<Outcome> {
   mockToken();
@@ -9,7 +11,6 @@ async function login(strategy: Strategy, log: string[] = []): Promise<Outcome> {
   return (await signIn(strategy, 'the-code', {}, log)).outcome;
 }
 
-const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe('verify callbacks', () => {
   it('calls a 4-argument verify with tokens and profile', async () => {
@@ -89,7 +90,7 @@ describe('verify callbacks', () => {
       });
       const outcome = expectType(await login(strategy), 'error');
       expect(outcome.error).toEqual(new Error('database down'));
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await drained();
       expect(unhandled).not.toHaveBeenCalled();
     } finally {
       process.off('unhandledRejection', unhandled);
@@ -118,7 +119,7 @@ describe('verify callbacks', () => {
       return { from: 'promise' };
     });
     expect(expectType(await login(strategy, log), 'success').user).toEqual({ from: 'done' });
-    await tick();
+    await drained();
     expect(log).toEqual(['success']);
   });
 
@@ -130,7 +131,7 @@ describe('verify callbacks', () => {
     });
     const outcome = expectType(await login(strategy, log), 'success');
     expect(outcome.user).toEqual({ n: 1 });
-    await tick();
+    await drained();
     expect(log).toEqual(['success']);
   });
 
@@ -154,7 +155,7 @@ describe('verify callbacks', () => {
       throw new Error('after done');
     });
     expect(expectType(await login(strategy, log), 'success').user).toEqual({ ok: true });
-    await tick();
+    await drained();
     expect(log).toEqual(['success']);
   });
 

@@ -17,11 +17,23 @@ async function startDemo(port: number): Promise<{ child: ChildProcess; output: (
   const child = spawn(process.execPath, [join(ROOT, 'example', 'server.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 15_000;
-  while (!output.includes('Demo running at')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the demo did not start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  // Resolves on the output line that says it listens; fails if it exits or takes too long.
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`the demo did not start in 15 s:\n${output}`)), 15_000);
+    const onData = (): void => {
+      if (output.includes('Demo running at')) done();
+    };
+    const onExit = (): void => done(new Error(`the demo exited before it started:\n${output}`));
+    function done(error?: Error): void {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve();
+    }
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
   return { child, output: () => output };
 }
 

@@ -26,6 +26,7 @@ const FAULT_MIX = [
  * @param {number} [o.concurrency] logins in flight at once (50)
  * @param {number} [o.faultRate] share of logins that meet a fault (0.1)
  * @param {number} [o.timeout] the strategy's timeout in ms (1000)
+ * @param {number} [o.seed] seed of the emulator's fault draws (random when absent; reported)
  * @param {(line: string) => void} [o.progress]
  */
 async function runSoak(o = {}) {
@@ -54,13 +55,14 @@ async function runSoak(o = {}) {
     callbackURL,
     users: accounts,
     faults: { token: fault, user: fault, emails: fault },
+    ...(o.seed === undefined ? {} : { seed: o.seed }),
   });
   server.on('request', createApp({ baseURL: base, ...emulator.strategyOptions, timeout }));
 
   const gc = typeof global.gc === 'function' ? global.gc : undefined;
   gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
-  const result = { users, concurrency, faultRate, successes: 0, cleanFailures: 0, hangs: 0, wrongUser: 0, unexpected: 0, failuresByStatus: {} };
+  const result = { users, concurrency, faultRate, seed: emulator.seed, successes: 0, cleanFailures: 0, hangs: 0, wrongUser: 0, unexpected: 0, failuresByStatus: {} };
   const started = Date.now();
   let next = 0;
 

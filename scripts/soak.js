@@ -1,6 +1,6 @@
 'use strict';
 /**
- * npm run soak [-- --users 5000 --concurrency 50 --fault-rate 0.1 --timeout 1000]
+ * npm run soak [-- --users 5000 --concurrency 50 --fault-rate 0.1 --timeout 1000 --seed N]
  * Signs in many distinct users at once against the emulator with random faults and reports
  * successes, clean failures, hangs, profiles delivered to the wrong user, and the heap.
  * Exits non-zero when a login hangs, reaches the wrong user, or ends in anything unexpected.
@@ -17,10 +17,11 @@ runSoak({
   concurrency: flag('concurrency', 50),
   faultRate: flag('fault-rate', 0.1),
   timeout: flag('timeout', 1000),
+  seed: flag('seed', undefined),
   progress: (line) => console.log(`  ${line}`),
 }).then(
   (r) => {
-    console.log(`Soak: ${r.users} distinct users, concurrency ${r.concurrency}, ${r.faultRate * 100}% of logins meet a fault`);
+    console.log(`Soak: ${r.users} distinct users, concurrency ${r.concurrency}, ${r.faultRate * 100}% of logins meet a fault, seed ${r.seed}`);
     console.log(`  successes            ${r.successes}`);
     console.log(`  clean failures       ${r.cleanFailures}  ${JSON.stringify(r.failuresByStatus)}`);
     console.log(`  hangs                ${r.hangs}  (must be 0)`);

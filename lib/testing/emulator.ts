@@ -98,6 +98,16 @@ export interface EmulatorOptions {
   autoApprove?: string;
   /** Default 0: any free port. The emulator listens on 127.0.0.1 only. */
   port?: number;
+  /**
+   * The clock for code, token and refresh lifetimes, in milliseconds. Default `Date.now`:
+   * tests pass their own to make time pass without waiting.
+   */
+  now?: () => number;
+  /**
+   * Seed for the random draws of `faults` (`probability` and lists): the same seed gives the
+   * same faults in the same order. Default: a random seed, readable as `emulator.seed`.
+   */
+  seed?: number;
 }
 
 export interface BitbucketEmulator {
@@ -115,6 +125,8 @@ export interface BitbucketEmulator {
   users: EmulatorUser[];
   /** Requests received per endpoint. */
   stats: Record<EmulatorEndpoint, number>;
+  /** The seed of the fault draws: pass it back as `seed` to replay a run. */
+  seed: number;
   /** Sets (or with `undefined` clears) the fault of an endpoint: one, or a list to draw from. */
   setFault(endpoint: EmulatorEndpoint, fault: EmulatorFault | EmulatorFault[] | undefined): void;
   /** Sets the added latency of every endpoint, or of one. */
@@ -203,6 +215,9 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
   const codeLifetime = options.codeLifetimeMs ?? 60_000;
   const accessLifetime = options.accessTokenLifetimeSec ?? 7200;
   const refreshGrace = options.refreshGraceMs ?? 120_000;
+  const now = options.now ?? Date.now;
+  const seed = options.seed ?? randomBytes(4).readUInt32LE(0);
+  const random = seededRandom(seed);
   const latency: Record<EmulatorEndpoint, number> = { authorize: 0, token: 0, user: 0, emails: 0, workspaces: 0 };
   if (typeof options.latency === 'number') for (const e of ENDPOINTS) latency[e] = options.latency;
   else Object.assign(latency, options.latency);
@@ -262,11 +277,11 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
 
   function applyFault(endpoint: EmulatorEndpoint, res: ServerResponse): boolean {
     const configured = faults[endpoint];
-    const fault = Array.isArray(configured) ? configured[Math.floor(Math.random() * configured.length)] : configured;
+    const fault = Array.isArray(configured) ? configured[Math.floor(random() * configured.length)] : configured;
     if (!fault) return false;
     const used = faultUses[endpoint] ?? 0;
     if (fault.times !== undefined && used >= fault.times) return false;
-    if (fault.probability !== undefined && Math.random() >= fault.probability) return false;
+    if (fault.probability !== undefined && random() >= fault.probability) return false;
     faultUses[endpoint] = used + 1;
     switch (fault.kind) {
       case 'status':
@@ -392,7 +407,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
       redirectUri: params.get('redirect_uri') ?? undefined,
       challenge: params.get('code_challenge') ?? undefined,
       method: params.get('code_challenge_method') ?? undefined,
-      expiresAt: Date.now() + codeLifetime,
+      expiresAt: now() + codeLifetime,
       used: false,
     });
     return code;
@@ -431,7 +446,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     const grantType = form.get('grant_type');
     if (grantType === 'authorization_code') {
       const code = codes.get(form.get('code') ?? '');
-      if (!code || code.used || code.expiresAt < Date.now()) {
+      if (!code || code.used || code.expiresAt < now()) {
         if (code) code.used = true;
         return tokenError('invalid_grant', 'The authorization code is invalid or has expired.');
       }
@@ -446,11 +461,11 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     }
     if (grantType === 'refresh_token') {
       const entry = refreshTokens.get(form.get('refresh_token') ?? '');
-      const now = Date.now();
-      if (!entry || (entry.deadAt !== undefined && entry.deadAt <= now)) {
+      const at = now();
+      if (!entry || (entry.deadAt !== undefined && entry.deadAt <= at)) {
         return tokenError('invalid_grant', 'Invalid refresh_token');
       }
-      if (entry.deadAt === undefined) entry.deadAt = now + refreshGrace;
+      if (entry.deadAt === undefined) entry.deadAt = at + refreshGrace;
       // NOTE: Bitbucket narrows a refreshed token to a scope sent with the refresh (observed).
       const asked = form.get('scope')?.split(/[\s,]+/).filter(Boolean);
       const scopes = asked ? entry.grant.scopes.filter((s) => asked.includes(s)) : entry.grant.scopes;
@@ -462,7 +477,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
   function sendTokens(res: ServerResponse, grant: Grant, state: string): void {
     const accessToken = randomBytes(48).toString('base64url');
     const refreshToken = randomBytes(24).toString('base64url');
-    accessTokens.set(accessToken, { ...grant, expiresAt: Date.now() + accessLifetime * 1000 });
+    accessTokens.set(accessToken, { ...grant, expiresAt: now() + accessLifetime * 1000 });
     refreshTokens.set(refreshToken, { grant, deadAt: undefined });
     const scope = grant.scopes.join(' ');
     sendJson(res, 200, {
@@ -479,7 +494,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     // NOTE: since May 2026 Bitbucket accepts the token only in the Authorization header.
     const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
     const grant = match ? accessTokens.get(match[1] ?? '') : undefined;
-    if (!grant || grant.expiresAt < Date.now()) {
+    if (!grant || grant.expiresAt < now()) {
       res.setHeader('WWW-Authenticate', 'Basic realm="Bitbucket.org HTTP"');
       return sendJson(res, 401, apiError(grant ? 'Access token expired.' : 'Unauthorized'));
     }
@@ -567,6 +582,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     strategyOptions,
     users,
     stats,
+    seed,
     setFault(endpoint, fault) {
       if (fault) faults[endpoint] = fault;
       else delete faults[endpoint];
@@ -592,6 +608,17 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A PRNG (mulberry32) that repeats its sequence for the same seed. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
