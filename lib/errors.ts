@@ -1,9 +1,11 @@
 import { InternalOAuthError } from 'passport-oauth2';
+import type { HttpResponse } from './http';
 import { isJsonObject, optionalString, parseJson } from './json';
 
 /** Stable codes carried by every {@link BitbucketError}. */
 export type BitbucketErrorCode =
   | 'BITBUCKET_API_ERROR'
+  | 'BITBUCKET_ENDPOINT_REMOVED'
   | 'BITBUCKET_INVALID_RESPONSE'
   | 'BITBUCKET_RESPONSE_TOO_LARGE'
   | 'BITBUCKET_UNSAFE_PAGINATION'
@@ -72,6 +74,32 @@ export class BitbucketAPIError extends BitbucketError {
   }
 }
 
+/**
+ * Bitbucket answered 410 Gone with its removal notice (`error.message` starting `CHANGE-N - `):
+ * the endpoint no longer exists. `change` names Atlassian's changelog entry and
+ * `announcementURL` where to read it. Usually an endpoint option points at an old URL.
+ */
+export class BitbucketEndpointRemovedError extends BitbucketError {
+  /** Always 410. */
+  readonly status: number;
+  /** Atlassian's changelog id, e.g. `CHANGE-2770`. */
+  readonly change: string;
+  /** Where Atlassian explains the removal and names the replacement. */
+  readonly announcementURL: string;
+  declare oauthError: BitbucketOAuthErrorData;
+
+  constructor(what: string, url: string, change: string, announcementURL: string, response: { status: number; body: string }) {
+    super(
+      `${what} failed: Bitbucket removed the endpoint ${url} (${change}); see ${announcementURL}`,
+      'BITBUCKET_ENDPOINT_REMOVED',
+      { statusCode: response.status, data: response.body },
+    );
+    this.status = response.status;
+    this.change = change;
+    this.announcementURL = announcementURL;
+  }
+}
+
 /** Bitbucket answered, but not with what the protocol promises (not JSON, wrong shape, too large, unsafe `next`). */
 export class BitbucketResponseError extends BitbucketError {
   constructor(
@@ -107,6 +135,43 @@ export class BitbucketNetworkError extends BitbucketError {
 }
 
 const MAX_TEXT_MESSAGE = 200;
+const CHANGE_NOTICE = /^(CHANGE-\d{1,9}) - /;
+const CHANGELOG = 'https://developer.atlassian.com/cloud/bitbucket/changelog';
+
+/**
+ * The error for an answer that is not a success: Bitbucket's removal notice (a 410 whose
+ * `error.message` starts `CHANGE-N - `) becomes a {@link BitbucketEndpointRemovedError},
+ * anything else a {@link BitbucketAPIError}.
+ */
+export function apiError(what: string, response: HttpResponse, hint?: string): BitbucketError {
+  const removed = response.status === 410 ? removalNotice(response.body) : undefined;
+  if (removed) return new BitbucketEndpointRemovedError(what, safeURL(response.url), removed.change, removed.announcementURL, response);
+  return new BitbucketAPIError(what, response.status, response.body, response.headers['content-type'], hint);
+}
+
+/** `CHANGE-N` and its announcement from `{"error": {"message": "CHANGE-N - …", "data": {"announcement_url"}}}`. */
+function removalNotice(body: string): { change: string; announcementURL: string } | undefined {
+  const parsed = parseJson(body);
+  const error = parsed.ok && isJsonObject(parsed.value) ? parsed.value['error'] : undefined;
+  const message = isJsonObject(error) ? optionalString(error, 'message') : undefined;
+  const change = message ? CHANGE_NOTICE.exec(message)?.[1] : undefined;
+  if (!change || !isJsonObject(error)) return undefined;
+  const data = error['data'];
+  const given = isJsonObject(data) ? optionalString(data, 'announcement_url') : undefined;
+  // Only an Atlassian page is quoted; otherwise the changelog entry the id names.
+  const announcementURL = given && given.startsWith('https://developer.atlassian.com/') && !/\s/.test(given) ? given : `${CHANGELOG}#${change}`;
+  return { change, announcementURL };
+}
+
+/** A URL for a message: origin and path only, so that no query value (a secret, say) is repeated. */
+export function safeURL(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
 
 /**
  * Bitbucket's own words from an error body: `error.message` of the REST API's

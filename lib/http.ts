@@ -53,6 +53,8 @@ export class Cancellation {
 }
 
 export interface HttpResponse {
+  /** The URL the request went to. */
+  url: string;
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
@@ -179,6 +181,7 @@ export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResp
       incoming.on('end', () => {
         finish(() =>
           resolve({
+            url: request.url,
             status: incoming.statusCode ?? 0,
             headers: incoming.headers,
             body: Buffer.concat(chunks).toString('utf8'),

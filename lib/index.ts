@@ -2,6 +2,7 @@ export { Strategy, Strategy as BitbucketStrategy, MAX_EMAIL_PAGES } from './stra
 export {
   BitbucketError,
   BitbucketAPIError,
+  BitbucketEndpointRemovedError,
   BitbucketResponseError,
   BitbucketTimeoutError,
   BitbucketNetworkError,
@@ -29,5 +30,6 @@ export type {
   VerifyFunctionWithRequest,
   VerifyFunctionWithRequestAndParams,
   VerifyResult,
+  WorkspaceRole,
 } from './types';
 export type { JsonObject } from './json';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { OAuth2, type dataCallback, type oauth2tokenCallback } from 'oauth';
 import { TokenError } from 'passport-oauth2';
-import { BitbucketAPIError, BitbucketResponseError } from './errors';
+import { apiError, BitbucketResponseError } from './errors';
 import { isJsonObject, optionalString, parseJson } from './json';
 import { type Cancellation, type HttpLimits, type HttpResponse, send, settle } from './http';
 
@@ -239,5 +239,5 @@ function tokenError(what: string, response: HttpResponse): Error {
       );
     }
   }
-  return new BitbucketAPIError(what, response.status, response.body, response.headers['content-type']);
+  return apiError(what, response);
 }

@@ -1,4 +1,4 @@
-import { BitbucketAPIError, BitbucketResponseError } from './errors';
+import { apiError, type BitbucketError, BitbucketResponseError } from './errors';
 import type { HttpResponse } from './http';
 import { isJsonObject, parseJson } from './json';
 
@@ -109,7 +109,7 @@ function unsafe(what: string, problem: string): BitbucketResponseError {
   return new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, 'BITBUCKET_UNSAFE_PAGINATION');
 }
 
-/** The plain API error for a failed page. */
-export function pageError(what: string, response: HttpResponse, hint?: string): BitbucketAPIError {
-  return new BitbucketAPIError(`Fetching the ${what}`, response.status, response.body, response.headers['content-type'], hint);
+/** The error for a failed request of the profile stage. */
+export function pageError(what: string, response: HttpResponse, hint?: string): BitbucketError {
+  return apiError(`Fetching the ${what}`, response, hint);
 }
