@@ -123,7 +123,8 @@ describe('the demo app against the emulator, over real HTTP', () => {
     const edsger = await signInThroughDemo(demo, new Browser(), 'ewd');
     expect(edsger.final.status).toBe(403);
     expect(edsger.final.body).toContain('id="not-member"');
-    expect(demo.emulator.stats.workspaces).toBe(2);
+    expect(demo.emulator.stats.workspacePermission).toBe(2);
+    expect(demo.emulator.stats.workspaces).toBe(0);
   });
 
   it('signs in with PKCE', async () => {

@@ -229,22 +229,43 @@ describe('emulator: REST API', () => {
     expect((await api('/2.0/user/emails?pagelen=abc', token)).json['pagelen']).toBe(10);
   });
 
-  it('lists workspace memberships, filtered with q and sorted', async () => {
+  it('lists workspaces as Bitbucket does since CHANGE-3022: filtered by slug and administrator, sorted', async () => {
     await start();
     const { access_token: token } = await tokensFor();
-    const all = await api('/2.0/user/permissions/workspaces?sort=-workspace.slug', token);
+    const all = await api('/2.0/user/workspaces?sort=-slug', token);
     const slugs = (all.json['values'] as Array<{ workspace: { slug: string } }>).map((v) => v.workspace.slug);
     expect(slugs).toEqual(['difference-engines', 'analytical-engines']);
-    expect(all.json['values']).toContainEqual(expect.objectContaining({ type: 'workspace_membership', permission: 'owner' }));
-    const q = (query: string): Promise<{ status: number; json: Record<string, unknown> }> =>
-      api(`/2.0/user/permissions/workspaces?sort=workspace.slug&q=${encodeURIComponent(query)}`, token);
-    expect(((await q('workspace.slug="difference-engines"')).json['values'] as unknown[]).length).toBe(1);
-    expect(((await q('permission="owner"')).json['values'] as unknown[]).length).toBe(1);
-    expect(((await q('workspace.slug="x" OR permission="member"')).json['values'] as unknown[]).length).toBe(1);
-    expect(((await q('(workspace.slug="analytical-engines") AND permission="member"')).json['values'] as unknown[]).length).toBe(0);
+    const shape = fixtureJson('user-workspaces.json');
+    const entry = (all.json['values'] as Array<Record<string, unknown>>)[1]!;
+    expect(Object.keys(entry).sort()).toEqual(Object.keys((shape['values'] as Array<Record<string, unknown>>)[0]!).sort());
+    expect(entry).toMatchObject({ type: 'workspace_access', administrator: true, workspace: { type: 'workspace_base', slug: 'analytical-engines' } });
+    const list = async (query: string): Promise<string[]> =>
+      ((await api(`/2.0/user/workspaces?sort=slug&${query}`, token)).json['values'] as Array<{ workspace: { slug: string } }>).map((v) => v.workspace.slug);
+    expect(await list(`q=${encodeURIComponent('slug="difference-engines"')}`)).toEqual(['difference-engines']);
+    expect(await list(`q=${encodeURIComponent('slug="x" OR slug="analytical-engines"')}`)).toEqual(['analytical-engines']);
+    expect(await list('administrator=true')).toEqual(['analytical-engines']);
+    expect(await list('administrator=false')).toEqual(['difference-engines']);
+    expect((await api(`/2.0/user/workspaces?q=${encodeURIComponent('name ~ "x"')}`, token)).status).toBe(400);
+  });
+
+  it('answers the role in one workspace, by slug or uuid, and 403 for one the user is not in', async () => {
+    await start({ users: [{ displayName: 'C', username: 'c', workspaces: [{ slug: 'acme', name: 'Acme', permission: 'create-project' }] }] });
+    const { access_token: token } = await tokensFor('c');
+    const bySlug = await api('/2.0/user/workspaces/acme/permission', token);
+    expect(Object.keys(bySlug.json).sort()).toEqual(Object.keys(fixtureJson('workspace-permission.json')).sort());
+    expect(bySlug.json).toMatchObject({ type: 'workspace_membership', permission: 'create-project', workspace: { slug: 'acme', name: 'Acme' } });
     const uuid = bb.users[0]!.workspaces[0]!.uuid;
-    expect(((await q(`workspace.uuid="${uuid}"`)).json['values'] as unknown[]).length).toBe(1);
-    expect((await q('name ~ "x"')).status).toBe(400);
+    expect((await api(`/2.0/user/workspaces/${encodeURIComponent(uuid)}/permission`, token)).json['permission']).toBe('create-project');
+    expect((await api('/2.0/user/workspaces/elsewhere/permission', token)).status).toBe(403);
+    expect(bb.stats.workspacePermission).toBe(3);
+  });
+
+  it('answers the endpoints CHANGE-2770 removed with 410 and the notice', async () => {
+    await start();
+    const { access_token: token } = await tokensFor();
+    for (const path of ['/2.0/user/permissions/workspaces', '/2.0/workspaces', '/2.0/repositories', '/2.0/user/permissions/repositories']) {
+      expect(await api(path, token)).toMatchObject({ status: 410, json: fixtureJson('error-gone.json') });
+    }
   });
 
   it('serves an avatar and 404s elsewhere', async () => {
@@ -253,7 +274,7 @@ describe('emulator: REST API', () => {
     expect(avatar.headers.get('content-type')).toBe('image/svg+xml');
     expect(await avatar.text()).toContain('>AL<');
     expect((await fetch(`${bb.url}/avatars/unknown.svg`)).status).toBe(200);
-    expect((await fetch(`${bb.url}/2.0/repositories`)).status).toBe(404);
+    expect((await fetch(`${bb.url}/2.0/snippets`)).status).toBe(404);
     const profile = await fetch(`${bb.url}/${encodeURIComponent(bb.users[0]!.uuid)}/`);
     expect(await profile.text()).toContain('<h1>Ada Lovelace</h1>');
     expect((await fetch(bb.userProfileURL, { method: 'POST' })).status).toBe(404);
@@ -331,7 +352,7 @@ describe('emulator: faults and latency', () => {
     t = Date.now();
     await raw(bb.userEmailsURL);
     expect(Date.now() - t).toBeGreaterThanOrEqual(35);
-    expect(bb.stats).toEqual({ authorize: 0, token: 0, user: 0, emails: 1, workspaces: 0 });
+    expect(bb.stats).toEqual({ authorize: 0, token: 0, user: 0, emails: 1, workspaces: 0, workspacePermission: 0 });
   });
 
   it('refuses to start on a port in use', async () => {
@@ -374,7 +395,7 @@ describe('emulator: odd requests', () => {
     expect((await big.text()).length).toBe(2 * 1024 * 1024);
     bb.setFault('token', undefined);
     const token = (await tokenRequest({ grant_type: 'authorization_code', code: new URL(bb.authorize('w')).searchParams.get('code')! })).json['access_token'];
-    const sorted = await api('/2.0/user/permissions/workspaces?sort=workspace.slug', token);
+    const sorted = await api('/2.0/user/workspaces?sort=slug', token);
     expect((sorted.json['values'] as Array<{ workspace: { slug: string } }>).map((v) => v.workspace.slug)).toEqual(['a', 'b']);
     bb.setFault('user', { kind: 'drip' });
     const dripped = await fetch(bb.userProfileURL, { signal: AbortSignal.timeout(200) })

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { BitbucketResponseError, parseProfile } from '../lib';
 import { orderEmails, parseEmailsPage, type RawEmail } from '../lib/emails';
-import { parseMembershipsPage } from '../lib/workspaces';
+import { parsePermission, parseWorkspacesPage } from '../lib/workspaces';
 
 const RUNS = { numRuns: 500 };
 
@@ -58,7 +58,7 @@ describe('parseProfile, for any input', () => {
   });
 });
 
-describe('parseEmailsPage and parseMembershipsPage, for any input', () => {
+describe('parseEmailsPage, parseWorkspacesPage and parsePermission, for any input', () => {
   it('give checked entries or a BitbucketResponseError', () => {
     fc.assert(
       fc.property(fc.oneof(anyJson, pageLike), (json) => {
@@ -72,8 +72,18 @@ describe('parseEmailsPage and parseMembershipsPage, for any input', () => {
           }
           expect(['string', 'undefined']).toContain(typeof emails.value.next);
         }
-        const memberships = outcome(() => parseMembershipsPage(body));
-        if (memberships.ok) for (const m of memberships.value.values) expect(typeof m.slug).toBe('string');
+        const workspaces = outcome(() => parseWorkspacesPage(body));
+        if (workspaces.ok) {
+          for (const w of workspaces.value.values) {
+            expect(typeof w.slug).toBe('string');
+            expect(typeof w.administrator).toBe('boolean');
+          }
+        }
+        const permission = outcome(() => parsePermission(body));
+        if (permission.ok) {
+          expect(typeof permission.value.slug).toBe('string');
+          expect(['string', 'undefined']).toContain(typeof permission.value.permission);
+        }
       }),
       RUNS,
     );

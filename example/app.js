@@ -146,7 +146,12 @@ function createApp(config) {
        ${
          user.workspaces
            ? `<h2>Workspaces</h2><ul id="workspaces">${user.workspaces
-               .map((w) => `<li>${escapeHtml(w.name)} <code>${escapeHtml(w.slug)}</code> <span class="tag">${escapeHtml(w.permission)}</span></li>`)
+               .map((w) => {
+                 // permission is known for the workspaces checked with `workspaces`; the listing
+                 // (fetchWorkspaces) only says whether the user administers it.
+                 const role = w.permission || (w.administrator ? 'administrator' : '');
+                 return `<li>${escapeHtml(w.name || w.slug)} <code>${escapeHtml(w.slug)}</code>${role ? ` <span class="tag">${escapeHtml(role)}</span>` : ''}</li>`;
+               })
                .join('')}</ul>`
            : ''
        }

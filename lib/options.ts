@@ -2,16 +2,19 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { isJsonObject } from './json';
 import { DEFAULT_TIMEOUT } from './oauth2';
 import { VERSION } from './version';
+import { MINIMUM_ROLES, type MinimumWorkspaceRole } from './workspaces';
 
 /** Bitbucket Cloud's endpoints. */
 export const AUTHORIZATION_URL = 'https://bitbucket.org/site/oauth2/authorize';
 export const TOKEN_URL = 'https://bitbucket.org/site/oauth2/access_token';
 export const USER_PROFILE_URL = 'https://api.bitbucket.org/2.0/user';
 export const USER_EMAILS_URL = 'https://api.bitbucket.org/2.0/user/emails';
-export const USER_WORKSPACES_URL = 'https://api.bitbucket.org/2.0/user/permissions/workspaces';
+export const USER_WORKSPACES_URL = 'https://api.bitbucket.org/2.0/user/workspaces';
 
 /** Bitbucket workspace slugs: letters, digits, dashes, underscores and periods. */
 const SLUG = /^[A-Za-z0-9_.-]{1,100}$/;
+/** Each listed workspace is one concurrent request per login: a bound on them. */
+const MAX_WORKSPACES = 20;
 
 const PREFIX = 'passport-bitbucket-cloud:';
 const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
@@ -27,7 +30,7 @@ export interface ResolvedOptions {
   userWorkspacesURL: string;
   /** Allowed workspace slugs, or undefined when sign-in is not restricted. */
   workspaces: string[] | undefined;
-  minimumWorkspaceRole: 'member' | 'owner';
+  minimumWorkspaceRole: MinimumWorkspaceRole;
   fetchWorkspaces: boolean;
   state: boolean;
   skipEmails: boolean;
@@ -99,9 +102,13 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       `${PREFIX} options.workspaces must be a non-empty array of workspace slugs (letters, digits, '-', '_', '.')`,
     );
   }
+  const slugs = workspaces === undefined ? undefined : [...new Map((workspaces as string[]).map((w) => [w.toLowerCase(), w])).values()];
+  if (slugs && slugs.length > MAX_WORKSPACES) {
+    throw new TypeError(`${PREFIX} options.workspaces may list at most ${MAX_WORKSPACES} workspaces (one request each per login)`);
+  }
   const minimumRole = input['minimumWorkspaceRole'] ?? 'member';
-  if (minimumRole !== 'member' && minimumRole !== 'owner') {
-    throw new TypeError(`${PREFIX} options.minimumWorkspaceRole must be 'member' or 'owner'`);
+  if (!MINIMUM_ROLES.includes(minimumRole as MinimumWorkspaceRole)) {
+    throw new TypeError(`${PREFIX} options.minimumWorkspaceRole must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`);
   }
   if (workspaces !== undefined && skip !== undefined && skip !== false) {
     throw new TypeError(`${PREFIX} options.workspaces needs the profile: it cannot be combined with skipUserProfile`);
@@ -129,8 +136,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     userProfileURL: endpoint(input, 'userProfileURL', USER_PROFILE_URL),
     userEmailsURL: endpoint(input, 'userEmailsURL', USER_EMAILS_URL),
     userWorkspacesURL: endpoint(input, 'userWorkspacesURL', USER_WORKSPACES_URL),
-    workspaces: workspaces === undefined ? undefined : [...(workspaces as string[])],
-    minimumWorkspaceRole: minimumRole,
+    workspaces: slugs,
+    minimumWorkspaceRole: minimumRole as MinimumWorkspaceRole,
     fetchWorkspaces: input['fetchWorkspaces'] === true,
     state: input['state'] !== false,
     skipEmails: input['skipEmails'] === true,

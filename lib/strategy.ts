@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { InternalOAuthError, Strategy as OAuth2Strategy, type StrategyOptions as OAuth2StrategyOptions, TokenError } from 'passport-oauth2';
-import { BitbucketError } from './errors';
+import { BitbucketError, BitbucketResponseError } from './errors';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
 import { Cancellation, type HttpResponse, settle } from './http';
 import { isJsonObject, parseJson } from './json';
@@ -21,7 +21,14 @@ import type {
   TokenParams,
 } from './types';
 import { adaptVerify } from './verify';
-import { isPermitted, membershipQuery, parseMembershipsPage } from './workspaces';
+import {
+  isPermitted,
+  mergeWorkspaces,
+  type MinimumWorkspaceRole,
+  parsePermission,
+  parseWorkspacesPage,
+  permissionURL,
+} from './workspaces';
 
 export { MAX_PAGES as MAX_EMAIL_PAGES } from './pages';
 
@@ -34,6 +41,15 @@ function failLogin(login: object, challenge: object, status: number): void {
   (login as { fail(challenge: object, status: number): void }).fail(challenge, status);
 }
 
+/** The memberships the workspace rule is decided on, per loaded profile. */
+const permitted = new WeakMap<Profile, readonly BitbucketWorkspace[]>();
+
+const REFUSALS: Readonly<Record<MinimumWorkspaceRole, string>> = {
+  member: 'Only members of a permitted Bitbucket workspace may sign in.',
+  'create-project': 'Only members of a permitted Bitbucket workspace with the create-project role or higher may sign in.',
+  owner: 'Only owners of a permitted Bitbucket workspace may sign in.',
+};
+
 /** Bitbucket's scope names and the boxes that grant them on the OAuth consumer. */
 const PERMISSIONS: Record<string, string> = { account: 'Account: Read', email: 'Account: Email' };
 
@@ -42,12 +58,17 @@ const PERMISSIONS: Record<string, string> = { account: 'Account: Read', email: '
  */
 function permissionHint(response: HttpResponse): string | undefined {
   if (response.status !== 403) return undefined;
+  const required = missingScopes(response) ?? ['account'];
+  const boxes = required.map((scope) => PERMISSIONS[String(scope)] ?? String(scope));
+  return `tick the ${boxes.map((b) => `"${b}"`).join(' and ')} permission on the Bitbucket OAuth consumer (Workspace settings → OAuth consumers → Edit)`;
+}
+
+/** The scopes a 403 says the token lacks (`error.detail.required`), when it is that 403. */
+function missingScopes(response: HttpResponse): unknown[] | undefined {
   const parsed = parseJson(response.body);
   const error = parsed.ok && isJsonObject(parsed.value) ? parsed.value['error'] : undefined;
   const detail = isJsonObject(error) ? error['detail'] : undefined;
-  const required = isJsonObject(detail) && Array.isArray(detail['required']) ? detail['required'] : ['account'];
-  const boxes = required.map((scope) => PERMISSIONS[String(scope)] ?? String(scope));
-  return `tick the ${boxes.map((b) => `"${b}"`).join(' and ')} permission on the Bitbucket OAuth consumer (Workspace settings → OAuth consumers → Edit)`;
+  return isJsonObject(detail) && Array.isArray(detail['required']) ? detail['required'] : undefined;
 }
 
 /**
@@ -71,11 +92,12 @@ export class Strategy extends OAuth2Strategy {
   private readonly _userProfileURL: string;
   private readonly _emailsEndpoint: PagedEndpoint;
   private readonly _workspacesEndpoint: PagedEndpoint;
+  private readonly _permissionURLs: ReadonlyArray<readonly [slug: string, url: string]>;
   private readonly _skipEmails: boolean;
   private readonly _includeUnverifiedEmails: boolean;
   private readonly _workspaces: readonly string[] | undefined;
-  private readonly _minimumWorkspaceRole: 'member' | 'owner';
-  private readonly _fetchWorkspaces: boolean;
+  private readonly _minimumWorkspaceRole: MinimumWorkspaceRole;
+  private readonly _listWorkspaces: boolean;
 
   constructor(options: StrategyOptions, verify: VerifyFunction);
   constructor(options: StrategyOptions, verify: VerifyFunctionWithParams);
@@ -113,16 +135,13 @@ export class Strategy extends OAuth2Strategy {
     );
     this._userProfileURL = resolved.userProfileURL;
     this._emailsEndpoint = pagedEndpoint(resolved.userEmailsURL);
-    // Filtered server-side when only some workspaces matter; checked again here regardless.
-    this._workspacesEndpoint = pagedEndpoint(
-      resolved.userWorkspacesURL,
-      resolved.workspaces && !resolved.fetchWorkspaces ? { q: membershipQuery(resolved.workspaces) } : {},
-    );
+    this._workspacesEndpoint = pagedEndpoint(resolved.userWorkspacesURL);
+    this._permissionURLs = (resolved.workspaces ?? []).map((slug) => [slug, permissionURL(resolved.userWorkspacesURL, slug)] as const);
     this._skipEmails = resolved.skipEmails;
     this._includeUnverifiedEmails = resolved.includeUnverifiedEmails;
     this._workspaces = resolved.workspaces;
     this._minimumWorkspaceRole = resolved.minimumWorkspaceRole;
-    this._fetchWorkspaces = resolved.fetchWorkspaces;
+    this._listWorkspaces = resolved.fetchWorkspaces;
   }
 
   /**
@@ -188,13 +207,38 @@ export class Strategy extends OAuth2Strategy {
     const cancel = new Cancellation();
     const user = this.fetchUser(accessToken, cancel);
     const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, cancel);
-    const workspaces = this._workspaces || this._fetchWorkspaces ? this.fetchWorkspaces(accessToken, cancel) : undefined;
+    const checked = this._workspaces ? this.checkWorkspaces(accessToken, cancel) : undefined;
+    const listed = this._listWorkspaces ? this.fetchWorkspaces(accessToken, cancel) : undefined;
     // If one request fails, the others are cancelled rather than left running.
-    for (const pending of [user, emails, workspaces]) pending?.catch(() => cancel.cancel());
-    const [profile, rawEmails, memberships] = await Promise.all([user, emails, workspaces]);
+    for (const pending of [user, emails, checked, listed]) pending?.catch(() => cancel.cancel());
+    const [profile, rawEmails, memberships, all] = await Promise.all([user, emails, checked, listed]);
     profile.emails = orderEmails(rawEmails, this._includeUnverifiedEmails);
-    if (memberships) profile.workspaces = memberships;
+    if (all) profile.workspaces = mergeWorkspaces(all, memberships ?? []);
+    else if (memberships) profile.workspaces = memberships;
+    if (memberships) permitted.set(profile, memberships);
     return profile;
+  }
+
+  /**
+   * The user's role in each listed workspace, all asked at once. A 403 or 404 means the user is
+   * not in that one; a 403 that names missing scopes is the consumer's problem, an error.
+   */
+  private async checkWorkspaces(accessToken: string, cancel: Cancellation): Promise<BitbucketWorkspace[]> {
+    const answers = await Promise.all(
+      this._permissionURLs.map(async ([slug, url]) => {
+        const response = await this._oauth2.apiGet(url, accessToken, cancel);
+        if (response.status === 200) {
+          const membership = parsePermission(response.body);
+          if (membership.slug.toLowerCase() !== slug.toLowerCase()) {
+            throw new BitbucketResponseError('Failed to parse the workspace permission: it is for another workspace');
+          }
+          return membership;
+        }
+        if ((response.status === 403 && !missingScopes(response)) || response.status === 404) return undefined;
+        throw pageError('workspace permission', response, permissionHint(response));
+      }),
+    );
+    return answers.filter((m): m is BitbucketWorkspace => m !== undefined);
   }
 
   private async fetchUser(accessToken: string, cancel: Cancellation): Promise<Profile> {
@@ -218,11 +262,11 @@ export class Strategy extends OAuth2Strategy {
 
   private fetchWorkspaces(accessToken: string, cancel: Cancellation): Promise<BitbucketWorkspace[]> {
     return fetchAllPages({
-      what: 'workspace memberships',
+      what: 'workspaces',
       endpoint: this._workspacesEndpoint,
       get: (page) => this._oauth2.apiGet(page, accessToken, cancel),
-      parse: parseMembershipsPage,
-      onError: (response) => pageError('workspace memberships', response, permissionHint(response)),
+      parse: parseWorkspacesPage,
+      onError: (response) => pageError('workspaces', response, permissionHint(response)),
     });
   }
 
@@ -235,18 +279,9 @@ export class Strategy extends OAuth2Strategy {
     const load = (OAuth2Strategy.prototype as unknown as LoadUserProfile)._loadUserProfile;
     load.call(this, accessToken, (err, profile) => {
       if (err || !allowed || !profile) return done(err, profile);
-      if (isPermitted(profile.workspaces ?? [], allowed, this._minimumWorkspaceRole)) return done(null, profile);
-      failLogin(
-        this,
-        {
-          message:
-            this._minimumWorkspaceRole === 'owner'
-              ? 'Only owners of a permitted Bitbucket workspace may sign in.'
-              : 'Only members of a permitted Bitbucket workspace may sign in.',
-          reason: 'workspace',
-        },
-        403,
-      );
+      // Only what the permission requests found counts: never the listing's entries.
+      if (isPermitted(permitted.get(profile) ?? [], allowed, this._minimumWorkspaceRole)) return done(null, profile);
+      failLogin(this, { message: REFUSALS[this._minimumWorkspaceRole], reason: 'workspace' }, 403);
     });
   }
 

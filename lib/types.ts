@@ -13,13 +13,24 @@ export interface BitbucketEmail {
   verified: boolean;
 }
 
-/** A workspace the user belongs to, with their highest role there. */
+/** A role in a workspace, highest first: `owner`, `create-project`, `member`, `collaborator` (deprecated by Bitbucket). */
+export type WorkspaceRole = 'owner' | 'create-project' | 'member' | 'collaborator' | (string & {});
+
+/**
+ * A workspace the user can access. Which fields are there depends on how it was learnt:
+ * - checked with `workspaces` (`GET /2.0/user/workspaces/{slug}/permission`): `slug`, `uuid`,
+ *   `name`, `permission` (the user's highest role) and `administrator` (the role is `owner`);
+ * - listed with `fetchWorkspaces` (`GET /2.0/user/workspaces`): `slug`, `uuid` and
+ *   `administrator`; `name` only when Bitbucket included it; no `permission`, except for the
+ *   workspaces that `workspaces` also checked.
+ */
 export interface BitbucketWorkspace {
   slug: string;
-  name: string;
   uuid: string;
-  /** `owner`, `collaborator` (being removed by Bitbucket) or `member`. */
-  permission: 'owner' | 'collaborator' | 'member' | (string & {});
+  name?: string;
+  permission?: WorkspaceRole;
+  /** The user administers the workspace (its `owner` role). */
+  administrator: boolean;
 }
 
 /** The signed-in Bitbucket user, in Passport's profile shape. */
@@ -45,8 +56,8 @@ export interface Profile extends PassportProfile {
    */
   emails: BitbucketEmail[];
   /**
-   * The user's workspace memberships, when `workspaces` or `fetchWorkspaces` is set. With
-   * `workspaces` alone: only memberships of those workspaces.
+   * The workspaces the user can access, when `workspaces` or `fetchWorkspaces` is set. With
+   * `workspaces` alone: only those of the listed workspaces the user is in.
    */
   workspaces?: BitbucketWorkspace[];
   /** The body of `GET /2.0/user`, as received. */
@@ -143,16 +154,22 @@ export interface StrategyOptionsBase {
   tokenURL?: string;
   userProfileURL?: string;
   userEmailsURL?: string;
-  /** Default `https://api.bitbucket.org/2.0/user/permissions/workspaces` (deprecated by Atlassian without a date: keep it configurable). */
+  /**
+   * Base of the workspace endpoints, default `https://api.bitbucket.org/2.0/user/workspaces`:
+   * the listing itself (`fetchWorkspaces`), and `<base>/<slug>/permission` (`workspaces`).
+   */
   userWorkspacesURL?: string;
   /**
    * Only members of these workspaces (slugs) may sign in; anyone else is a failed login that
    * never reaches the verify function. Fills `profile.workspaces`.
    */
   workspaces?: string[];
-  /** With `workspaces`: the lowest role that may sign in. Default `member`. */
-  minimumWorkspaceRole?: 'member' | 'owner';
-  /** Fill `profile.workspaces` with all the user's memberships. Default `false`. */
+  /**
+   * With `workspaces`: the lowest role that may sign in, of `member` < `create-project` <
+   * `owner`. Default `member` (which the deprecated `collaborator` role also meets).
+   */
+  minimumWorkspaceRole?: 'member' | 'create-project' | 'owner';
+  /** Fill `profile.workspaces` with every workspace the user can access. Default `false`. */
   fetchWorkspaces?: boolean;
   /** Guard the login with a `state` value kept in the session (CSRF protection). Default `true`. */
   state?: boolean;

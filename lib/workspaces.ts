@@ -1,44 +1,92 @@
-import { isJsonObject, optionalString } from './json';
+import { BitbucketResponseError } from './errors';
+import { isJsonObject, optionalString, parseJson } from './json';
 import { type Page, parsePage } from './pages';
-import type { BitbucketWorkspace } from './types';
+import type { BitbucketWorkspace, WorkspaceRole } from './types';
 
-/** Roles in rising order: a user meets a minimum role when theirs is at least as high. */
-const RANK: Record<string, number> = { member: 1, collaborator: 2, owner: 3 };
+/** The roles `minimumWorkspaceRole` accepts, lowest first. */
+export const MINIMUM_ROLES = ['member', 'create-project', 'owner'] as const;
+export type MinimumWorkspaceRole = (typeof MINIMUM_ROLES)[number];
 
-/** Parses one page of `GET /2.0/user/permissions/workspaces`. */
-export function parseMembershipsPage(body: string): Page<BitbucketWorkspace> {
-  return parsePage(body, 'workspace memberships', parseMembership, 'an entry has no workspace slug');
+/**
+ * Roles in rising order: owner > create-project > member ≥ collaborator. `collaborator` is
+ * deprecated by Bitbucket and ranks with `member`; a role that is missing or unknown ranks
+ * lowest, never higher.
+ */
+const RANK: Readonly<Record<string, number>> = { collaborator: 1, member: 1, 'create-project': 2, owner: 3 };
+const LOWEST = 1;
+
+/** `${userWorkspacesURL}/${slug}/permission`: the caller's role in one workspace. */
+export function permissionURL(userWorkspacesURL: string, slug: string): string {
+  return `${userWorkspacesURL.replace(/\/+$/, '')}/${encodeURIComponent(slug)}/permission`;
 }
 
-function parseMembership(entry: unknown): BitbucketWorkspace | undefined {
-  if (!isJsonObject(entry)) return undefined;
-  const workspace = entry['workspace'];
+/**
+ * Parses `GET /2.0/user/workspaces/{slug}/permission` (a `workspace_membership`). Throws
+ * `BitbucketResponseError` on any other shape.
+ */
+export function parsePermission(body: string): BitbucketWorkspace {
+  const parsed = parseJson(body);
+  const json = parsed.ok ? parsed.value : undefined;
+  const workspace = isJsonObject(json) ? json['workspace'] : undefined;
   const slug = isJsonObject(workspace) ? optionalString(workspace, 'slug') : undefined;
-  if (!isJsonObject(workspace) || !slug) return undefined;
-  return {
+  if (!isJsonObject(json) || !isJsonObject(workspace) || !slug) {
+    throw new BitbucketResponseError('Failed to parse the workspace permission: the answer has no workspace slug');
+  }
+  const entry: BitbucketWorkspace = {
     slug,
-    name: optionalString(workspace, 'name') ?? slug,
     uuid: optionalString(workspace, 'uuid') ?? '',
-    permission: optionalString(entry, 'permission') ?? 'member',
+    administrator: optionalString(json, 'permission') === 'owner',
   };
+  const name = optionalString(workspace, 'name');
+  if (name) entry.name = name;
+  const permission = optionalString(json, 'permission');
+  if (permission) entry.permission = permission as WorkspaceRole;
+  return entry;
+}
+
+/** Parses one page of `GET /2.0/user/workspaces` (`workspace_access` entries). */
+export function parseWorkspacesPage(body: string): Page<BitbucketWorkspace> {
+  return parsePage(body, 'workspaces', parseAccess, 'an entry has no workspace slug');
+}
+
+function parseAccess(entry: unknown): BitbucketWorkspace | undefined {
+  const workspace = isJsonObject(entry) ? entry['workspace'] : undefined;
+  const slug = isJsonObject(workspace) ? optionalString(workspace, 'slug') : undefined;
+  if (!isJsonObject(entry) || !isJsonObject(workspace) || !slug) return undefined;
+  const access: BitbucketWorkspace = {
+    slug,
+    uuid: optionalString(workspace, 'uuid') ?? '',
+    administrator: entry['administrator'] === true,
+  };
+  // NOTE: Bitbucket does not promise the display name in this listing; kept when it is there.
+  const name = optionalString(workspace, 'name');
+  if (name) access.name = name;
+  return access;
+}
+
+/**
+ * `fetchWorkspaces` and `workspaces` together: every workspace of the listing, with the name
+ * and role that the permission requests found for the checked ones.
+ */
+export function mergeWorkspaces(listed: readonly BitbucketWorkspace[], checked: readonly BitbucketWorkspace[]): BitbucketWorkspace[] {
+  const bySlug = new Map(checked.map((w) => [w.slug.toLowerCase(), w]));
+  return listed.map((w) => {
+    const known = bySlug.get(w.slug.toLowerCase());
+    return known ? { ...w, ...known, administrator: w.administrator || known.administrator } : w;
+  });
 }
 
 /** True when one of the memberships is in an allowed workspace with at least the minimum role. */
 export function isPermitted(
   memberships: readonly BitbucketWorkspace[],
   allowed: readonly string[],
-  minimumRole: 'member' | 'owner',
+  minimumRole: MinimumWorkspaceRole,
 ): boolean {
   const slugs = new Set(allowed.map((s) => s.toLowerCase()));
-  return memberships.some(
-    (m) => slugs.has(m.slug.toLowerCase()) && (RANK[m.permission] ?? 0) >= (RANK[minimumRole] ?? Infinity),
-  );
+  const needed = rank(minimumRole);
+  return memberships.some((m) => slugs.has(m.slug.toLowerCase()) && rank(m.permission) >= needed);
 }
 
-/**
- * Bitbucket's `q` filter for the allowed workspaces. Slugs are checked by the options to hold
- * only letters, digits, `-`, `_` and `.`, so nothing can break out of the quotes.
- */
-export function membershipQuery(slugs: readonly string[]): string {
-  return slugs.map((slug) => `workspace.slug="${slug}"`).join(' OR ');
+function rank(role: string | undefined): number {
+  return role !== undefined && Object.hasOwn(RANK, role) ? (RANK[role] ?? LOWEST) : LOWEST;
 }

@@ -12,8 +12,8 @@ export type EmulatorStrategyOptions = Required<
 >;
 
 /** The emulator's endpoints, as named in `latency`, `faults` and `stats`. */
-export type EmulatorEndpoint = 'authorize' | 'token' | 'user' | 'emails' | 'workspaces';
-export type WorkspacePermission = 'owner' | 'collaborator' | 'member';
+export type EmulatorEndpoint = 'authorize' | 'token' | 'user' | 'emails' | 'workspaces' | 'workspacePermission';
+export type WorkspacePermission = 'owner' | 'create-project' | 'member' | 'collaborator';
 
 export interface EmulatorEmail {
   email: string;
@@ -141,7 +141,18 @@ export interface BitbucketEmulator {
   close(): Promise<void>;
 }
 
-const ENDPOINTS: EmulatorEndpoint[] = ['authorize', 'token', 'user', 'emails', 'workspaces'];
+const ENDPOINTS: EmulatorEndpoint[] = ['authorize', 'token', 'user', 'emails', 'workspaces', 'workspacePermission'];
+
+/** Endpoints Atlassian removed with CHANGE-2770 (14 April 2026): they answer 410 with its notice. */
+const REMOVED = new Set(['/2.0/user/permissions/workspaces', '/2.0/workspaces', '/2.0/repositories', '/2.0/user/permissions/repositories']);
+const GONE = {
+  type: 'error',
+  error: {
+    message: 'CHANGE-2770 - Functionality has been deprecated',
+    detail: 'Please read the changelog entry for more details.',
+    data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' },
+  },
+};
 const MAX_FORM_BYTES = 64 * 1024;
 
 interface Code {
@@ -194,7 +205,7 @@ export const DEMO_USERS: EmulatorUserInput[] = [
 
 /**
  * Starts a local Bitbucket Cloud on 127.0.0.1: the OAuth consent page and token endpoint,
- * `/2.0/user`, `/2.0/user/emails` and `/2.0/user/permissions/workspaces`, behaving as
+ * `/2.0/user`, `/2.0/user/emails`, `/2.0/user/workspaces` and its `/{slug}/permission`, behaving as
  * Bitbucket does (HTTP Basic or body client credentials, single-use expiring codes, rotating
  * refresh tokens, Bearer-only API, Bitbucket's error shapes), with latency and faults to
  * order. For tests, demos and benchmarks: it uses no network beyond loopback.
@@ -218,12 +229,12 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
   const now = options.now ?? Date.now;
   const seed = options.seed ?? randomBytes(4).readUInt32LE(0);
   const random = seededRandom(seed);
-  const latency: Record<EmulatorEndpoint, number> = { authorize: 0, token: 0, user: 0, emails: 0, workspaces: 0 };
+  const latency = Object.fromEntries(ENDPOINTS.map((e) => [e, 0])) as Record<EmulatorEndpoint, number>;
   if (typeof options.latency === 'number') for (const e of ENDPOINTS) latency[e] = options.latency;
   else Object.assign(latency, options.latency);
   const faults: Partial<Record<EmulatorEndpoint, EmulatorFault | EmulatorFault[]>> = { ...options.faults };
   const faultUses: Partial<Record<EmulatorEndpoint, number>> = {};
-  const stats: Record<EmulatorEndpoint, number> = { authorize: 0, token: 0, user: 0, emails: 0, workspaces: 0 };
+  const stats = Object.fromEntries(ENDPOINTS.map((e) => [e, 0])) as Record<EmulatorEndpoint, number>;
 
   const codes = new Map<string, Code>();
   const accessTokens = new Map<string, Grant>();
@@ -240,6 +251,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     const url = new URL(req.url ?? '/', base);
     const endpoint = endpointOf(req.method ?? 'GET', url.pathname);
     if (!endpoint) {
+      if (REMOVED.has(url.pathname)) return sendJson(res, 410, GONE);
       if (url.pathname.startsWith('/avatars/')) return sendAvatar(res, url.pathname);
       const owner = users.find((u) => url.pathname === `/${encodeURIComponent(u.uuid)}/`);
       if (owner) return sendPage(res, 200, owner.displayName, 'This is the profile page of a local Bitbucket emulator account.');
@@ -338,18 +350,30 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
         });
       case 'workspaces':
         return withGrant(req, res, 'account', (grant) => {
-          let memberships = grant.user.workspaces.map((w) => membershipJson(grant.user, w));
+          let access = grant.user.workspaces.map(accessJson);
           const q = url.searchParams.get('q');
           if (q) {
             const filter = parseQuery(q);
             if (!filter) return sendJson(res, 400, apiError(`Invalid query: ${q.slice(0, 100)}`));
-            memberships = memberships.filter(filter);
+            access = access.filter((a) => filter(a.workspace.slug));
+          }
+          const administrator = url.searchParams.get('administrator');
+          if (administrator === 'true' || administrator === 'false') {
+            access = access.filter((a) => a.administrator === (administrator === 'true'));
           }
           const sort = url.searchParams.get('sort');
-          if (sort === 'workspace.slug' || sort === '-workspace.slug') {
-            memberships.sort((a, b) => a.workspace.slug.localeCompare(b.workspace.slug) * (sort.startsWith('-') ? -1 : 1));
+          if (sort === 'slug' || sort === '-slug') {
+            access.sort((a, b) => a.workspace.slug.localeCompare(b.workspace.slug) * (sort.startsWith('-') ? -1 : 1));
           }
-          sendJson(res, 200, paginate(memberships, url));
+          sendJson(res, 200, paginate(access, url));
+        });
+      case 'workspacePermission':
+        return withGrant(req, res, 'account', (grant) => {
+          // The slug, or the uuid in braces (URL-encoded or not).
+          const key = decodeURIComponent(url.pathname.split('/')[4] ?? '');
+          const workspace = grant.user.workspaces.find((w) => w.slug.toLowerCase() === key.toLowerCase() || w.uuid === key);
+          if (!workspace) return sendJson(res, 403, apiError('You do not have access to this workspace.'));
+          sendJson(res, 200, membershipJson(grant.user, workspace, base));
         });
     }
   }
@@ -574,7 +598,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     tokenURL: `${base}/site/oauth2/access_token`,
     userProfileURL: `${base}/2.0/user`,
     userEmailsURL: `${base}/2.0/user/emails`,
-    userWorkspacesURL: `${base}/2.0/user/permissions/workspaces`,
+    userWorkspacesURL: `${base}/2.0/user/workspaces`,
   };
   return {
     ...strategyOptions,
@@ -645,32 +669,41 @@ function resolveUser(input: EmulatorUserInput, index: number): EmulatorUser {
   };
 }
 
-function membershipJson(user: EmulatorUser, w: Required<EmulatorWorkspace>) {
+/** `GET /2.0/user/workspaces/{workspace}/permission`, as `fixtures/workspace-permission.json`. */
+function membershipJson(user: EmulatorUser, w: Required<EmulatorWorkspace>, base: string) {
   return {
     type: 'workspace_membership',
     permission: w.permission,
-    last_accessed: '2026-03-07T12:35:02.900024+00:00',
-    added_on: '2024-10-11T17:42:02.961424+00:00',
-    user: { type: 'user', uuid: user.uuid, nickname: user.nickname, display_name: user.displayName },
-    workspace: { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name },
+    user: { type: 'user', uuid: user.uuid, account_id: user.accountId, nickname: user.nickname, display_name: user.displayName },
+    workspace: {
+      type: 'workspace',
+      uuid: w.uuid,
+      slug: w.slug,
+      name: w.name,
+      links: { self: { href: `${base}/2.0/workspaces/${w.slug}` } },
+    },
+    links: { self: { href: `${base}/2.0/user/workspaces/${w.slug}/permission` } },
   };
 }
 
-type Membership = ReturnType<typeof membershipJson>;
+/** An entry of `GET /2.0/user/workspaces`, as `fixtures/user-workspaces.json`: no name, no role. */
+function accessJson(w: Required<EmulatorWorkspace>) {
+  return {
+    type: 'workspace_access',
+    administrator: w.permission === 'owner',
+    workspace: { type: 'workspace_base', uuid: w.uuid, slug: w.slug },
+  };
+}
 
-/** Bitbucket's `q` language, as far as memberships need it: `field = "value"` joined by AND / OR. */
-function parseQuery(q: string): ((m: Membership) => boolean) | undefined {
-  const clauses = q.split(/\s+OR\s+/i).map((clause) =>
-    clause.split(/\s+AND\s+/i).map((term) => {
-      const match = /^\(?\s*(workspace\.slug|workspace\.uuid|permission)\s*=\s*"([^"]*)"\s*\)?$/.exec(term.trim());
-      if (!match) return undefined;
-      const [, field, value] = match;
-      return (m: Membership): boolean =>
-        field === 'permission' ? m.permission === value : field === 'workspace.slug' ? m.workspace.slug === value : m.workspace.uuid === value;
-    }),
-  );
-  if (clauses.some((terms) => terms.some((t) => t === undefined))) return undefined;
-  return (m) => clauses.some((terms) => terms.every((t) => t?.(m)));
+/** Bitbucket's `q` language, as far as the listing needs it: `slug = "value"` joined by OR. */
+function parseQuery(q: string): ((slug: string) => boolean) | undefined {
+  const wanted: string[] = [];
+  for (const term of q.split(/\s+OR\s+/i)) {
+    const match = /^\(?\s*slug\s*=\s*"([^"]*)"\s*\)?$/.exec(term.trim());
+    if (!match) return undefined;
+    wanted.push(match[1] ?? '');
+  }
+  return (slug) => wanted.includes(slug);
 }
 
 function endpointOf(method: string, path: string): EmulatorEndpoint | undefined {
@@ -679,7 +712,8 @@ function endpointOf(method: string, path: string): EmulatorEndpoint | undefined 
   if (method !== 'GET') return undefined;
   if (path === '/2.0/user') return 'user';
   if (path === '/2.0/user/emails') return 'emails';
-  if (path === '/2.0/user/permissions/workspaces') return 'workspaces';
+  if (path === '/2.0/user/workspaces') return 'workspaces';
+  if (/^\/2\.0\/user\/workspaces\/[^/]+\/permission$/.test(path)) return 'workspacePermission';
   return undefined;
 }
 
