@@ -135,7 +135,7 @@ describe('error bodies', () => {
     ['an empty body', '', 'text/plain', undefined],
   ])('reads %s', async (_label, body, contentType, expected) => {
     nock('https://api.bitbucket.org').get('/2.0/user').reply(503, body, { 'Content-Type': contentType });
-    const strategy = new Strategy({ ...options, skipEmails: true }, () => undefined);
+    const strategy = new Strategy({ ...options, skipEmails: true, retries: 0 }, () => undefined);
     const error = await new Promise<unknown>((resolve) => strategy.userProfile(ACCESS_TOKEN, resolve));
     expect(error).toBeInstanceOf(BitbucketAPIError);
     expect((error as BitbucketAPIError).bitbucketMessage).toBe(expected);
@@ -143,7 +143,7 @@ describe('error bodies', () => {
 
   it('quotes an error code that is the only message, from the REST API', async () => {
     nock('https://api.bitbucket.org').get('/2.0/user').reply(500, '{"error":"Internal"}');
-    const strategy = new Strategy({ ...options, skipEmails: true }, () => undefined);
+    const strategy = new Strategy({ ...options, skipEmails: true, retries: 0 }, () => undefined);
     const error = await new Promise<unknown>((resolve) => strategy.userProfile(ACCESS_TOKEN, resolve));
     expect((error as BitbucketAPIError).bitbucketMessage).toBe('Internal');
   });

@@ -204,7 +204,7 @@ describe('userProfile against Bitbucket (nock)', () => {
 
   it('reports an emails error other than 403 instead of ignoring it', async () => {
     mockApi({}, { status: 500, body: '{"type":"error","error":{"message":"Something went wrong"}}' });
-    const { error } = await loadProfile(strategyWith().strategy);
+    const { error } = await loadProfile(strategyWith({ retries: 0 }).strategy);
     expect(error).toMatchObject({ status: 500, message: expect.stringMatching(/user emails.*Something went wrong/) as unknown });
   });
 

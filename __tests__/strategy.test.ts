@@ -1,8 +1,10 @@
 import { inspect } from 'node:util';
+import { createHash } from 'node:crypto';
 import { AuthorizationError } from 'passport-oauth2';
 import { BitbucketStrategy, Strategy, type StrategyOptions } from '../lib';
 import { CLIENT_SECRET, options } from './helpers/bitbucket';
 import { expectType, fakeRequest, run } from './helpers/passport';
+import { freePort } from './helpers/server';
 
 const verify = (): void => undefined;
 const make = (extra: Record<string, unknown> = {}): Strategy =>
@@ -82,11 +84,20 @@ describe('Strategy construction', () => {
     expect(Object.values(strategy).some((v) => v === CLIENT_SECRET)).toBe(false);
   });
 
-  it('accepts a pkce method string and a custom store', () => {
-    const store = { store: jest.fn(), verify: jest.fn() };
+  it('accepts a pkce method string and a custom store that can keep a verifier', () => {
+    const keeps = { store: (_req: unknown, _verifier: unknown, _state: unknown, _meta: unknown, cb: () => void) => cb(), verify: jest.fn() };
     expect(() => make({ pkce: 'S256' })).not.toThrow();
-    expect(() => make({ store })).not.toThrow();
-    expect(() => make({ pkce: true, state: false })).toThrow(/state/);
+    expect(() => make({ pkce: 'plain' })).not.toThrow();
+    expect(() => make({ store: keeps })).not.toThrow();
+    expect(() => make({ pkce: true, state: false })).toThrow(/pkce needs somewhere to keep the verifier/);
+    // state: false without a store turns the default PKCE off instead of failing.
+    expect(() => make({ state: false })).not.toThrow();
+  });
+
+  it('refuses, at construction, a custom store that cannot keep a PKCE verifier, unless pkce is off', () => {
+    const old = { store: (_req: unknown, _meta: unknown, cb: () => void) => cb(), verify: jest.fn() };
+    expect(() => make({ store: old })).toThrow(/options\.store cannot keep a PKCE verifier: its store\(\) must take \(req, verifier, state, meta, callback\)/);
+    expect(() => make({ store: old, pkce: false })).not.toThrow();
   });
 });
 
@@ -101,7 +112,11 @@ describe('Strategy authorization request', () => {
     expect(url.searchParams.get('redirect_uri')).toBe(options.callbackURL);
     const state = url.searchParams.get('state');
     expect(state).toMatch(/^\S{16,}$/);
-    expect(session['oauth2:bitbucket.org']).toEqual({ state });
+    // With the PKCE verifier that matches the S256 challenge, on by default.
+    const kept = session['oauth2:bitbucket.org'] as { state: { handle: string; code_verifier: string } };
+    expect(kept.state.handle).toBe(state);
+    expect(createHash('sha256').update(kept.state.code_verifier).digest('base64url')).toBe(url.searchParams.get('code_challenge'));
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
     expect(url.searchParams.has('scope')).toBe(false);
     expect(outcome.url).not.toContain(CLIENT_SECRET);
   });
@@ -171,9 +186,10 @@ describe('Strategy callback before the token', () => {
     expect(missing.status).toBe(403);
     // A state is single use: after its callback it is gone from the session.
     session['oauth2:bitbucket.org'] = { state: 's1' };
-    const strategy = make({ skipUserProfile: true });
+    // Nothing listens at the token URL: the code exchange itself fails, on loopback.
+    const strategy = make({ skipUserProfile: true, pkce: false, tokenURL: `http://127.0.0.1:${await freePort()}/token` });
     const first = await run(strategy, fakeRequest({ code: 'c', state: 's1' }, session));
-    expect(first.type).toBe('error'); // no Bitbucket here: the code exchange itself fails
+    expect(first.type).toBe('error');
     const replay = expectType(await run(strategy, fakeRequest({ code: 'c', state: 's1' }, session)), 'fail');
     expect(replay.status).toBe(403);
   });

@@ -43,6 +43,8 @@ describe('code exchange', () => {
       grant_type: 'authorization_code',
       code: 'the-code',
       redirect_uri: options.callbackURL,
+      // PKCE is on by default.
+      code_verifier: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) as unknown,
     });
     expect(body).not.toContain(CLIENT_SECRET);
     expect(body).not.toContain(CLIENT_ID);
@@ -59,10 +61,26 @@ describe('code exchange', () => {
       })
       .reply(200, tokenBody());
     mockApi();
-    const { outcome, authorizeURL } = await signIn(capturing({ pkce: true }).strategy);
+    const { outcome, authorizeURL } = await signIn(capturing().strategy);
     expectType(outcome, 'success');
+    expect(authorizeURL.searchParams.get('code_challenge_method')).toBe('S256');
     expect(verifier).not.toBeNull();
     expect(createHash('sha256').update(verifier ?? '').digest('base64url')).toBe(authorizeURL.searchParams.get('code_challenge'));
+  });
+
+  it('sends no PKCE parameters with pkce: false', async () => {
+    let form: URLSearchParams | undefined;
+    nock('https://bitbucket.org')
+      .post('/site/oauth2/access_token', (b: Record<string, string>) => {
+        form = new URLSearchParams(b);
+        return true;
+      })
+      .reply(200, tokenBody());
+    mockApi();
+    const { outcome, authorizeURL } = await signIn(capturing({ pkce: false }).strategy);
+    expectType(outcome, 'success');
+    expect(authorizeURL.searchParams.has('code_challenge')).toBe(false);
+    expect(form?.has('code_verifier')).toBe(false);
   });
 
   it.each([
@@ -75,9 +93,10 @@ describe('code exchange', () => {
     expectType((await signIn(strategy)).outcome, 'success');
     expect(seen[0]?.params.scope).toBe('account email');
     expect(seen[0]?.params.expires_in).toBe(7200);
+    // The tokens are arguments of their own: params holds neither.
     expect(seen[0]?.params).not.toHaveProperty('refresh_token');
-    // As node-oauth does: params keep access_token and lose refresh_token.
-    expect(seen[0]?.params['access_token']).toBe(ACCESS_TOKEN);
+    expect(seen[0]?.params).not.toHaveProperty('access_token');
+    expect(JSON.stringify(seen[0]?.params)).not.toContain(ACCESS_TOKEN);
   });
 
   it('passes Bitbucket\'s token errors through as passport-oauth2 TokenErrors', async () => {

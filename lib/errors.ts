@@ -113,14 +113,25 @@ export class BitbucketResponseError extends BitbucketError {
   }
 }
 
-/** A request to Bitbucket took longer than the `timeout` option allows. */
+/**
+ * Bitbucket took too long: one request longer than the `timeout` option allows (`limit:
+ * 'request'`), or the whole login longer than its deadline, 3 × `timeout` (`limit: 'login'`).
+ */
 export class BitbucketTimeoutError extends BitbucketError {
   /** The limit that was exceeded, in milliseconds. */
   readonly timeout: number;
+  /** Which limit: one request's, or the login's. */
+  readonly limit: 'request' | 'login';
 
-  constructor(what: string, timeout: number) {
-    super(`${what} timed out: Bitbucket did not answer within ${timeout} ms`, 'BITBUCKET_TIMEOUT');
+  constructor(what: string, timeout: number, limit: 'request' | 'login' = 'request') {
+    super(
+      limit === 'login'
+        ? `${what} timed out: Bitbucket did not finish answering within the login's deadline of ${timeout} ms (3 × timeout)`
+        : `${what} timed out: Bitbucket did not answer within ${timeout} ms`,
+      'BITBUCKET_TIMEOUT',
+    );
     this.timeout = timeout;
+    this.limit = limit;
   }
 }
 

@@ -31,25 +31,46 @@ export interface HttpRequest {
  * on every login.)
  */
 export class Cancellation {
-  private readonly callbacks = new Set<() => void>();
-  private done = false;
+  private readonly callbacks = new Set<(reason: Error) => void>();
+  private why: Error | undefined;
 
   get cancelled(): boolean {
-    return this.done;
+    return this.why !== undefined;
   }
 
-  cancel(): void {
-    if (this.done) return;
-    this.done = true;
-    for (const callback of this.callbacks) callback();
+  /** Why the group was cancelled: the error its requests end with. */
+  get reason(): Error | undefined {
+    return this.why;
+  }
+
+  cancel(reason: Error = new Error('request aborted')): void {
+    if (this.why) return;
+    this.why = reason;
+    for (const callback of this.callbacks) callback(reason);
     this.callbacks.clear();
   }
 
   /** Calls `callback` on cancel; returns a function that stops that. */
-  onCancel(callback: () => void): () => void {
+  onCancel(callback: (reason: Error) => void): () => void {
     this.callbacks.add(callback);
     return () => this.callbacks.delete(callback);
   }
+}
+
+/** Network errors that a new attempt may not meet: a reset, a refused or dropped connection. */
+const transient = new WeakSet<Error>();
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ECONNABORTED']);
+
+/** True for an error a GET may be retried after (see {@link send}). */
+export function isTransient(error: unknown): boolean {
+  return error instanceof Error && transient.has(error);
+}
+
+function networkError(what: string, cause: unknown, dropped = false): BitbucketNetworkError {
+  const error = new BitbucketNetworkError(what, cause);
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (dropped || (typeof code === 'string' && TRANSIENT_CODES.has(code))) transient.add(error);
+  return error;
 }
 
 export interface HttpResponse {
@@ -130,8 +151,9 @@ export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResp
       reject(new BitbucketNetworkError(request.what, cause));
       return;
     }
-    if (request.cancel?.cancelled) {
-      reject(new BitbucketNetworkError(request.what, new Error('request aborted')));
+    const cancelled = request.cancel?.reason;
+    if (cancelled) {
+      reject(cancelledError(request.what, cancelled));
       return;
     }
 
@@ -156,10 +178,8 @@ export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResp
     }
 
     const timer = setTimeout(() => fail(new BitbucketTimeoutError(request.what, limits.timeout)), limits.timeout);
-    const stopListening = request.cancel?.onCancel(() =>
-      fail(new BitbucketNetworkError(request.what, new Error('request aborted'))),
-    );
-    outgoing.on('error', (cause) => fail(new BitbucketNetworkError(request.what, cause)));
+    const stopListening = request.cancel?.onCancel((reason) => fail(cancelledError(request.what, reason)));
+    outgoing.on('error', (cause) => fail(networkError(request.what, cause)));
     outgoing.end(request.body);
 
     function onResponse(incoming: http.IncomingMessage): void {
@@ -189,11 +209,9 @@ export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResp
           }),
         );
       });
-      incoming.on('error', (cause) => fail(new BitbucketNetworkError(request.what, cause)));
+      incoming.on('error', (cause) => fail(networkError(request.what, cause)));
       incoming.on('close', () => {
-        if (!incoming.complete) {
-          fail(new BitbucketNetworkError(request.what, new Error('connection closed before the response ended')));
-        }
+        if (!incoming.complete) fail(networkError(request.what, new Error('connection closed before the response ended'), true));
       });
     }
 
@@ -218,6 +236,26 @@ export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResp
         reject(error);
       });
     }
+  });
+}
+
+/** A cancelled request ends with the group's reason when it is one of this package's errors (the login's deadline). */
+function cancelledError(what: string, reason: Error): Error {
+  return reason instanceof BitbucketTimeoutError ? reason : new BitbucketNetworkError(what, reason);
+}
+
+/** Resolves after `ms`, or rejects with the group's reason as soon as it is cancelled. */
+export function pause(ms: number, cancel: Cancellation | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (cancel?.reason) return reject(cancel.reason);
+    const timer = setTimeout(() => {
+      stop?.();
+      resolve();
+    }, ms);
+    const stop = cancel?.onCancel((reason) => {
+      clearTimeout(timer);
+      reject(reason);
+    });
   });
 }
 

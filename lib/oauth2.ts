@@ -1,13 +1,23 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { OAuth2, type dataCallback, type oauth2tokenCallback } from 'oauth';
 import { TokenError } from 'passport-oauth2';
-import { apiError, BitbucketResponseError } from './errors';
+import { apiError, BitbucketResponseError, safeURL } from './errors';
 import { isJsonObject, optionalString, parseJson } from './json';
-import { type Cancellation, type HttpLimits, type HttpResponse, send, settle } from './http';
+import { type Cancellation, type HttpLimits, type HttpResponse, isTransient, pause, send, settle } from './http';
+import { redact } from './redact';
 
 /** Default bounds: 10 s a request, 1 MiB a response (a full page of 100 emails is ~30 KB). */
 export const DEFAULT_TIMEOUT = 10_000;
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** Default number of retries of each GET of the profile stage. */
+export const DEFAULT_RETRIES = 2;
+/** The login's deadline, in multiples of `timeout`: the token exchange and the profile stage together. */
+export const LOGIN_TIMEOUTS = 3;
+
+/** The client's bounds: each request's, and how often a failed GET is tried again. */
+export interface ClientLimits extends HttpLimits {
+  retries: number;
+}
 
 type TokenCallback = (
   error: unknown,
@@ -43,7 +53,7 @@ const basicHeaders = new WeakMap<object, string>();
  * the default limits.
  */
 export class BitbucketOAuth2 extends OAuth2 {
-  readonly limits: HttpLimits;
+  readonly limits: ClientLimits;
 
   constructor(
     clientId: string,
@@ -52,13 +62,19 @@ export class BitbucketOAuth2 extends OAuth2 {
     authorizePath?: string,
     accessTokenPath?: string,
     customHeaders?: OutgoingHttpHeaders,
-    limits?: Partial<HttpLimits>,
+    limits?: Partial<ClientLimits>,
   ) {
     super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
     this.limits = {
       timeout: limits?.timeout ?? DEFAULT_TIMEOUT,
       maxBytes: limits?.maxBytes ?? MAX_RESPONSE_BYTES,
+      retries: limits?.retries ?? DEFAULT_RETRIES,
     };
+  }
+
+  /** The client's own secrets, to redact from anything it reports. */
+  secrets(): string[] {
+    return [this._clientSecret, this.basicAuthorization().slice('Basic '.length)];
   }
 
   /** Sends a request with the client's custom headers and limits. */
@@ -76,7 +92,7 @@ export class BitbucketOAuth2 extends OAuth2 {
         url,
         headers: { Accept: 'application/json', ...this._customHeaders, ...headers },
         body,
-        what: `${method} ${url}`,
+        what: `${method} ${safeURL(url)}`,
         cancel,
         agent: agent === false || agent === true || agent === undefined ? undefined : agent,
       },
@@ -84,9 +100,24 @@ export class BitbucketOAuth2 extends OAuth2 {
     );
   }
 
-  /** GET a REST API resource with the access token in the `Authorization` header. */
-  apiGet(url: string, accessToken: string, cancel?: Cancellation): Promise<HttpResponse> {
-    return this.send('GET', url, { Authorization: `Bearer ${accessToken}` }, undefined, cancel);
+  /**
+   * GET a REST API resource with the access token in the `Authorization` header. A 5xx answer,
+   * a reset or a refused connection is tried again, up to `retries` times, after a jittered
+   * pause (100 ms, then 200 ms, each ±50%); never a 4xx, a timeout or a cancelled request.
+   * A GET reads and changes nothing, so a repeat is safe. Cancelling the group ends the pauses.
+   */
+  async apiGet(url: string, accessToken: string, cancel?: Cancellation): Promise<HttpResponse> {
+    const headers = { Authorization: `Bearer ${accessToken}` };
+    for (let attempt = 0; ; attempt += 1) {
+      const last = attempt >= this.limits.retries;
+      try {
+        const response = await this.send('GET', url, headers, undefined, cancel);
+        if (response.status < 500 || last) return response;
+      } catch (error) {
+        if (!isTransient(error) || last) throw error;
+      }
+      await pause(100 * 2 ** attempt * (0.5 + Math.random()), cancel);
+    }
   }
 
   /**
@@ -108,8 +139,13 @@ export class BitbucketOAuth2 extends OAuth2 {
     } else {
       throw new TypeError('getOAuthAccessToken requires a callback');
     }
-    settle(this.requestToken(code, extra), (error, result) => {
+    const started = Date.now();
+    const exchange = this.requestToken(code, extra).catch((error: unknown) => {
+      throw redact(error, [...this.secrets(), code]);
+    });
+    settle(exchange, (error, result) => {
       if (error || !result) return done(error);
+      rememberDeadline(result.accessToken, started + LOGIN_TIMEOUTS * this.limits.timeout);
       done(null, result.accessToken, result.refreshToken, result.results);
     });
   }
@@ -145,30 +181,12 @@ export class BitbucketOAuth2 extends OAuth2 {
     );
     const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
     if (response.status < 200 || response.status > 299) throw tokenError(what, response);
-
-    const parsed = parseJson(response.body);
-    if (!parsed.ok || !isJsonObject(parsed.value)) {
-      throw new BitbucketResponseError(`${what}: Bitbucket's token response is not a JSON object`);
+    try {
+      return readTokens(what, response);
+    } catch (error) {
+      // A token response that is refused may still hold tokens: none of them may be reported.
+      throw redact(error, tokensIn(response.body));
     }
-    const accessToken = optionalString(parsed.value, 'access_token');
-    if (!accessToken) {
-      throw new BitbucketResponseError(`${what}: Bitbucket's token response has no access_token`);
-    }
-    // The token goes into the Authorization header: one that cannot (a space or a control
-    // character) is refused here rather than by Node mid-request.
-    if (!HEADER_TOKEN.test(accessToken)) {
-      throw new BitbucketResponseError(`${what}: Bitbucket's access_token has characters that cannot be sent in a header`);
-    }
-    const { refresh_token: refreshToken, ...results }: Record<string, unknown> = parsed.value;
-    // NOTE: Bitbucket answers `scopes` until its 2026 change and `scope` after it: read both.
-    if (typeof results['scope'] !== 'string' && typeof results['scopes'] === 'string') {
-      results['scope'] = results['scopes'];
-    }
-    return {
-      accessToken,
-      refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
-      results,
-    };
   }
 
   /** `Basic base64(id:secret)`, built once and kept, like the secret, off the object's own properties. */
@@ -200,13 +218,68 @@ export class BitbucketOAuth2 extends OAuth2 {
     const verb = method === 'POST' ? 'POST' : 'GET';
     const payload = typeof body === 'string' && body !== '' ? body : undefined;
     settle(this.send(verb, url, merged, payload), (error, response) => {
-      if (error || !response) return reply(error);
+      if (error || !response) return reply(redact(error, [...this.secrets(), accessToken ?? undefined]));
       if (response.status >= 200 && response.status <= 299) {
         return reply(null, response.body, response.response);
       }
       reply({ statusCode: response.status, data: response.body });
     });
   }
+}
+
+function readTokens(what: string, response: HttpResponse): { accessToken: string; refreshToken: string | undefined; results: Record<string, unknown> } {
+  const parsed = parseJson(response.body);
+  if (!parsed.ok || !isJsonObject(parsed.value)) {
+    throw new BitbucketResponseError(`${what}: Bitbucket's token response is not a JSON object`);
+  }
+  const accessToken = optionalString(parsed.value, 'access_token');
+  if (!accessToken) {
+    throw new BitbucketResponseError(`${what}: Bitbucket's token response has no access_token`);
+  }
+  // The token goes into the Authorization header: one that cannot (a space or a control
+  // character) is refused here rather than by Node mid-request.
+  if (!HEADER_TOKEN.test(accessToken)) {
+    throw new BitbucketResponseError(`${what}: Bitbucket's access_token has characters that cannot be sent in a header`);
+  }
+  // The tokens are arguments of their own: `params` (the rest of the answer) holds none.
+  const { refresh_token: refreshToken, access_token: _accessToken, ...results }: Record<string, unknown> = parsed.value;
+  // NOTE: Bitbucket answers `scopes` until its 2026 change and `scope` after it: read both.
+  if (typeof results['scope'] !== 'string' && typeof results['scopes'] === 'string') {
+    results['scope'] = results['scopes'];
+  }
+  return {
+    accessToken,
+    refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
+    results,
+  };
+}
+
+/** Every string value of a JSON object body: the tokens among them, for redaction. */
+function tokensIn(body: string): string[] {
+  const parsed = parseJson(body);
+  return parsed.ok && isJsonObject(parsed.value) ? Object.values(parsed.value).filter((v): v is string => typeof v === 'string') : [];
+}
+
+/**
+ * When each login that has just exchanged its code must be done with Bitbucket: the token
+ * exchange's start plus {@link LOGIN_TIMEOUTS} × `timeout`, by access token, read once by the
+ * profile stage. Entries past their deadline are dropped as new ones come.
+ */
+const loginDeadlines = new Map<string, number>();
+const MAX_PENDING_LOGINS = 10_000;
+
+export function takeLoginDeadline(accessToken: string): number | undefined {
+  const deadline = loginDeadlines.get(accessToken);
+  loginDeadlines.delete(accessToken);
+  return deadline;
+}
+
+function rememberDeadline(accessToken: string, deadline: number): void {
+  const now = Date.now();
+  if (loginDeadlines.size >= MAX_PENDING_LOGINS) {
+    for (const [token, at] of loginDeadlines) if (at < now || loginDeadlines.size >= MAX_PENDING_LOGINS) loginDeadlines.delete(token);
+  }
+  loginDeadlines.set(accessToken, deadline);
 }
 
 Object.defineProperty(BitbucketOAuth2.prototype, '_clientSecret', {

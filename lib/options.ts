@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { isJsonObject } from './json';
-import { DEFAULT_TIMEOUT } from './oauth2';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT } from './oauth2';
 import { VERSION } from './version';
 import { MINIMUM_ROLES, type MinimumWorkspaceRole } from './workspaces';
 
@@ -18,6 +18,7 @@ const MAX_WORKSPACES = 20;
 
 const PREFIX = 'passport-bitbucket-cloud:';
 const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
+const MAX_RETRIES = 5;
 
 /** The options after checking, with every default filled in. */
 export interface ResolvedOptions {
@@ -37,6 +38,9 @@ export interface ResolvedOptions {
   includeUnverifiedEmails: boolean;
   passReqToCallback: boolean;
   timeout: number;
+  retries: number;
+  /** `false`, or the PKCE method handed to passport-oauth2. */
+  pkce: false | 'S256' | 'plain';
   headers: OutgoingHttpHeaders;
   /** Options handed to passport-oauth2 unchanged, when the caller gave them. */
   passThrough: Record<string, unknown>;
@@ -64,9 +68,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       throw new TypeError(`${PREFIX} options.${key} must be true or false`);
     }
   }
-  const pkce = input['pkce'];
-  if (pkce !== undefined && typeof pkce !== 'boolean' && pkce !== 'S256' && pkce !== 'plain') {
-    throw new TypeError(`${PREFIX} options.pkce must be true, false, 'S256' or 'plain'`);
+  const retries = input['retries'] ?? DEFAULT_RETRIES;
+  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
+    throw new TypeError(`${PREFIX} options.retries must be a whole number from 0 to ${MAX_RETRIES}`);
   }
   for (const key of ['callbackURL', 'scopeSeparator', 'sessionKey'] as const) {
     if (input[key] !== undefined && typeof input[key] !== 'string') {
@@ -92,6 +96,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   ) {
     throw new TypeError(`${PREFIX} options.store must be an object with store() and verify() methods`);
   }
+  const pkce = resolvePkce(input['pkce'], input['state'] !== false, store as { store: { length: number } } | undefined);
 
   const workspaces = input['workspaces'];
   if (
@@ -124,7 +129,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
 
   const passThrough: Record<string, unknown> = {};
-  for (const key of ['callbackURL', 'pkce', 'store', 'sessionKey', 'skipUserProfile', 'proxy', 'scope', 'scopeSeparator']) {
+  for (const key of ['callbackURL', 'store', 'sessionKey', 'skipUserProfile', 'proxy', 'scope', 'scopeSeparator']) {
     if (input[key] !== undefined) passThrough[key] = input[key];
   }
 
@@ -144,9 +149,37 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     includeUnverifiedEmails: input['includeUnverifiedEmails'] === true,
     passReqToCallback: input['passReqToCallback'] === true,
     timeout,
+    retries,
+    pkce,
     headers: { ...(custom as OutgoingHttpHeaders), 'User-Agent': userAgent },
     passThrough,
   };
+}
+
+/**
+ * PKCE is on (S256) by default, as RFC 9700 asks, wherever a state store can keep the
+ * verifier: the session (`state`, the default) or a custom `store` whose `store()` takes it
+ * (passport-oauth2 passes the verifier only to a five-argument `store(req, verifier, state,
+ * meta, callback)`). `pkce: false` opts out. With `state: false` and no store there is nowhere
+ * to keep a verifier: PKCE stays off unless asked for, and asking is an error.
+ */
+function resolvePkce(value: unknown, state: boolean, store: { store: { length: number } } | undefined): false | 'S256' | 'plain' {
+  if (value !== undefined && typeof value !== 'boolean' && value !== 'S256' && value !== 'plain') {
+    throw new TypeError(`${PREFIX} options.pkce must be true, false, 'S256' or 'plain'`);
+  }
+  if (value === false) return false;
+  const method = value === 'plain' ? 'plain' : 'S256';
+  if (store !== undefined && store.store.length !== 5) {
+    throw new TypeError(
+      `${PREFIX} options.store cannot keep a PKCE verifier: its store() must take (req, verifier, state, meta, callback). ` +
+        'Use such a store, or pass pkce: false to sign in without PKCE.',
+    );
+  }
+  if (store === undefined && !state) {
+    if (value === undefined) return false;
+    throw new TypeError(`${PREFIX} options.pkce needs somewhere to keep the verifier: leave state on, or give a store`);
+  }
+  return method;
 }
 
 function requiredCredential(input: Record<string, unknown>, key: string, label: string): string {

@@ -5,6 +5,8 @@ import { isJsonObject, parseJson } from './json';
 /** At most this many pages (100 entries each) are read from a paginated endpoint. */
 export const MAX_PAGES = 10;
 const PAGE_LENGTH = '100';
+/** Query parameter names that carry credentials in OAuth and common APIs. */
+const CREDENTIAL_PARAMETER = /^(access_token|refresh_token|id_token|token|code|code_verifier|client_secret|client_assertion|password|secret|api_key|apikey|jwt|signature|sig)$/i;
 
 export interface Page<T> {
   values: T[];
@@ -100,6 +102,10 @@ function checkNext(request: PagedFetch<unknown>, next: string, seen: ReadonlySet
   }
   if (url.origin !== request.endpoint.origin || url.username || url.password) {
     throw unsafe(request.what, "the next link leaves the endpoint's origin");
+  }
+  // A credential in a URL ends up in logs and error messages: such a link is not followed.
+  for (const name of url.searchParams.keys()) {
+    if (CREDENTIAL_PARAMETER.test(name)) throw unsafe(request.what, 'the next link carries a credential in its query');
   }
   if (seen.has(url.href)) throw unsafe(request.what, 'the next link loops');
   return url.href;

@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { InternalOAuthError, Strategy as OAuth2Strategy, type StrategyOptions as OAuth2StrategyOptions, TokenError } from 'passport-oauth2';
 import { BitbucketError, BitbucketResponseError } from './errors';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
 import { Cancellation, type HttpResponse, settle } from './http';
+import { BitbucketTimeoutError } from './errors';
+import { redact } from './redact';
 import { isJsonObject, parseJson } from './json';
-import { BitbucketOAuth2 } from './oauth2';
+import { BitbucketOAuth2, LOGIN_TIMEOUTS, takeLoginDeadline } from './oauth2';
 import { resolveOptions } from './options';
 import { fetchAllPages, pageError, pagedEndpoint, type PagedEndpoint } from './pages';
 import { parseProfile } from './profile';
@@ -40,6 +43,32 @@ type LoadUserProfile = {
 function failLogin(login: object, challenge: object, status: number): void {
   (login as { fail(challenge: object, status: number): void }).fail(challenge, status);
 }
+
+/**
+ * The states of callbacks this process has begun, each kept for ten minutes (a state the
+ * session still holds after that is long stale) and at most 100,000 at once (the oldest go
+ * first), as hashes, so that memory holds no value an attacker could use.
+ */
+class UsedStates {
+  private readonly seen = new Map<string, number>();
+
+  /** True the first time a state is seen within its lifetime. */
+  claim(state: string): boolean {
+    const now = Date.now();
+    const key = createHash('sha256').update(state).digest('base64url');
+    const until = this.seen.get(key);
+    if (until !== undefined && until > now) return false;
+    this.seen.delete(key);
+    for (const [old, expiry] of this.seen) {
+      if (expiry > now && this.seen.size < MAX_USED_STATES) break;
+      this.seen.delete(old);
+    }
+    this.seen.set(key, now + USED_STATE_MS);
+    return true;
+  }
+}
+const USED_STATE_MS = 10 * 60_000;
+const MAX_USED_STATES = 100_000;
 
 /** The memberships the workspace rule is decided on, per loaded profile. */
 const permitted = new WeakMap<Profile, readonly BitbucketWorkspace[]>();
@@ -98,6 +127,7 @@ export class Strategy extends OAuth2Strategy {
   private readonly _workspaces: readonly string[] | undefined;
   private readonly _minimumWorkspaceRole: MinimumWorkspaceRole;
   private readonly _listWorkspaces: boolean;
+  private readonly _usedStates = new UsedStates();
 
   constructor(options: StrategyOptions, verify: VerifyFunction);
   constructor(options: StrategyOptions, verify: VerifyFunctionWithParams);
@@ -121,8 +151,10 @@ export class Strategy extends OAuth2Strategy {
       tokenURL: resolved.tokenURL,
       state: resolved.state,
       passReqToCallback: resolved.passReqToCallback,
+      ...(resolved.pkce ? { pkce: resolved.pkce } : {}),
     };
-    super(base as OAuth2StrategyOptions, adaptVerify(verify, resolved.passReqToCallback));
+    // passport-oauth2 takes pkce as true, 'S256' or 'plain'; its types know only the boolean.
+    super(base as unknown as OAuth2StrategyOptions, adaptVerify(verify, resolved.passReqToCallback));
     this.name = 'bitbucket';
     this._oauth2 = new BitbucketOAuth2(
       resolved.clientID,
@@ -131,7 +163,7 @@ export class Strategy extends OAuth2Strategy {
       resolved.authorizationURL,
       resolved.tokenURL,
       resolved.headers,
-      { timeout: resolved.timeout },
+      { timeout: resolved.timeout, retries: resolved.retries },
     );
     this._userProfileURL = resolved.userProfileURL;
     this._emailsEndpoint = pagedEndpoint(resolved.userEmailsURL);
@@ -191,6 +223,14 @@ export class Strategy extends OAuth2Strategy {
           return;
         }
       }
+      // A state is used once in this process: of two callbacks that carry the same one (a
+      // replay racing the real one), only the first goes on. The session store then removes
+      // it, which covers later requests and other instances that share the session store.
+      const state = query['state'];
+      if (typeof query['code'] === 'string' && typeof state === 'string' && state !== '' && !this._usedStates.claim(state)) {
+        failLogin(this, { message: 'Invalid authorization request state.' }, 403);
+        return;
+      }
     }
     super.authenticate(req, options);
   }
@@ -200,11 +240,37 @@ export class Strategy extends OAuth2Strategy {
    * the token), then the emails' further pages, if any.
    */
   override userProfile(accessToken: string, done: (err?: unknown, profile?: Profile) => void): void {
-    settle(this.loadProfile(accessToken), done);
+    const secrets = [...this._oauth2.secrets(), accessToken];
+    settle(
+      this.loadProfile(accessToken).catch((error: unknown) => {
+        throw redact(error, secrets);
+      }),
+      done,
+    );
   }
 
+  /**
+   * The profile stage, under one deadline: the login's (the token exchange's start plus
+   * {@link LOGIN_TIMEOUTS} × `timeout`), or, when called on its own, now plus two `timeout`s.
+   * At the deadline every request still running, and every retry, ends with a
+   * `BitbucketTimeoutError`.
+   */
   private async loadProfile(accessToken: string): Promise<Profile> {
+    const timeout = this._oauth2.limits.timeout;
+    const deadline = takeLoginDeadline(accessToken) ?? Date.now() + (LOGIN_TIMEOUTS - 1) * timeout;
     const cancel = new Cancellation();
+    const timer = setTimeout(
+      () => cancel.cancel(new BitbucketTimeoutError('The login', LOGIN_TIMEOUTS * timeout, 'login')),
+      Math.max(0, deadline - Date.now()),
+    );
+    try {
+      return await this.loadProfileParts(accessToken, cancel);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async loadProfileParts(accessToken: string, cancel: Cancellation): Promise<Profile> {
     const user = this.fetchUser(accessToken, cancel);
     const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, cancel);
     const checked = this._workspaces ? this.checkWorkspaces(accessToken, cancel) : undefined;

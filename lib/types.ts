@@ -173,7 +173,11 @@ export interface StrategyOptionsBase {
   fetchWorkspaces?: boolean;
   /** Guard the login with a `state` value kept in the session (CSRF protection). Default `true`. */
   state?: boolean;
-  /** Send a PKCE challenge (`true` means S256). Needs `state` or `store`. */
+  /**
+   * PKCE (RFC 7636), on by default with `S256` wherever the verifier can be kept: the session
+   * (`state`, the default) or a `store` whose `store()` takes the verifier. `false` turns it
+   * off; with `state: false` and no store it is off unless asked for.
+   */
   pkce?: boolean | 'S256' | 'plain';
   /** A custom state store (e.g. for apps without sessions). */
   store?: StateStore;
@@ -184,8 +188,17 @@ export interface StrategyOptionsBase {
   skipEmails?: boolean;
   /** Also report unconfirmed addresses (marked `verified: false`). Default `false`. */
   includeUnverifiedEmails?: boolean;
-  /** Milliseconds allowed for each request to Bitbucket, token exchange included. Default 10000. */
+  /**
+   * Milliseconds allowed for each request to Bitbucket, token exchange included. Default
+   * 10000. The whole login (token exchange and profile requests, retries included) fails
+   * within 3 × `timeout` at most.
+   */
   timeout?: number;
+  /**
+   * How often each GET of the profile stage is tried again after a 5xx, a reset or a refused
+   * connection (never after a 4xx, and never the token exchange), from 0 (off) to 5. Default 2.
+   */
+  retries?: number;
   /** User-Agent for every request. Default `passport-bitbucket-cloud/<version>`. */
   userAgent?: string;
   /** Extra headers sent with every request to Bitbucket. */
