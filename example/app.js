@@ -185,7 +185,7 @@ function createApp(config) {
         res,
         502,
         'Bitbucket is unavailable',
-        `<p id="bitbucket-down">Bitbucket did not answer as expected, so you could not be signed in. Please try again in a moment.</p>
+        `<p id="bitbucket-down" data-code="${escapeHtml(err.code)}">Bitbucket did not answer as expected, so you could not be signed in. Please try again in a moment.</p>
          <p><small>${escapeHtml(err.message)}</small></p>${again}`,
       );
     }

@@ -62,7 +62,7 @@ async function runSoak(o = {}) {
   const gc = typeof global.gc === 'function' ? global.gc : undefined;
   gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
-  const result = { users, concurrency, faultRate, seed: emulator.seed, successes: 0, cleanFailures: 0, hangs: 0, wrongUser: 0, unexpected: 0, failuresByStatus: {} };
+  const result = { users, concurrency, faultRate, seed: emulator.seed, successes: 0, cleanFailures: 0, hangs: 0, wrongUser: 0, unexpected: 0, failuresByKind: {} };
   const started = Date.now();
   let next = 0;
 
@@ -84,7 +84,8 @@ async function runSoak(o = {}) {
         await get(`${base}/logout`, 'POST');
       } else if (callback.status >= 400 && callback.status < 600 && callback.body.includes('<h1>')) {
         result.cleanFailures += 1;
-        result.failuresByStatus[callback.status] = (result.failuresByStatus[callback.status] ?? 0) + 1;
+        const kind = failureKind(callback);
+        result.failuresByKind[kind] = (result.failuresByKind[kind] ?? 0) + 1;
       } else {
         result.unexpected += 1;
       }
@@ -114,6 +115,17 @@ async function runSoak(o = {}) {
   result.heapAfterMB = Math.round((heapAfter / 1048576) * 10) / 10;
   result.gcExposed = Boolean(gc);
   return result;
+}
+
+/**
+ * What a clean failure page says went wrong: the error's code and whether it came from the
+ * token exchange or the profile requests, or the page's status.
+ */
+function failureKind(page) {
+  const code = /data-code="([A-Z_]+)"/.exec(page.body)?.[1];
+  if (page.body.includes('id="token-error"')) return 'TokenError (token)';
+  if (!code) return `HTTP ${page.status}`;
+  return `${code} (${/Exchanging the authorization code|oauth2\/access_token/.test(page.body) ? 'token' : 'profile'})`;
 }
 
 module.exports = { runSoak, FAULT_MIX };
