@@ -63,10 +63,18 @@ describe('emulator: authorize', () => {
     expect(await response.text()).toMatch(message);
   });
 
-  it('needs a callback when the consumer has none', async () => {
-    bb = await startBitbucketEmulator();
-    const response = await fetch(`${bb.authorizationURL}?client_id=emulator-key&response_type=code`);
-    expect(await response.text()).toContain('No callback uri defined for the OAuth client.');
+  it('without a callbackURL, accepts any loopback redirect_uri and says why it refuses others', async () => {
+    bb = await startBitbucketEmulator({ autoApprove: 'ada-lovelace' });
+    const noUri = await fetch(`${bb.authorizationURL}?client_id=emulator-key&response_type=code`);
+    expect(await noUri.text()).toContain('No callback uri defined for the OAuth client.');
+    for (const target of ['http://127.0.0.1:4000/cb', 'http://localhost:3000/auth/bitbucket/callback', 'http://[::1]:8080/x']) {
+      const response = await fetch(`${bb.authorizationURL}?client_id=emulator-key&response_type=code&redirect_uri=${encodeURIComponent(target)}`, { redirect: 'manual' });
+      expect(response.status).toBe(302);
+      expect(response.headers.get('location')).toMatch(new RegExp(`^${target.replace(/[[\]]/g, '\\$&')}\\?code=`));
+    }
+    const elsewhere = await fetch(`${bb.authorizationURL}?client_id=emulator-key&response_type=code&redirect_uri=${encodeURIComponent('https://app.example.com/cb')}`, { redirect: 'manual' });
+    expect(elsewhere.status).toBe(400);
+    expect(await elsewhere.text()).toContain('This emulator has no callbackURL, so it accepts only a loopback redirect_uri');
   });
 
   it('accepts a redirect_uri that starts with the Callback URL, and redirects errors there', async () => {

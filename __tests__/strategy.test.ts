@@ -17,6 +17,33 @@ describe('Strategy construction', () => {
   });
 
   it.each([
+    ['clientId', 'clientID'],
+    ['ClientID', 'clientID'],
+    ['client_id', 'clientID'],
+    ['callbackUrl', 'callbackURL'],
+    ['callback_url', 'callbackURL'],
+    ['clientSecretKey', 'clientSecret'],
+    ['timout', 'timeout'],
+    ['scopes', 'scope'],
+    ['userProfileUrl', 'userProfileURL'],
+    ['skipEmail', 'skipEmails'],
+  ])('names the option meant for the typo %s', (typo, meant) => {
+    const attempt = (): Strategy => make({ [typo]: 'x' });
+    expect(attempt).toThrow(TypeError);
+    expect(attempt).toThrow(`passport-bitbucket-cloud: options.${typo} is not an option: did you mean ${meant}?`);
+  });
+
+  it('passes other unknown options through to passport-oauth2 untouched', () => {
+    const strategy = make({ somethingElse: { deep: true }, agentName: 'x' } as Record<string, unknown>);
+    expect(strategy.name).toBe('bitbucket');
+  });
+
+  it('accepts undefined for every optional option (exactOptionalPropertyTypes apps pass process.env values)', () => {
+    const env: Record<string, string | undefined> = {};
+    expect(() => make({ callbackURL: env['CALLBACK_URL'], timeout: undefined, scope: undefined, workspaces: undefined, pkce: undefined })).not.toThrow();
+  });
+
+  it.each([
     ['clientID', 'Key'],
     ['clientSecret', 'Secret'],
   ])('rejects a missing or empty %s, naming where Bitbucket shows it', (key, label) => {

@@ -80,5 +80,13 @@ describe('types', () => {
     expect(attempts).toHaveLength(8);
     const typed: StrategyOptions = { ...options, scope: ['account', 'email'], pkce: 'S256', timeout: 5000 };
     expect(new Strategy(typed, () => undefined).name).toBe('bitbucket');
+    // Under exactOptionalPropertyTypes (on here, as in tsc --init since TypeScript 5.9), an
+    // optional option takes a value that may be undefined, as process.env gives them.
+    const env: Record<string, string | undefined> = { CALLBACK_URL: undefined };
+    const fromEnv = new Strategy(
+      { ...options, callbackURL: env['CALLBACK_URL'], userAgent: env['UA'], workspaces: ['acme'] as const, timeout: undefined },
+      () => undefined,
+    );
+    expect(fromEnv.name).toBe('bitbucket');
   });
 });

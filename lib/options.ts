@@ -54,6 +54,7 @@ export interface ResolvedOptions {
  */
 export function resolveOptions(input: unknown): ResolvedOptions {
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
+  checkNames(input);
   const clientID = requiredCredential(input, 'clientID', 'Key');
   const clientSecret = requiredCredential(input, 'clientSecret', 'Secret');
 
@@ -128,9 +129,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     throw new TypeError(`${PREFIX} options.customHeaders must be an object of header names to strings`);
   }
 
+  // Everything else goes to passport-oauth2 as given (it may know options this package does
+  // not), except the secret, which only BitbucketOAuth2 keeps.
   const passThrough: Record<string, unknown> = {};
-  for (const key of ['callbackURL', 'store', 'sessionKey', 'skipUserProfile', 'proxy', 'scope', 'scopeSeparator']) {
-    if (input[key] !== undefined) passThrough[key] = input[key];
+  for (const [key, value] of Object.entries(input)) {
+    if (value !== undefined && key !== 'clientSecret' && key !== 'pkce') passThrough[key] = value;
   }
 
   return {
@@ -180,6 +183,51 @@ function resolvePkce(value: unknown, state: boolean, store: { store: { length: n
     throw new TypeError(`${PREFIX} options.pkce needs somewhere to keep the verifier: leave state on, or give a store`);
   }
   return method;
+}
+
+/** Every option name this package or passport-oauth2 reads. */
+const KNOWN = [
+  'clientID', 'clientSecret', 'callbackURL', 'authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailsURL',
+  'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'state', 'pkce', 'store', 'sessionKey',
+  'skipUserProfile', 'skipEmails', 'includeUnverifiedEmails', 'timeout', 'retries', 'userAgent', 'customHeaders', 'proxy',
+  'scope', 'scopeSeparator', 'passReqToCallback',
+];
+const KNOWN_NAMES = new Set(KNOWN);
+
+/**
+ * A name that is not an option but nearly one (`clientId`, `callbackUrl`, `client_secret`,
+ * `clientSecretKey`, `timout`) is a typo that would otherwise be ignored in silence: a
+ * TypeError names the option meant. Other unknown names pass through to passport-oauth2.
+ */
+function checkNames(input: Record<string, unknown>): void {
+  for (const name of Object.keys(input)) {
+    if (KNOWN_NAMES.has(name)) continue;
+    const meant = KNOWN.find((known) => nearly(name, known));
+    if (meant) throw new TypeError(`${PREFIX} options.${name} is not an option: did you mean ${meant}?`);
+  }
+}
+
+function nearly(name: string, known: string): boolean {
+  const a = name.toLowerCase().replace(/[^a-z]/g, '');
+  const b = known.toLowerCase();
+  if (a === b) return true;
+  if (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3) return true;
+  return b.length >= 6 && distance(a, b) <= 2;
+}
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps), for short names. */
+function distance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i += 1) {
+    for (let j = 1; j <= b.length; j += 1) {
+      const row = rows[i]!;
+      const above = rows[i - 1]!;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(above[j]! + 1, row[j - 1]! + 1, above[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, rows[i - 2]![j - 2]! + 1);
+    }
+  }
+  return rows[a.length]![b.length]!;
 }
 
 function requiredCredential(input: Record<string, unknown>, key: string, label: string): string {

@@ -149,69 +149,69 @@ export interface StrategyOptionsBase {
   /** The OAuth consumer's **Secret**. Required. */
   clientSecret: string;
   /** Where Bitbucket sends the user back. Must start with the consumer's Callback URL. May be relative. */
-  callbackURL?: string;
-  authorizationURL?: string;
-  tokenURL?: string;
-  userProfileURL?: string;
-  userEmailsURL?: string;
+  callbackURL?: string | undefined;
+  authorizationURL?: string | undefined;
+  tokenURL?: string | undefined;
+  userProfileURL?: string | undefined;
+  userEmailsURL?: string | undefined;
   /**
    * Base of the workspace endpoints, default `https://api.bitbucket.org/2.0/user/workspaces`:
    * the listing itself (`fetchWorkspaces`), and `<base>/<slug>/permission` (`workspaces`).
    */
-  userWorkspacesURL?: string;
+  userWorkspacesURL?: string | undefined;
   /**
    * Only members of these workspaces (slugs) may sign in; anyone else is a failed login that
    * never reaches the verify function. Fills `profile.workspaces`.
    */
-  workspaces?: string[];
+  workspaces?: readonly string[] | undefined;
   /**
    * With `workspaces`: the lowest role that may sign in, of `member` < `create-project` <
    * `owner`. Default `member` (which the deprecated `collaborator` role also meets).
    */
-  minimumWorkspaceRole?: 'member' | 'create-project' | 'owner';
+  minimumWorkspaceRole?: 'member' | 'create-project' | 'owner' | undefined;
   /** Fill `profile.workspaces` with every workspace the user can access. Default `false`. */
-  fetchWorkspaces?: boolean;
+  fetchWorkspaces?: boolean | undefined;
   /** Guard the login with a `state` value kept in the session (CSRF protection). Default `true`. */
-  state?: boolean;
+  state?: boolean | undefined;
   /**
    * PKCE (RFC 7636), on by default with `S256` wherever the verifier can be kept: the session
    * (`state`, the default) or a `store` whose `store()` takes the verifier. `false` turns it
    * off; with `state: false` and no store it is off unless asked for.
    */
-  pkce?: boolean | 'S256' | 'plain';
+  pkce?: boolean | 'S256' | 'plain' | undefined;
   /** A custom state store (e.g. for apps without sessions). */
-  store?: StateStore;
+  store?: StateStore | undefined;
   /** Session key for the state; default `oauth2:<authorization host>`. */
-  sessionKey?: string;
-  skipUserProfile?: SkipUserProfile;
+  sessionKey?: string | undefined;
+  skipUserProfile?: SkipUserProfile | undefined;
   /** Do not request `/2.0/user/emails`; `profile.emails` is then `[]`. Default `false`. */
-  skipEmails?: boolean;
+  skipEmails?: boolean | undefined;
   /** Also report unconfirmed addresses (marked `verified: false`). Default `false`. */
-  includeUnverifiedEmails?: boolean;
+  includeUnverifiedEmails?: boolean | undefined;
   /**
    * Milliseconds allowed for each request to Bitbucket, token exchange included. Default
    * 10000. The whole login (token exchange and profile requests, retries included) fails
    * within 3 × `timeout` at most.
    */
-  timeout?: number;
+  timeout?: number | undefined;
   /**
    * How often each GET of the profile stage is tried again after a 5xx, a reset or a refused
    * connection (never after a 4xx, and never the token exchange), from 0 (off) to 5. Default 2.
    */
-  retries?: number;
+  retries?: number | undefined;
   /** User-Agent for every request. Default `passport-bitbucket-cloud/<version>`. */
-  userAgent?: string;
+  userAgent?: string | undefined;
   /** Extra headers sent with every request to Bitbucket. */
-  customHeaders?: OutgoingHttpHeaders;
+  customHeaders?: OutgoingHttpHeaders | undefined;
   /** Trust `X-Forwarded-Proto`/`X-Forwarded-Host` when resolving a relative `callbackURL`. */
-  proxy?: boolean;
+  proxy?: boolean | undefined;
   /** Sent on the authorize request only when given. Bitbucket takes scopes from the consumer's permissions. */
-  scope?: string | string[];
-  scopeSeparator?: string;
+  scope?: string | string[] | undefined;
+  scopeSeparator?: string | undefined;
 }
 
 export interface StrategyOptions extends StrategyOptionsBase {
-  passReqToCallback?: false;
+  passReqToCallback?: false | undefined;
 }
 
 export interface StrategyOptionsWithRequest extends StrategyOptionsBase {

@@ -4,12 +4,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { StrategyOptionsBase } from '../types';
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
-export type EmulatorStrategyOptions = Required<
-  Pick<
-    StrategyOptionsBase,
-    'clientID' | 'clientSecret' | 'authorizationURL' | 'tokenURL' | 'userProfileURL' | 'userEmailsURL' | 'userWorkspacesURL'
-  >
->;
+export type EmulatorStrategyOptions = {
+  [K in 'clientID' | 'clientSecret' | 'authorizationURL' | 'tokenURL' | 'userProfileURL' | 'userEmailsURL' | 'userWorkspacesURL']-?: NonNullable<
+    StrategyOptionsBase[K]
+  >;
+};
 
 /** The emulator's endpoints, as named in `latency`, `faults` and `stats`. */
 export type EmulatorEndpoint = 'authorize' | 'token' | 'user' | 'emails' | 'workspaces' | 'workspacePermission';
@@ -76,8 +75,11 @@ export interface EmulatorOptions {
   clientID?: string;
   /** The OAuth consumer's Secret. Default `emulator-secret`. */
   clientSecret?: string;
-  /** The consumer's Callback URL: `redirect_uri` must start with it. */
-  callbackURL?: string;
+  /**
+   * The consumer's Callback URL: `redirect_uri` must start with it. Without it, any
+   * `redirect_uri` on a loopback host (127.0.0.1, localhost, [::1]) is accepted.
+   */
+  callbackURL?: string | undefined;
   /** The accounts. Default: three demo accounts. */
   users?: EmulatorUserInput[];
   /** The permissions ticked on the consumer. Default `['account', 'email']`. */
@@ -441,8 +443,12 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
   function checkClient(params: URLSearchParams): string | undefined {
     if (params.get('client_id') !== clientID) return 'Invalid client_id: no OAuth consumer has this key.';
     const redirectUri = params.get('redirect_uri');
-    if (redirectUri !== null && !(options.callbackURL && redirectUri.startsWith(options.callbackURL))) {
+    if (redirectUri !== null && options.callbackURL && !redirectUri.startsWith(options.callbackURL)) {
       return 'The redirect_uri does not match the Callback URL registered for this OAuth consumer.';
+    }
+    // Without a registered Callback URL, any app on this machine may be the consumer.
+    if (redirectUri !== null && !options.callbackURL && !isLoopback(redirectUri)) {
+      return 'This emulator has no callbackURL, so it accepts only a loopback redirect_uri (127.0.0.1, localhost or [::1]).';
     }
     if (redirectUri === null && !options.callbackURL) return 'No callback uri defined for the OAuth client.';
     return undefined;
@@ -715,6 +721,15 @@ function endpointOf(method: string, path: string): EmulatorEndpoint | undefined 
   if (path === '/2.0/user/workspaces') return 'workspaces';
   if (/^\/2\.0\/user\/workspaces\/[^/]+\/permission$/.test(path)) return 'workspacePermission';
   return undefined;
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    const { protocol, hostname } = new URL(url);
+    return (protocol === 'http:' || protocol === 'https:') && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
+  } catch {
+    return false;
+  }
 }
 
 function pkceMatches(code: Code, verifier: string | null): boolean {
