@@ -1,15 +1,19 @@
 'use strict';
 /**
  * One contender's app in a process of its own, so its CPU time and peak RSS are its own.
- * Started by bench/throughput.js with fork(); told the emulator's endpoints; answers
- * 'stats' with its CPU time and peak RSS.
+ * Started by bench/throughput.js and bench/tls.js with fork(); told the emulator's endpoints;
+ * answers 'span' with its last callback leg (ms), 'mark' and 'stats' with its CPU time (and
+ * peak RSS).
  */
 const { startApp } = require('./apps');
 
+let app;
 process.on('message', async (message) => {
   if (message.type === 'start') {
-    const app = await startApp(message.name, message.emulator);
+    app = await startApp(message.name, message.emulator);
     process.send({ type: 'started', base: app.base });
+  } else if (message.type === 'span') {
+    process.send({ type: 'span', ms: app.span.lastMs });
   } else if (message.type === 'mark') {
     process.send({ type: 'marked', cpu: process.cpuUsage() });
   } else if (message.type === 'stats') {

@@ -4,6 +4,7 @@ import { TokenError } from 'passport-oauth2';
 import { apiError, BitbucketResponseError, safeURL } from './errors';
 import { isJsonObject, optionalString, parseJson } from './json';
 import { type Cancellation, type HttpLimits, type HttpResponse, isTransient, pause, send, settle } from './http';
+import type { ConnectionPool } from './agent';
 import { redact } from './redact';
 
 /** Default bounds: 10 s a request, 1 MiB a response (a full page of 100 emails is ~30 KB). */
@@ -54,6 +55,10 @@ const basicHeaders = new WeakMap<object, string>();
  */
 export class BitbucketOAuth2 extends OAuth2 {
   readonly limits: ClientLimits;
+  /** The strategy's own connections, unless the app gave an agent (`agent`, `setAgent`). */
+  private pool: ConnectionPool | undefined;
+  /** The first requests of the profile stage, opened ahead while a code is exchanged. */
+  private firstRequests: readonly string[] = [];
 
   constructor(
     clientId: string,
@@ -72,6 +77,34 @@ export class BitbucketOAuth2 extends OAuth2 {
     };
   }
 
+  /**
+   * Uses `pool` for every request the app has not given an agent for, and opens connections
+   * for `firstRequests` (the URLs the profile stage asks at once) while a code is exchanged.
+   */
+  useConnections(pool: ConnectionPool, firstRequests: readonly string[]): void {
+    this.pool = pool;
+    this.firstRequests = firstRequests;
+  }
+
+  /**
+   * Opens the API connections the profile stage will need, one per concurrent request, minus
+   * the idle ones already pooled, so that its requests go out on ready sockets. Returns what
+   * discards those still unused. Nothing is opened when the app brought its own agent.
+   */
+  private preconnect(): () => void {
+    if (!this.pool || this._agent || this.firstRequests.length === 0) return () => undefined;
+    const byOrigin = new Map<string, { url: string; count: number }>();
+    for (const url of this.firstRequests) {
+      const origin = safeURL(url).replace(/^(\w+:\/\/[^/]+).*$/, '$1');
+      const entry = byOrigin.get(origin) ?? { url, count: 0 };
+      entry.count += 1;
+      byOrigin.set(origin, entry);
+    }
+    const pool = this.pool;
+    const releases = [...byOrigin.values()].map(({ url, count }) => pool.preconnect(url, count));
+    return () => releases.forEach((release) => release());
+  }
+
   /** The client's own secrets, to redact from anything it reports. */
   secrets(): string[] {
     return [this._clientSecret, this.basicAuthorization().slice('Basic '.length)];
@@ -85,7 +118,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     body?: string,
     cancel?: Cancellation,
   ): Promise<HttpResponse> {
-    const agent = this._agent;
+    const agent = this._agent ?? this.pool?.agentFor(url.startsWith('http:') ? 'http:' : 'https:');
     return send(
       {
         method,
@@ -140,12 +173,15 @@ export class BitbucketOAuth2 extends OAuth2 {
       throw new TypeError('getOAuthAccessToken requires a callback');
     }
     const started = Date.now();
+    // While a code is exchanged, the API connections open: the profile stage starts on them.
+    const release = isJsonObject(extra) && extra['grant_type'] === 'authorization_code' ? this.preconnect() : () => undefined;
     const exchange = this.requestToken(code, extra).catch((error: unknown) => {
+      release();
       throw redact(error, [...this.secrets(), code]);
     });
     settle(exchange, (error, result) => {
       if (error || !result) return done(error);
-      rememberDeadline(result.accessToken, started + LOGIN_TIMEOUTS * this.limits.timeout);
+      rememberLogin(result.accessToken, { deadline: started + LOGIN_TIMEOUTS * this.limits.timeout, release });
       done(null, result.accessToken, result.refreshToken, result.results);
     });
   }
@@ -260,26 +296,35 @@ function tokensIn(body: string): string[] {
   return parsed.ok && isJsonObject(parsed.value) ? Object.values(parsed.value).filter((v): v is string => typeof v === 'string') : [];
 }
 
-/**
- * When each login that has just exchanged its code must be done with Bitbucket: the token
- * exchange's start plus {@link LOGIN_TIMEOUTS} × `timeout`, by access token, read once by the
- * profile stage. Entries past their deadline are dropped as new ones come.
- */
-const loginDeadlines = new Map<string, number>();
-const MAX_PENDING_LOGINS = 10_000;
-
-export function takeLoginDeadline(accessToken: string): number | undefined {
-  const deadline = loginDeadlines.get(accessToken);
-  loginDeadlines.delete(accessToken);
-  return deadline;
+/** What a login that has exchanged its code hands to its profile stage. */
+export interface PendingLogin {
+  /** When it must be done with Bitbucket: the exchange's start plus {@link LOGIN_TIMEOUTS} × `timeout`. */
+  deadline: number;
+  /** Discards the connections opened ahead that the profile stage did not use. */
+  release(): void;
 }
 
-function rememberDeadline(accessToken: string, deadline: number): void {
+/**
+ * Logins between their code exchange and their profile stage, by access token, each read once.
+ * Entries past their deadline are dropped (and their connections discarded) as new ones come.
+ */
+const pendingLogins = new Map<string, PendingLogin>();
+const MAX_PENDING_LOGINS = 10_000;
+
+export function takeLogin(accessToken: string): PendingLogin | undefined {
+  const login = pendingLogins.get(accessToken);
+  pendingLogins.delete(accessToken);
+  return login;
+}
+
+function rememberLogin(accessToken: string, login: PendingLogin): void {
   const now = Date.now();
-  if (loginDeadlines.size >= MAX_PENDING_LOGINS) {
-    for (const [token, at] of loginDeadlines) if (at < now || loginDeadlines.size >= MAX_PENDING_LOGINS) loginDeadlines.delete(token);
+  for (const [token, pending] of pendingLogins) {
+    if (pending.deadline >= now && pendingLogins.size < MAX_PENDING_LOGINS) break;
+    pending.release();
+    pendingLogins.delete(token);
   }
-  loginDeadlines.set(accessToken, deadline);
+  pendingLogins.set(accessToken, login);
 }
 
 Object.defineProperty(BitbucketOAuth2.prototype, '_clientSecret', {

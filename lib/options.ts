@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { Agent, OutgoingHttpHeaders } from 'node:http';
 import { isJsonObject } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT } from './oauth2';
 import { VERSION } from './version';
@@ -42,6 +42,8 @@ export interface ResolvedOptions {
   /** `false`, or the PKCE method handed to passport-oauth2. */
   pkce: false | 'S256' | 'plain';
   headers: OutgoingHttpHeaders;
+  /** The app's own agent for every request, or undefined for the strategy's own. */
+  agent: Agent | undefined;
   /** Options handed to passport-oauth2 unchanged, when the caller gave them. */
   passThrough: Record<string, unknown>;
 }
@@ -68,6 +70,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     if (input[key] !== undefined && typeof input[key] !== 'boolean') {
       throw new TypeError(`${PREFIX} options.${key} must be true or false`);
     }
+  }
+  const agent = input['agent'];
+  if (agent !== undefined && !(isJsonObject(agent) && typeof agent['addRequest'] === 'function')) {
+    throw new TypeError(`${PREFIX} options.agent must be an http.Agent or https.Agent`);
   }
   const retries = input['retries'] ?? DEFAULT_RETRIES;
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
@@ -133,7 +139,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   // not), except the secret, which only BitbucketOAuth2 keeps.
   const passThrough: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
-    if (value !== undefined && key !== 'clientSecret' && key !== 'pkce') passThrough[key] = value;
+    if (value !== undefined && key !== 'clientSecret' && key !== 'pkce' && key !== 'agent') passThrough[key] = value;
   }
 
   return {
@@ -154,6 +160,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     timeout,
     retries,
     pkce,
+    agent: agent as Agent | undefined,
     headers: { ...(custom as OutgoingHttpHeaders), 'User-Agent': userAgent },
     passThrough,
   };
@@ -190,7 +197,7 @@ const KNOWN = [
   'clientID', 'clientSecret', 'callbackURL', 'authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailsURL',
   'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'state', 'pkce', 'store', 'sessionKey',
   'skipUserProfile', 'skipEmails', 'includeUnverifiedEmails', 'timeout', 'retries', 'userAgent', 'customHeaders', 'proxy',
-  'scope', 'scopeSeparator', 'passReqToCallback',
+  'scope', 'scopeSeparator', 'passReqToCallback', 'agent',
 ];
 const KNOWN_NAMES = new Set(KNOWN);
 

@@ -7,7 +7,8 @@ import { Cancellation, type HttpResponse, settle } from './http';
 import { BitbucketTimeoutError } from './errors';
 import { redact } from './redact';
 import { isJsonObject, parseJson } from './json';
-import { BitbucketOAuth2, LOGIN_TIMEOUTS, takeLoginDeadline } from './oauth2';
+import { ConnectionPool } from './agent';
+import { BitbucketOAuth2, LOGIN_TIMEOUTS, takeLogin } from './oauth2';
 import { resolveOptions } from './options';
 import { fetchAllPages, pageError, pagedEndpoint, type PagedEndpoint } from './pages';
 import { parseProfile } from './profile';
@@ -128,6 +129,7 @@ export class Strategy extends OAuth2Strategy {
   private readonly _minimumWorkspaceRole: MinimumWorkspaceRole;
   private readonly _listWorkspaces: boolean;
   private readonly _usedStates = new UsedStates();
+  private _pool: ConnectionPool | undefined;
 
   constructor(options: StrategyOptions, verify: VerifyFunction);
   constructor(options: StrategyOptions, verify: VerifyFunctionWithParams);
@@ -165,6 +167,21 @@ export class Strategy extends OAuth2Strategy {
       resolved.headers,
       { timeout: resolved.timeout, retries: resolved.retries },
     );
+    if (resolved.agent) {
+      this._oauth2.setAgent(resolved.agent);
+    } else {
+      this._pool = new ConnectionPool();
+      // The requests the profile stage sends at once; none when it may be skipped.
+      const first = resolved.passThrough['skipUserProfile'] === undefined || resolved.passThrough['skipUserProfile'] === false
+        ? [
+            resolved.userProfileURL,
+            ...(resolved.skipEmails ? [] : [resolved.userEmailsURL]),
+            ...(resolved.workspaces ?? []).map((slug) => permissionURL(resolved.userWorkspacesURL, slug)),
+            ...(resolved.fetchWorkspaces ? [resolved.userWorkspacesURL] : []),
+          ]
+        : [];
+      this._oauth2.useConnections(this._pool, first);
+    }
     this._userProfileURL = resolved.userProfileURL;
     this._emailsEndpoint = pagedEndpoint(resolved.userEmailsURL);
     this._workspacesEndpoint = pagedEndpoint(resolved.userWorkspacesURL);
@@ -207,6 +224,15 @@ export class Strategy extends OAuth2Strategy {
         });
       });
     });
+  }
+
+  /**
+   * Closes the strategy's connections to Bitbucket (idle ones, and any still in use), for a
+   * clean shutdown or the end of a test. An agent the app passed (`agent`) is the app's to
+   * close. The strategy still works afterwards: it opens new connections as needed.
+   */
+  close(): void {
+    this._pool?.close();
   }
 
   /**
@@ -257,7 +283,8 @@ export class Strategy extends OAuth2Strategy {
    */
   private async loadProfile(accessToken: string): Promise<Profile> {
     const timeout = this._oauth2.limits.timeout;
-    const deadline = takeLoginDeadline(accessToken) ?? Date.now() + (LOGIN_TIMEOUTS - 1) * timeout;
+    const login = takeLogin(accessToken);
+    const deadline = login?.deadline ?? Date.now() + (LOGIN_TIMEOUTS - 1) * timeout;
     const cancel = new Cancellation();
     const timer = setTimeout(
       () => cancel.cancel(new BitbucketTimeoutError('The login', LOGIN_TIMEOUTS * timeout, 'login')),
@@ -267,6 +294,7 @@ export class Strategy extends OAuth2Strategy {
       return await this.loadProfileParts(accessToken, cancel);
     } finally {
       clearTimeout(timer);
+      login?.release();
     }
   }
 

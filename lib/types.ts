@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { Agent, OutgoingHttpHeaders } from 'node:http';
 import type { Profile as PassportProfile } from 'passport';
 import type { StateStore } from 'passport-oauth2';
 import type { JsonObject } from './json';
@@ -199,6 +199,12 @@ export interface StrategyOptionsBase {
    * connection (never after a 4xx, and never the token exchange), from 0 (off) to 5. Default 2.
    */
   retries?: number | undefined;
+  /**
+   * An agent for every request to Bitbucket, instead of the strategy's own keep-alive pool
+   * (which keeps idle connections 4 minutes and opens the API connections while the code is
+   * exchanged). With your own agent, nothing is opened ahead.
+   */
+  agent?: Agent | undefined;
   /** User-Agent for every request. Default `passport-bitbucket-cloud/<version>`. */
   userAgent?: string | undefined;
   /** Extra headers sent with every request to Bitbucket. */

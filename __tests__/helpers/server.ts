@@ -7,18 +7,25 @@ export interface TestServer {
   close(): Promise<void>;
   /** Sockets still open on the server side. */
   openSockets(): number;
+  /** Connections accepted since the start. */
+  accepted(): number;
 }
 
 /** A real HTTP server on 127.0.0.1 that the test starts and stops. */
 export async function startServer(
   handler: (req: IncomingMessage, res: ServerResponse, server: TestServer) => void,
+  /** How long the server keeps an idle keep-alive connection (Node's default: 5 s). */
+  keepAliveTimeout?: number,
 ): Promise<TestServer> {
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server = createServer((req, res) => {
     state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     handler(req, res, state);
   });
+  if (keepAliveTimeout !== undefined) server.keepAliveTimeout = keepAliveTimeout;
   server.on('connection', (socket) => {
+    accepted += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -28,6 +35,7 @@ export async function startServer(
     url: `http://127.0.0.1:${port}`,
     requests: [],
     openSockets: () => sockets.size,
+    accepted: () => accepted,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

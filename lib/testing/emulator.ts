@@ -100,6 +100,8 @@ export interface EmulatorOptions {
   autoApprove?: string;
   /** Default 0: any free port. The emulator listens on 127.0.0.1 only. */
   port?: number;
+  /** How long it keeps an idle keep-alive connection open, in ms. Default 5000 (Node's). */
+  keepAliveTimeout?: number;
   /**
    * The clock for code, token and refresh lifetimes, in milliseconds. Default `Date.now`:
    * tests pass their own to make time pass without waiting.
@@ -271,6 +273,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     if (delay > 0) later(run, delay);
     else run();
   });
+  if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
