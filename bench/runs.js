@@ -20,4 +20,17 @@ async function concurrently(total, concurrency, task) {
   );
 }
 
-module.exports = { median, concurrently };
+/** The next IPC message of `type` from a child process. */
+function once(child, type) {
+  return new Promise((resolve) => {
+    const listener = (message) => {
+      if (message.type === type) {
+        child.off('message', listener);
+        resolve(message);
+      }
+    };
+    child.on('message', listener);
+  });
+}
+
+module.exports = { median, concurrently, once };

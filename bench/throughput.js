@@ -11,19 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { browser } = require('../scripts/cookie-client');
 const { startRemoteEmulator } = require('./remote-emulator');
-const { concurrently } = require('./runs');
-
-function once(child, type) {
-  return new Promise((resolve) => {
-    const listener = (message) => {
-      if (message.type === type) {
-        child.off('message', listener);
-        resolve(message);
-      }
-    };
-    child.on('message', listener);
-  });
-}
+const { concurrently, once } = require('./runs');
 
 /**
  * With taskset and two CPUs or more, the app under test gets CPU 0 to itself, and this process

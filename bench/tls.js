@@ -23,7 +23,7 @@ const tls = require('node:tls');
 const { parseArgs } = require('node:util');
 const { browser } = require('../scripts/cookie-client');
 const { startRemoteEmulator } = require('./remote-emulator');
-const { median } = require('./runs');
+const { median, once } = require('./runs');
 
 const { values } = parseArgs({
   options: {
@@ -86,18 +86,6 @@ async function delayingProxy(targetPort, oneWayMs) {
   });
   const port = await listen(server);
   return { port, stats, close: () => { for (const s of sockets) s.destroy(); server.close(); } };
-}
-
-function once(child, type) {
-  return new Promise((resolve) => {
-    const listener = (message) => {
-      if (message.type === type) {
-        child.off('message', listener);
-        resolve(message);
-      }
-    };
-    child.on('message', listener);
-  });
 }
 
 async function main() {
