@@ -1,4 +1,4 @@
-import { parseProfile } from '../lib';
+import { parseProfile } from '../lib/profile';
 import { orderEmails, parseEmailsPage, type RawEmail } from '../lib/emails';
 import { fixture } from './helpers/bitbucket';
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { BitbucketResponseError, parseProfile } from '../lib';
+import { BitbucketResponseError } from '../lib';
+import { parseProfile } from '../lib/profile';
 import { orderEmails, parseEmailsPage, type RawEmail } from '../lib/emails';
 import { parsePermission, parseWorkspacesPage } from '../lib/workspaces';
 

@@ -4,11 +4,11 @@ import {
   BitbucketNetworkError,
   BitbucketResponseError,
   BitbucketTimeoutError,
-  MAX_EMAIL_PAGES,
-  MAX_RESPONSE_BYTES,
   Strategy,
   type Profile,
 } from '../lib';
+import { MAX_RESPONSE_BYTES } from '../lib/options';
+import { MAX_PAGES as MAX_EMAIL_PAGES } from '../lib/pages';
 import { ACCESS_TOKEN, expectNoSecrets, fixture, options } from './helpers/bitbucket';
 import { expectType, signIn } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';

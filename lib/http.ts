@@ -1,10 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import {
-  BitbucketNetworkError,
-  BitbucketResponseError,
-  BitbucketTimeoutError,
-} from './errors';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError } from './errors';
 
 /** What bounds every request the strategy makes. */
 export interface HttpLimits {
@@ -21,56 +18,13 @@ export interface HttpRequest {
   body?: string | undefined;
   /** A human description used in error messages, e.g. "GET https://api.bitbucket.org/2.0/user". */
   what: string;
-  cancel?: Cancellation | undefined;
-  agent?: http.Agent | boolean | undefined;
-}
-
-/**
- * Cancels a group of requests at once: when one of a login's concurrent requests fails, the
- * others stop. (Lighter than an AbortSignal per request, which this hot path would pay for
- * on every login.)
- */
-export class Cancellation {
-  private readonly callbacks = new Set<(reason: Error) => void>();
-  private why: Error | undefined;
-
-  get cancelled(): boolean {
-    return this.why !== undefined;
-  }
-
-  /** Why the group was cancelled: the error its requests end with. */
-  get reason(): Error | undefined {
-    return this.why;
-  }
-
-  cancel(reason: Error = new Error('request aborted')): void {
-    if (this.why) return;
-    this.why = reason;
-    for (const callback of this.callbacks) callback(reason);
-    this.callbacks.clear();
-  }
-
-  /** Calls `callback` on cancel; returns a function that stops that. */
-  onCancel(callback: (reason: Error) => void): () => void {
-    this.callbacks.add(callback);
-    return () => this.callbacks.delete(callback);
-  }
-}
-
-/** Network errors that a new attempt may not meet: a reset, a refused or dropped connection. */
-const transient = new WeakSet<Error>();
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ECONNABORTED']);
-
-/** True for an error a GET may be retried after (see {@link send}). */
-export function isTransient(error: unknown): boolean {
-  return error instanceof Error && transient.has(error);
-}
-
-function networkError(what: string, cause: unknown, dropped = false): BitbucketNetworkError {
-  const error = new BitbucketNetworkError(what, cause);
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  if (dropped || (typeof code === 'string' && TRANSIENT_CODES.has(code))) transient.add(error);
-  return error;
+  /**
+   * Ends the request when aborted: with the signal's reason if it is one of this package's
+   * errors (the login's deadline), else as a network error. One controller serves all the
+   * requests of a login's profile stage.
+   */
+  signal?: AbortSignal | undefined;
+  agent?: http.Agent | undefined;
 }
 
 export interface HttpResponse {
@@ -82,59 +36,26 @@ export interface HttpResponse {
   response: http.IncomingMessage;
 }
 
-/** What a request needs from its URL, parsed once per URL (the strategy's endpoints repeat). */
-interface Target {
-  transport: typeof http | typeof https;
-  protocol: string;
-  hostname: string;
-  port: string;
-  path: string;
-  /** The `Host` header: host and non-default port, as the URL spells them. */
-  host: string;
+/** Network errors that a new attempt may not meet: a reset, a refused or dropped connection. */
+const transient = new WeakSet<Error>();
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ECONNABORTED']);
+
+/** True for an error a GET may be retried after (see {@link send}). */
+export function isTransient(error: unknown): boolean {
+  return error instanceof Error && transient.has(error);
 }
 
-const targets = new Map<string, Target>();
-/** Enough for every endpoint of a few strategies; page links beyond it are parsed each time. */
-const MAX_TARGETS = 64;
-
-function parseTarget(url: string): Target {
-  const known = targets.get(url);
-  if (known) return known;
-  const parsed = new URL(url);
-  const transport = parsed.protocol === 'https:' ? https : parsed.protocol === 'http:' ? http : undefined;
-  if (!transport) throw new Error(`unsupported protocol ${parsed.protocol}`);
-  const hostname = parsed.hostname;
-  const target: Target = {
-    transport,
-    protocol: parsed.protocol,
-    hostname: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
-    port: parsed.port,
-    path: `${parsed.pathname}${parsed.search}`,
-    host: parsed.host,
-  };
-  if (targets.size < MAX_TARGETS) targets.set(url, target);
-  return target;
+export function networkError(what: string, cause: unknown, dropped = false): BitbucketNetworkError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const error = new BitbucketNetworkError(`${what} failed: could not reach Bitbucket (${reason})`, { cause });
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (dropped || (typeof code === 'string' && TRANSIENT_CODES.has(code))) transient.add(error);
+  return error;
 }
 
-/**
- * The request's headers as a flat list (Node's raw form, which it validates but does not
- * re-index), with `Host` and `Content-Length` added. Names are matched case-insensitively:
- * a later header replaces an earlier one of the same name.
- */
-function rawHeaders(host: string, headers: http.OutgoingHttpHeaders, body: string | undefined): string[] {
-  const byName = new Map<string, [string, string | number | readonly string[]]>();
-  byName.set('host', ['Host', host]);
-  for (const name of Object.keys(headers)) {
-    const value = headers[name];
-    if (value !== undefined) byName.set(name.toLowerCase(), [name, value]);
-  }
-  if (body !== undefined) byName.set('content-length', ['Content-Length', Buffer.byteLength(body)]);
-  const raw: string[] = [];
-  for (const [name, value] of byName.values()) {
-    if (Array.isArray(value)) for (const item of value) raw.push(name, item);
-    else raw.push(name, String(value));
-  }
-  return raw;
+/** The error of a request cut short by its signal. */
+function abortedError(what: string, reason: unknown): Error {
+  return reason instanceof BitbucketTimeoutError ? reason : networkError(what, reason instanceof Error ? reason : new Error('request aborted'));
 }
 
 /**
@@ -144,71 +65,49 @@ function rawHeaders(host: string, headers: http.OutgoingHttpHeaders, body: strin
  */
 export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
-    let target: Target;
+    const { signal } = request;
+    if (signal?.aborted) return reject(abortedError(request.what, signal.reason));
+    let outgoing: http.ClientRequest;
     try {
-      target = parseTarget(request.url);
+      const url = new URL(request.url);
+      const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
+      if (!transport) throw new Error(`unsupported protocol ${url.protocol}`);
+      const headers: http.OutgoingHttpHeaders = {};
+      for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers[name] = value;
+      if (request.body !== undefined) headers['Content-Length'] = Buffer.byteLength(request.body);
+      const options: https.RequestOptions = { method: request.method, headers };
+      if (request.agent) options.agent = request.agent;
+      outgoing = transport.request(url, options, onResponse);
     } catch (cause) {
-      reject(new BitbucketNetworkError(request.what, cause));
-      return;
-    }
-    const cancelled = request.cancel?.reason;
-    if (cancelled) {
-      reject(cancelledError(request.what, cancelled));
-      return;
+      // An unparsable URL, or a header Node refuses to send (a control character): no request left.
+      return reject(networkError(request.what, cause));
     }
 
     let settled = false;
-    const options: https.RequestOptions = {
-      protocol: target.protocol,
-      hostname: target.hostname,
-      port: target.port,
-      path: target.path,
-      method: request.method,
-      headers: rawHeaders(target.host, request.headers, request.body),
-    };
-    if (request.agent !== undefined) options.agent = request.agent;
-
-    let outgoing: http.ClientRequest;
-    try {
-      outgoing = target.transport.request(options, onResponse);
-    } catch (cause) {
-      // Node refuses a header it cannot send (a control character in a value): no request left.
-      reject(new BitbucketNetworkError(request.what, cause));
-      return;
-    }
-
-    const timer = setTimeout(() => fail(new BitbucketTimeoutError(request.what, limits.timeout)), limits.timeout);
-    const stopListening = request.cancel?.onCancel((reason) => fail(cancelledError(request.what, reason)));
+    const timer = setTimeout(
+      () => fail(new BitbucketTimeoutError(`${request.what} timed out: Bitbucket did not answer within ${limits.timeout} ms`, { timeout: limits.timeout, limit: 'request' })),
+      limits.timeout,
+    );
+    const onAbort = (): void => fail(abortedError(request.what, signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
     outgoing.on('error', (cause) => fail(networkError(request.what, cause)));
     outgoing.end(request.body);
 
     function onResponse(incoming: http.IncomingMessage): void {
       const declared = Number(incoming.headers['content-length']);
-      if (Number.isFinite(declared) && declared > limits.maxBytes) {
-        fail(tooLarge());
-        return;
-      }
+      if (Number.isFinite(declared) && declared > limits.maxBytes) return fail(tooLarge());
       const chunks: Buffer[] = [];
       let size = 0;
       incoming.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > limits.maxBytes) {
-          fail(tooLarge());
-          return;
-        }
+        if (size > limits.maxBytes) return fail(tooLarge());
         chunks.push(chunk);
       });
-      incoming.on('end', () => {
+      incoming.on('end', () =>
         finish(() =>
-          resolve({
-            url: request.url,
-            status: incoming.statusCode ?? 0,
-            headers: incoming.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-            response: incoming,
-          }),
-        );
-      });
+          resolve({ url: request.url, status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString('utf8'), response: incoming }),
+        ),
+      );
       incoming.on('error', (cause) => fail(networkError(request.what, cause)));
       incoming.on('close', () => {
         if (!incoming.complete) fail(networkError(request.what, new Error('connection closed before the response ended'), true));
@@ -216,17 +115,14 @@ export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResp
     }
 
     function tooLarge(): BitbucketResponseError {
-      return new BitbucketResponseError(
-        `${request.what}: Bitbucket's response is larger than ${limits.maxBytes} bytes`,
-        'BITBUCKET_RESPONSE_TOO_LARGE',
-      );
+      return new BitbucketResponseError(`${request.what}: Bitbucket's response is larger than ${limits.maxBytes} bytes`, { code: 'BITBUCKET_RESPONSE_TOO_LARGE' });
     }
 
     function finish(settle: () => void): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      stopListening?.();
+      signal?.removeEventListener('abort', onAbort);
       settle();
     }
 
@@ -239,33 +135,11 @@ export function send(request: HttpRequest, limits: HttpLimits): Promise<HttpResp
   });
 }
 
-/** A cancelled request ends with the group's reason when it is one of this package's errors (the login's deadline). */
-function cancelledError(what: string, reason: Error): Error {
-  return reason instanceof BitbucketTimeoutError ? reason : new BitbucketNetworkError(what, reason);
-}
-
-/** Resolves after `ms`, or rejects with the group's reason as soon as it is cancelled. */
-export function pause(ms: number, cancel: Cancellation | undefined): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (cancel?.reason) return reject(cancel.reason);
-    const timer = setTimeout(() => {
-      stop?.();
-      resolve();
-    }, ms);
-    const stop = cancel?.onCancel((reason) => {
-      clearTimeout(timer);
-      reject(reason);
-    });
-  });
-}
-
-/**
- * Hands a promise's outcome to a Node-style callback outside the promise chain, so that a
- * callback which throws surfaces as an ordinary exception rather than an unhandled rejection.
- */
-export function settle<T>(promise: Promise<T>, callback: (error: unknown, value?: T) => void): void {
-  promise.then(
-    (value) => process.nextTick(callback, null, value),
-    (error: unknown) => process.nextTick(callback, error),
-  );
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it is aborted. */
+export async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, signal ? { signal } : {});
+  } catch (error) {
+    throw signal?.aborted ? signal.reason : error;
+  }
 }

@@ -1,4 +1,4 @@
-export { Strategy, Strategy as BitbucketStrategy, MAX_EMAIL_PAGES } from './strategy';
+export { Strategy, Strategy as BitbucketStrategy } from './strategy';
 export {
   BitbucketError,
   BitbucketAPIError,
@@ -9,11 +9,9 @@ export {
   type BitbucketErrorCode,
   type BitbucketOAuthErrorData,
 } from './errors';
+// passport-oauth2's errors, which logins also end with, so that an app can tell every outcome
+// apart with one import.
 export { AuthorizationError, InternalOAuthError, TokenError } from 'passport-oauth2';
-export { AUTHORIZATION_URL, TOKEN_URL, USER_PROFILE_URL, USER_EMAILS_URL, USER_WORKSPACES_URL } from './options';
-export { DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './oauth2';
-export { parseProfile } from './profile';
-export { VERSION } from './version';
 export type {
   BitbucketEmail,
   BitbucketWorkspace,
@@ -21,7 +19,6 @@ export type {
   RefreshedTokens,
   SkipUserProfile,
   StrategyOptions,
-  StrategyOptionsBase,
   StrategyOptionsWithRequest,
   TokenParams,
   VerifyCallback,
@@ -32,4 +29,3 @@ export type {
   VerifyResult,
   WorkspaceRole,
 } from './types';
-export type { JsonObject } from './json';

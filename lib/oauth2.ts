@@ -1,19 +1,14 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { OAuth2, type dataCallback, type oauth2tokenCallback } from 'oauth';
-import { TokenError } from 'passport-oauth2';
-import { apiError, BitbucketResponseError, safeURL } from './errors';
+import { safeURL, tokenError } from './answers';
+import { BitbucketResponseError } from './errors';
 import { isJsonObject, optionalString, parseJson } from './json';
-import { type Cancellation, type HttpLimits, type HttpResponse, isTransient, pause, send, settle } from './http';
+import { callbackify } from 'node:util';
+import { type HttpLimits, type HttpResponse, isTransient, pause, send } from './http';
 import type { ConnectionPool } from './agent';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, LOGIN_TIMEOUTS, MAX_RESPONSE_BYTES } from './options';
 import { redact } from './redact';
 
-/** Default bounds: 10 s a request, 1 MiB a response (a full page of 100 emails is ~30 KB). */
-export const DEFAULT_TIMEOUT = 10_000;
-export const MAX_RESPONSE_BYTES = 1024 * 1024;
-/** Default number of retries of each GET of the profile stage. */
-export const DEFAULT_RETRIES = 2;
-/** The login's deadline, in multiples of `timeout`: the token exchange and the profile stage together. */
-export const LOGIN_TIMEOUTS = 3;
 
 /** The client's bounds: each request's, and how often a failed GET is tried again. */
 export interface ClientLimits extends HttpLimits {
@@ -36,7 +31,6 @@ type DataCallback = (
 const HEADER_TOKEN = /^[\x21-\x7e]+$/;
 
 const secrets = new WeakMap<object, string>();
-const basicHeaders = new WeakMap<object, string>();
 
 /**
  * node-oauth's `OAuth2` client, made to talk to Bitbucket the way Bitbucket documents it.
@@ -116,7 +110,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     url: string,
     headers: OutgoingHttpHeaders,
     body?: string,
-    cancel?: Cancellation,
+    signal?: AbortSignal,
   ): Promise<HttpResponse> {
     const agent = this._agent ?? this.pool?.agentFor(url.startsWith('http:') ? 'http:' : 'https:');
     return send(
@@ -126,7 +120,7 @@ export class BitbucketOAuth2 extends OAuth2 {
         headers: { Accept: 'application/json', ...this._customHeaders, ...headers },
         body,
         what: `${method} ${safeURL(url)}`,
-        cancel,
+        signal,
         agent: agent === false || agent === true || agent === undefined ? undefined : agent,
       },
       this.limits,
@@ -137,19 +131,19 @@ export class BitbucketOAuth2 extends OAuth2 {
    * GET a REST API resource with the access token in the `Authorization` header. A 5xx answer,
    * a reset or a refused connection is tried again, up to `retries` times, after a jittered
    * pause (100 ms, then 200 ms, each ±50%); never a 4xx, a timeout or a cancelled request.
-   * A GET reads and changes nothing, so a repeat is safe. Cancelling the group ends the pauses.
+   * A GET reads and changes nothing, so a repeat is safe. Aborting `signal` ends the pauses.
    */
-  async apiGet(url: string, accessToken: string, cancel?: Cancellation): Promise<HttpResponse> {
+  async apiGet(url: string, accessToken: string, signal?: AbortSignal): Promise<HttpResponse> {
     const headers = { Authorization: `Bearer ${accessToken}` };
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt >= this.limits.retries;
       try {
-        const response = await this.send('GET', url, headers, undefined, cancel);
+        const response = await this.send('GET', url, headers, undefined, signal);
         if (response.status < 500 || last) return response;
       } catch (error) {
         if (!isTransient(error) || last) throw error;
       }
-      await pause(100 * 2 ** attempt * (0.5 + Math.random()), cancel);
+      await pause(100 * 2 ** attempt * (0.5 + Math.random()), signal);
     }
   }
 
@@ -179,7 +173,7 @@ export class BitbucketOAuth2 extends OAuth2 {
       release();
       throw redact(error, [...this.secrets(), code]);
     });
-    settle(exchange, (error, result) => {
+    callbackify(() => exchange)((error, result) => {
       if (error || !result) return done(error);
       rememberLogin(result.accessToken, { deadline: started + LOGIN_TIMEOUTS * this.limits.timeout, release });
       done(null, result.accessToken, result.refreshToken, result.results);
@@ -191,7 +185,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     refreshToken: string | undefined;
     results: Record<string, unknown>;
   }> {
-    const form = new Map<string, string>();
+    const form = new URLSearchParams();
     if (isJsonObject(params)) {
       for (const [key, value] of Object.entries(params)) {
         if (value === undefined || value === null) continue;
@@ -206,8 +200,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request
     // (observed), so a scope is never sent when refreshing.
     if (refreshing) form.delete('scope');
-    let body = '';
-    for (const [key, value] of form) body += `${body ? '&' : ''}${formEncode(key)}=${formEncode(value)}`;
+    const body = form.toString();
 
     const response = await this.send(
       'POST',
@@ -225,15 +218,10 @@ export class BitbucketOAuth2 extends OAuth2 {
     }
   }
 
-  /** `Basic base64(id:secret)`, built once and kept, like the secret, off the object's own properties. */
+  /** `Basic base64(id:secret)`, each part form-encoded first as RFC 6749 §2.3.1 asks. */
   private basicAuthorization(): string {
-    let header = basicHeaders.get(this);
-    if (header === undefined) {
-      const credentials = `${formEncode(this._clientId)}:${formEncode(this._clientSecret)}`;
-      header = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
-      basicHeaders.set(this, header);
-    }
-    return header;
+    const credentials = `${formEncode(this._clientId)}:${formEncode(this._clientSecret)}`;
+    return `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
   }
 
   /**
@@ -253,7 +241,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     if (accessToken) merged['Authorization'] = `Bearer ${accessToken}`;
     const verb = method === 'POST' ? 'POST' : 'GET';
     const payload = typeof body === 'string' && body !== '' ? body : undefined;
-    settle(this.send(verb, url, merged, payload), (error, response) => {
+    callbackify(() => this.send(verb, url, merged, payload))((error, response) => {
       if (error || !response) return reply(redact(error, [...this.secrets(), accessToken ?? undefined]));
       if (response.status >= 200 && response.status <= 299) {
         return reply(null, response.body, response.response);
@@ -335,7 +323,6 @@ Object.defineProperty(BitbucketOAuth2.prototype, '_clientSecret', {
   },
   set(this: object, value: unknown) {
     secrets.set(this, typeof value === 'string' ? value : '');
-    basicHeaders.delete(this);
   },
 });
 
@@ -344,18 +331,3 @@ function formEncode(value: string): string {
   return encodeURIComponent(value).replace(/%20/g, '+');
 }
 
-function tokenError(what: string, response: HttpResponse): Error {
-  const parsed = parseJson(response.body);
-  if (parsed.ok && isJsonObject(parsed.value)) {
-    const code = optionalString(parsed.value, 'error');
-    if (code) {
-      return new TokenError(
-        optionalString(parsed.value, 'error_description'),
-        code,
-        optionalString(parsed.value, 'error_uri'),
-        response.status,
-      );
-    }
-  }
-  return apiError(what, response);
-}

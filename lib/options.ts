@@ -1,8 +1,6 @@
 import type { Agent, OutgoingHttpHeaders } from 'node:http';
 import { isJsonObject } from './json';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT } from './oauth2';
 import { VERSION } from './version';
-import { MINIMUM_ROLES, type MinimumWorkspaceRole } from './workspaces';
 
 /** Bitbucket Cloud's endpoints. */
 export const AUTHORIZATION_URL = 'https://bitbucket.org/site/oauth2/authorize';
@@ -10,6 +8,18 @@ export const TOKEN_URL = 'https://bitbucket.org/site/oauth2/access_token';
 export const USER_PROFILE_URL = 'https://api.bitbucket.org/2.0/user';
 export const USER_EMAILS_URL = 'https://api.bitbucket.org/2.0/user/emails';
 export const USER_WORKSPACES_URL = 'https://api.bitbucket.org/2.0/user/workspaces';
+
+/** Default bounds: 10 s a request, 1 MiB a response (a full page of 100 emails is ~30 KB). */
+export const DEFAULT_TIMEOUT = 10_000;
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** Default number of retries of each GET of the profile stage. */
+export const DEFAULT_RETRIES = 2;
+/** The login's deadline, in multiples of `timeout`: the token exchange and the profile stage together. */
+export const LOGIN_TIMEOUTS = 3;
+
+/** The roles `minimumWorkspaceRole` accepts, lowest first. */
+export const MINIMUM_ROLES = ['member', 'create-project', 'owner'] as const;
+export type MinimumWorkspaceRole = (typeof MINIMUM_ROLES)[number];
 
 /** Bitbucket workspace slugs: letters, digits, dashes, underscores and periods. */
 const SLUG = /^[A-Za-z0-9_.-]{1,100}$/;

@@ -1,4 +1,4 @@
-import { apiError, type BitbucketError, BitbucketResponseError } from './errors';
+import { BitbucketResponseError } from './errors';
 import type { HttpResponse } from './http';
 import { isJsonObject, parseJson } from './json';
 
@@ -112,10 +112,5 @@ function checkNext(request: PagedFetch<unknown>, next: string, seen: ReadonlySet
 }
 
 function unsafe(what: string, problem: string): BitbucketResponseError {
-  return new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, 'BITBUCKET_UNSAFE_PAGINATION');
-}
-
-/** The error for a failed request of the profile stage. */
-export function pageError(what: string, response: HttpResponse, hint?: string): BitbucketError {
-  return apiError(`Fetching the ${what}`, response, hint);
+  return new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
 }

@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
+import { callbackify } from 'node:util';
 import type { Request } from 'express';
 import { InternalOAuthError, Strategy as OAuth2Strategy, type StrategyOptions as OAuth2StrategyOptions, TokenError } from 'passport-oauth2';
 import { BitbucketError, BitbucketResponseError } from './errors';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
-import { Cancellation, type HttpResponse, settle } from './http';
 import { BitbucketTimeoutError } from './errors';
 import { redact } from './redact';
-import { isJsonObject, parseJson } from './json';
+import { isJsonObject } from './json';
 import { ConnectionPool } from './agent';
-import { BitbucketOAuth2, LOGIN_TIMEOUTS, takeLogin } from './oauth2';
-import { resolveOptions } from './options';
-import { fetchAllPages, pageError, pagedEndpoint, type PagedEndpoint } from './pages';
+import { apiError, missingScopes } from './answers';
+import { BitbucketOAuth2, takeLogin } from './oauth2';
+import { LOGIN_TIMEOUTS, type MinimumWorkspaceRole, resolveOptions } from './options';
+import { fetchAllPages, pagedEndpoint, type PagedEndpoint } from './pages';
 import { parseProfile } from './profile';
 import type {
   BitbucketWorkspace,
@@ -28,13 +29,10 @@ import { adaptVerify } from './verify';
 import {
   isPermitted,
   mergeWorkspaces,
-  type MinimumWorkspaceRole,
   parsePermission,
   parseWorkspacesPage,
   permissionURL,
 } from './workspaces';
-
-export { MAX_PAGES as MAX_EMAIL_PAGES } from './pages';
 
 type LoadUserProfile = {
   _loadUserProfile(this: unknown, accessToken: string, done: (err?: unknown, profile?: Profile) => void): void;
@@ -79,27 +77,6 @@ const REFUSALS: Readonly<Record<MinimumWorkspaceRole, string>> = {
   'create-project': 'Only members of a permitted Bitbucket workspace with the create-project role or higher may sign in.',
   owner: 'Only owners of a permitted Bitbucket workspace may sign in.',
 };
-
-/** Bitbucket's scope names and the boxes that grant them on the OAuth consumer. */
-const PERMISSIONS: Record<string, string> = { account: 'Account: Read', email: 'Account: Email' };
-
-/**
- * For Bitbucket's missing-scope 403 (`detail.required`), which box to tick on the consumer.
- */
-function permissionHint(response: HttpResponse): string | undefined {
-  if (response.status !== 403) return undefined;
-  const required = missingScopes(response) ?? ['account'];
-  const boxes = required.map((scope) => PERMISSIONS[String(scope)] ?? String(scope));
-  return `tick the ${boxes.map((b) => `"${b}"`).join(' and ')} permission on the Bitbucket OAuth consumer (Workspace settings → OAuth consumers → Edit)`;
-}
-
-/** The scopes a 403 says the token lacks (`error.detail.required`), when it is that 403. */
-function missingScopes(response: HttpResponse): unknown[] | undefined {
-  const parsed = parseJson(response.body);
-  const error = parsed.ok && isJsonObject(parsed.value) ? parsed.value['error'] : undefined;
-  const detail = isJsonObject(error) ? error['detail'] : undefined;
-  return isJsonObject(detail) && Array.isArray(detail['required']) ? detail['required'] : undefined;
-}
 
 /**
  * Passport strategy for signing in with Bitbucket Cloud (OAuth 2.0).
@@ -267,12 +244,10 @@ export class Strategy extends OAuth2Strategy {
    */
   override userProfile(accessToken: string, done: (err?: unknown, profile?: Profile) => void): void {
     const secrets = [...this._oauth2.secrets(), accessToken];
-    settle(
-      this.loadProfile(accessToken).catch((error: unknown) => {
-        throw redact(error, secrets);
-      }),
-      done,
-    );
+    const profile = this.loadProfile(accessToken).catch((error: unknown) => {
+      throw redact(error, secrets);
+    });
+    callbackify(() => profile)(done);
   }
 
   /**
@@ -285,26 +260,28 @@ export class Strategy extends OAuth2Strategy {
     const timeout = this._oauth2.limits.timeout;
     const login = takeLogin(accessToken);
     const deadline = login?.deadline ?? Date.now() + (LOGIN_TIMEOUTS - 1) * timeout;
-    const cancel = new Cancellation();
-    const timer = setTimeout(
-      () => cancel.cancel(new BitbucketTimeoutError('The login', LOGIN_TIMEOUTS * timeout, 'login')),
-      Math.max(0, deadline - Date.now()),
-    );
+    const stage = new AbortController();
+    const limit = LOGIN_TIMEOUTS * timeout;
+    const timer = setTimeout(() => {
+      const message = `The login timed out: Bitbucket did not finish answering within the login's deadline of ${limit} ms (3 × timeout)`;
+      stage.abort(new BitbucketTimeoutError(message, { timeout: limit, limit: 'login' }));
+    }, Math.max(0, deadline - Date.now()));
     try {
-      return await this.loadProfileParts(accessToken, cancel);
+      return await this.loadProfileParts(accessToken, stage);
     } finally {
       clearTimeout(timer);
       login?.release();
     }
   }
 
-  private async loadProfileParts(accessToken: string, cancel: Cancellation): Promise<Profile> {
-    const user = this.fetchUser(accessToken, cancel);
-    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, cancel);
-    const checked = this._workspaces ? this.checkWorkspaces(accessToken, cancel) : undefined;
-    const listed = this._listWorkspaces ? this.fetchWorkspaces(accessToken, cancel) : undefined;
+  private async loadProfileParts(accessToken: string, stage: AbortController): Promise<Profile> {
+    const { signal } = stage;
+    const user = this.fetchUser(accessToken, signal);
+    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, signal);
+    const checked = this._workspaces ? this.checkWorkspaces(accessToken, signal) : undefined;
+    const listed = this._listWorkspaces ? this.fetchWorkspaces(accessToken, signal) : undefined;
     // If one request fails, the others are cancelled rather than left running.
-    for (const pending of [user, emails, checked, listed]) pending?.catch(() => cancel.cancel());
+    for (const pending of [user, emails, checked, listed]) pending?.catch(() => stage.abort(new Error('request aborted')));
     const [profile, rawEmails, memberships, all] = await Promise.all([user, emails, checked, listed]);
     profile.emails = orderEmails(rawEmails, this._includeUnverifiedEmails);
     if (all) profile.workspaces = mergeWorkspaces(all, memberships ?? []);
@@ -317,10 +294,10 @@ export class Strategy extends OAuth2Strategy {
    * The user's role in each listed workspace, all asked at once. A 403 or 404 means the user is
    * not in that one; a 403 that names missing scopes is the consumer's problem, an error.
    */
-  private async checkWorkspaces(accessToken: string, cancel: Cancellation): Promise<BitbucketWorkspace[]> {
+  private async checkWorkspaces(accessToken: string, signal: AbortSignal): Promise<BitbucketWorkspace[]> {
     const answers = await Promise.all(
       this._permissionURLs.map(async ([slug, url]) => {
-        const response = await this._oauth2.apiGet(url, accessToken, cancel);
+        const response = await this._oauth2.apiGet(url, accessToken, signal);
         if (response.status === 200) {
           const membership = parsePermission(response.body);
           if (membership.slug.toLowerCase() !== slug.toLowerCase()) {
@@ -329,38 +306,38 @@ export class Strategy extends OAuth2Strategy {
           return membership;
         }
         if ((response.status === 403 && !missingScopes(response)) || response.status === 404) return undefined;
-        throw pageError('workspace permission', response, permissionHint(response));
+        throw apiError('Fetching the workspace permission', response, true);
       }),
     );
     return answers.filter((m): m is BitbucketWorkspace => m !== undefined);
   }
 
-  private async fetchUser(accessToken: string, cancel: Cancellation): Promise<Profile> {
-    const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, cancel);
-    if (response.status !== 200) throw pageError('user profile', response, permissionHint(response));
+  private async fetchUser(accessToken: string, signal: AbortSignal): Promise<Profile> {
+    const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, signal);
+    if (response.status !== 200) throw apiError('Fetching the user profile', response, true);
     return parseProfile(response.body);
   }
 
-  private fetchEmails(accessToken: string, cancel: Cancellation): Promise<RawEmail[]> {
+  private fetchEmails(accessToken: string, signal: AbortSignal): Promise<RawEmail[]> {
     return fetchAllPages({
       what: 'user emails',
       endpoint: this._emailsEndpoint,
-      get: (url) => this._oauth2.apiGet(url, accessToken, cancel),
+      get: (url) => this._oauth2.apiGet(url, accessToken, signal),
       parse: parseEmailsPage,
       // NOTE: Bitbucket answers 403 ("Your credentials lack one or more required privilege
       // scopes") when the consumer lacks the Account: Email permission. The user can still
       // sign in; the profile just has no addresses.
-      onError: (response, firstPage) => (response.status === 403 && firstPage ? [] : pageError('user emails', response)),
+      onError: (response, firstPage) => (response.status === 403 && firstPage ? [] : apiError('Fetching the user emails', response)),
     });
   }
 
-  private fetchWorkspaces(accessToken: string, cancel: Cancellation): Promise<BitbucketWorkspace[]> {
+  private fetchWorkspaces(accessToken: string, signal: AbortSignal): Promise<BitbucketWorkspace[]> {
     return fetchAllPages({
       what: 'workspaces',
       endpoint: this._workspacesEndpoint,
-      get: (page) => this._oauth2.apiGet(page, accessToken, cancel),
+      get: (page) => this._oauth2.apiGet(page, accessToken, signal),
       parse: parseWorkspacesPage,
-      onError: (response) => pageError('workspaces', response, permissionHint(response)),
+      onError: (response) => apiError('Fetching the workspaces', response, true),
     });
   }
 

@@ -58,23 +58,14 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
     );
   }
 
-  // Fixed-arity wrappers: passport-oauth2 reads `.length` to choose the arguments.
-  if (passReqToCallback) {
-    return withParams
-      ? function (this: unknown, req: unknown, at: unknown, rt: unknown, params: unknown, profile: unknown, done: unknown) {
-          call.call(this, [req, at, rt, params, profile, done]);
-        }
-      : function (this: unknown, req: unknown, at: unknown, rt: unknown, profile: unknown, done: unknown) {
-          call.call(this, [req, at, rt, profile, done]);
-        };
-  }
-  return withParams
-    ? function (this: unknown, at: unknown, rt: unknown, params: unknown, profile: unknown, done: unknown) {
-        call.call(this, [at, rt, params, profile, done]);
-      }
-    : function (this: unknown, at: unknown, rt: unknown, profile: unknown, done: unknown) {
-        call.call(this, [at, rt, profile, done]);
-      };
+  // passport-oauth2 reads `.length` to choose the arguments: the wrapper declares as many as
+  // the app's function would receive.
+  const wrapper = function (this: unknown, ...args: unknown[]): void {
+    call.call(this, args);
+  };
+  const arity = (passReqToCallback ? 1 : 0) + (withParams ? 5 : 4);
+  Object.defineProperty(wrapper, 'length', { value: arity });
+  return wrapper;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

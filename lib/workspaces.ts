@@ -1,11 +1,9 @@
 import { BitbucketResponseError } from './errors';
 import { isJsonObject, optionalString, parseJson } from './json';
 import { type Page, parsePage } from './pages';
+import type { MinimumWorkspaceRole } from './options';
 import type { BitbucketWorkspace, WorkspaceRole } from './types';
 
-/** The roles `minimumWorkspaceRole` accepts, lowest first. */
-export const MINIMUM_ROLES = ['member', 'create-project', 'owner'] as const;
-export type MinimumWorkspaceRole = (typeof MINIMUM_ROLES)[number];
 
 /**
  * Roles in rising order: owner > create-project > member ≥ collaborator. `collaborator` is

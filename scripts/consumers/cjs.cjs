@@ -9,7 +9,7 @@ assert.equal(BitbucketStrategy, Strategy);
 const strategy = new Strategy({ clientID: 'k', clientSecret: 's' }, (at, rt, profile, done) => done(null, profile));
 passport.use(strategy);
 assert.equal(strategy.name, 'bitbucket');
-assert.ok(new BitbucketAPIError('x', 500, '', undefined) instanceof InternalOAuthError);
+assert.ok(new BitbucketAPIError('x', { status: 500, body: '' }) instanceof InternalOAuthError);
 assert.equal(require('passport-bitbucket-cloud').default, undefined);
 
 startBitbucketEmulator().then(async (bitbucket) => {
