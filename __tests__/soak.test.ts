@@ -1,5 +1,5 @@
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { runSoak } = require('../scripts/soak-core') as {
+const { runSoak } = require('../support/soak') as {
   runSoak(o: Record<string, unknown>): Promise<Record<string, number>>;
 };
 

@@ -8,7 +8,7 @@ const http = require('node:http');
 const express = require('express');
 const session = require('express-session');
 const { Passport } = require('passport');
-const { browser } = require('../scripts/cookie-client');
+const { browser } = require('../support/browser');
 
 const PACKAGES = {
   'passport-bitbucket-cloud': () => require('passport-bitbucket-cloud').Strategy,

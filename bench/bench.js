@@ -19,6 +19,7 @@
  * - which profile fields each package fills;
  * - this project's targets, each PASS or FAIL.
  */
+const { parseArgs } = require('node:util');
 const { startRemoteEmulator } = require('./remote-emulator');
 const { PACKAGES, VARIANTS, startApp, login } = require('./apps');
 const { throughput } = require('./throughput');
@@ -28,20 +29,22 @@ const { median } = require('./runs');
 const OURS = 'passport-bitbucket-cloud';
 const NAMES = Object.keys(PACKAGES);
 const LOAD_NAMES = [OURS, ...Object.keys(VARIANTS), ...NAMES.filter((n) => n !== OURS)];
-const flag = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : fallback;
-};
-const LATENCY = flag('latency', 25);
-const ROUNDS = Math.max(30, flag('rounds', 30));
-const LOGINS = flag('logins', 3000);
+const { values: args } = parseArgs({
+  options: {
+    latency: { type: 'string', default: '25' },
+    rounds: { type: 'string', default: '30' },
+    logins: { type: 'string', default: '3000' },
+    concurrency: { type: 'string', default: '32' },
+    only: { type: 'string' }, // 'latency', 'throughput' or 'path'
+  },
+});
+const LATENCY = Number(args.latency);
+const ROUNDS = Math.max(30, Number(args.rounds));
+const LOGINS = Number(args.logins);
 const LOAD_ROUNDS = 10;
-const CONCURRENCY = flag('concurrency', 32);
+const CONCURRENCY = Number(args.concurrency);
 const EMAIL_COUNTS = [1, 12, 150];
-const ONLY = (() => {
-  const i = process.argv.indexOf('--only');
-  return i > 0 ? process.argv[i + 1] : undefined; // 'latency', 'throughput' or 'path'
-})();
+const ONLY = args.only;
 
 const pad = (text, n) => String(text).padEnd(n);
 const fixed = (x, d = 2) => x.toFixed(d);

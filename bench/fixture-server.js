@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 
-const fixture = (name) => JSON.stringify(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '__tests__', 'fixtures', name), 'utf8')));
+const fixture = (name) => JSON.stringify(JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'support', 'fixtures', name), 'utf8')));
 const answers = { token: fixture('token.json'), user: fixture('user.json'), emails: fixture('emails.json') };
 
 const server = http.createServer((req, res) => {

@@ -9,7 +9,7 @@
 const { fork, spawn, spawnSync } = require('node:child_process');
 const os = require('node:os');
 const path = require('node:path');
-const { browser } = require('../scripts/cookie-client');
+const { browser } = require('../support/browser');
 const { startRemoteEmulator } = require('./remote-emulator');
 const { concurrently, once } = require('./runs');
 

@@ -21,7 +21,7 @@ const os = require('node:os');
 const path = require('node:path');
 const tls = require('node:tls');
 const { parseArgs } = require('node:util');
-const { browser } = require('../scripts/cookie-client');
+const { browser } = require('../support/browser');
 const { startRemoteEmulator } = require('./remote-emulator');
 const { median, once } = require('./runs');
 

@@ -14,8 +14,8 @@ import { isIP, type Socket } from 'node:net';
  */
 export const IDLE_TIMEOUT = 4 * 60_000;
 /** Connections per host at most, in use or idle; further requests queue for one. */
-export const MAX_SOCKETS = 16;
-const MAX_FREE_SOCKETS = 8;
+export const MAX_SOCKETS = 64;
+const MAX_FREE_SOCKETS = 16;
 
 type Create = (options: Record<string, unknown>, callback: (error: Error | null, socket: Socket) => void) => Socket | undefined;
 

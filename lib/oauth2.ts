@@ -4,7 +4,7 @@ import { safeURL, tokenError } from './answers';
 import { BitbucketResponseError } from './errors';
 import { isJsonObject, optionalString, parseJson } from './json';
 import { callbackify } from 'node:util';
-import { type HttpLimits, type HttpResponse, isTransient, pause, send } from './http';
+import { type Cancellation, type HttpLimits, type HttpResponse, isTransient, pause, send } from './http';
 import type { ConnectionPool } from './agent';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, LOGIN_TIMEOUTS, MAX_RESPONSE_BYTES } from './options';
 import { redact } from './redact';
@@ -110,7 +110,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     url: string,
     headers: OutgoingHttpHeaders,
     body?: string,
-    signal?: AbortSignal,
+    cancel?: Cancellation,
   ): Promise<HttpResponse> {
     const agent = this._agent ?? this.pool?.agentFor(url.startsWith('http:') ? 'http:' : 'https:');
     return send(
@@ -120,7 +120,7 @@ export class BitbucketOAuth2 extends OAuth2 {
         headers: { Accept: 'application/json', ...this._customHeaders, ...headers },
         body,
         what: `${method} ${safeURL(url)}`,
-        signal,
+        cancel,
         agent: agent === false || agent === true || agent === undefined ? undefined : agent,
       },
       this.limits,
@@ -131,19 +131,19 @@ export class BitbucketOAuth2 extends OAuth2 {
    * GET a REST API resource with the access token in the `Authorization` header. A 5xx answer,
    * a reset or a refused connection is tried again, up to `retries` times, after a jittered
    * pause (100 ms, then 200 ms, each ±50%); never a 4xx, a timeout or a cancelled request.
-   * A GET reads and changes nothing, so a repeat is safe. Aborting `signal` ends the pauses.
+   * A GET reads and changes nothing, so a repeat is safe. Cancelling the group ends the pauses.
    */
-  async apiGet(url: string, accessToken: string, signal?: AbortSignal): Promise<HttpResponse> {
+  async apiGet(url: string, accessToken: string, cancel?: Cancellation): Promise<HttpResponse> {
     const headers = { Authorization: `Bearer ${accessToken}` };
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt >= this.limits.retries;
       try {
-        const response = await this.send('GET', url, headers, undefined, signal);
+        const response = await this.send('GET', url, headers, undefined, cancel);
         if (response.status < 500 || last) return response;
       } catch (error) {
         if (!isTransient(error) || last) throw error;
       }
-      await pause(100 * 2 ** attempt * (0.5 + Math.random()), signal);
+      await pause(100 * 2 ** attempt * (0.5 + Math.random()), cancel);
     }
   }
 

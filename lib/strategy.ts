@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { callbackify } from 'node:util';
 import type { Request } from 'express';
 import { InternalOAuthError, Strategy as OAuth2Strategy, type StrategyOptions as OAuth2StrategyOptions, TokenError } from 'passport-oauth2';
-import { BitbucketError, BitbucketResponseError } from './errors';
+import { BitbucketError, BitbucketResponseError, BitbucketTimeoutError } from './errors';
+import { Cancellation } from './http';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
-import { BitbucketTimeoutError } from './errors';
 import { redact } from './redact';
 import { isJsonObject } from './json';
 import { ConnectionPool } from './agent';
@@ -260,28 +260,27 @@ export class Strategy extends OAuth2Strategy {
     const timeout = this._oauth2.limits.timeout;
     const login = takeLogin(accessToken);
     const deadline = login?.deadline ?? Date.now() + (LOGIN_TIMEOUTS - 1) * timeout;
-    const stage = new AbortController();
+    const cancel = new Cancellation();
     const limit = LOGIN_TIMEOUTS * timeout;
     const timer = setTimeout(() => {
       const message = `The login timed out: Bitbucket did not finish answering within the login's deadline of ${limit} ms (3 × timeout)`;
-      stage.abort(new BitbucketTimeoutError(message, { timeout: limit, limit: 'login' }));
+      cancel.cancel(new BitbucketTimeoutError(message, { timeout: limit, limit: 'login' }));
     }, Math.max(0, deadline - Date.now()));
     try {
-      return await this.loadProfileParts(accessToken, stage);
+      return await this.loadProfileParts(accessToken, cancel);
     } finally {
       clearTimeout(timer);
       login?.release();
     }
   }
 
-  private async loadProfileParts(accessToken: string, stage: AbortController): Promise<Profile> {
-    const { signal } = stage;
-    const user = this.fetchUser(accessToken, signal);
-    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, signal);
-    const checked = this._workspaces ? this.checkWorkspaces(accessToken, signal) : undefined;
-    const listed = this._listWorkspaces ? this.fetchWorkspaces(accessToken, signal) : undefined;
+  private async loadProfileParts(accessToken: string, cancel: Cancellation): Promise<Profile> {
+    const user = this.fetchUser(accessToken, cancel);
+    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, cancel);
+    const checked = this._workspaces ? this.checkWorkspaces(accessToken, cancel) : undefined;
+    const listed = this._listWorkspaces ? this.fetchWorkspaces(accessToken, cancel) : undefined;
     // If one request fails, the others are cancelled rather than left running.
-    for (const pending of [user, emails, checked, listed]) pending?.catch(() => stage.abort(new Error('request aborted')));
+    for (const pending of [user, emails, checked, listed]) pending?.catch(() => cancel.cancel(new Error('request aborted')));
     const [profile, rawEmails, memberships, all] = await Promise.all([user, emails, checked, listed]);
     profile.emails = orderEmails(rawEmails, this._includeUnverifiedEmails);
     if (all) profile.workspaces = mergeWorkspaces(all, memberships ?? []);
@@ -294,10 +293,10 @@ export class Strategy extends OAuth2Strategy {
    * The user's role in each listed workspace, all asked at once. A 403 or 404 means the user is
    * not in that one; a 403 that names missing scopes is the consumer's problem, an error.
    */
-  private async checkWorkspaces(accessToken: string, signal: AbortSignal): Promise<BitbucketWorkspace[]> {
+  private async checkWorkspaces(accessToken: string, cancel: Cancellation): Promise<BitbucketWorkspace[]> {
     const answers = await Promise.all(
       this._permissionURLs.map(async ([slug, url]) => {
-        const response = await this._oauth2.apiGet(url, accessToken, signal);
+        const response = await this._oauth2.apiGet(url, accessToken, cancel);
         if (response.status === 200) {
           const membership = parsePermission(response.body);
           if (membership.slug.toLowerCase() !== slug.toLowerCase()) {
@@ -312,17 +311,17 @@ export class Strategy extends OAuth2Strategy {
     return answers.filter((m): m is BitbucketWorkspace => m !== undefined);
   }
 
-  private async fetchUser(accessToken: string, signal: AbortSignal): Promise<Profile> {
-    const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, signal);
+  private async fetchUser(accessToken: string, cancel: Cancellation): Promise<Profile> {
+    const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, cancel);
     if (response.status !== 200) throw apiError('Fetching the user profile', response, true);
     return parseProfile(response.body);
   }
 
-  private fetchEmails(accessToken: string, signal: AbortSignal): Promise<RawEmail[]> {
+  private fetchEmails(accessToken: string, cancel: Cancellation): Promise<RawEmail[]> {
     return fetchAllPages({
       what: 'user emails',
       endpoint: this._emailsEndpoint,
-      get: (url) => this._oauth2.apiGet(url, accessToken, signal),
+      get: (url) => this._oauth2.apiGet(url, accessToken, cancel),
       parse: parseEmailsPage,
       // NOTE: Bitbucket answers 403 ("Your credentials lack one or more required privilege
       // scopes") when the consumer lacks the Account: Email permission. The user can still
@@ -331,11 +330,11 @@ export class Strategy extends OAuth2Strategy {
     });
   }
 
-  private fetchWorkspaces(accessToken: string, signal: AbortSignal): Promise<BitbucketWorkspace[]> {
+  private fetchWorkspaces(accessToken: string, cancel: Cancellation): Promise<BitbucketWorkspace[]> {
     return fetchAllPages({
       what: 'workspaces',
       endpoint: this._workspacesEndpoint,
-      get: (page) => this._oauth2.apiGet(page, accessToken, signal),
+      get: (page) => this._oauth2.apiGet(page, accessToken, cancel),
       parse: parseWorkspacesPage,
       onError: (response) => apiError('Fetching the workspaces', response, true),
     });

@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { createRequire } = require('node:module');
-const { browser } = require('./cookie-client');
+const { browser } = require('../support/browser');
 
 const ROOT = path.join(__dirname, '..');
 const NAME = require('../package.json').name;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 
-export const fixture = (name: string): string => readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8');
+export const fixture = (name: string): string => readFileSync(join(__dirname, '..', '..', 'support', 'fixtures', name), 'utf8');
 export const fixtureJson = (name: string): Record<string, unknown> => JSON.parse(fixture(name)) as Record<string, unknown>;
 
 export const CLIENT_ID = 'consumer-key-123';

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startBitbucketEmulator, type BitbucketEmulator, type EmulatorOptions } from '../../lib/testing';
+import { browser } from '../../support/browser';
 
 // The demo is plain JavaScript, loaded as an app would load it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -46,24 +47,22 @@ export interface Page {
 
 /** A cookie-keeping HTTP client that follows nothing by itself: each hop is visible. */
 export class Browser {
-  private readonly cookies = new Map<string, Map<string, string>>();
+  private readonly request: ReturnType<typeof browser>;
 
   /**
    * @param sameSite hosts that are one site to this browser (instances behind one load
    *   balancer): they share cookies.
    */
-  constructor(private readonly sameSite: readonly string[] = []) {}
-
-  async get(url: string): Promise<Page> {
-    return this.request(url, { method: 'GET' });
+  constructor(sameSite: readonly string[] = []) {
+    this.request = browser({ sameSite: [...sameSite] });
   }
 
-  async post(url: string, form: Record<string, string>): Promise<Page> {
-    return this.request(url, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form).toString(),
-    });
+  get(url: string): Promise<Page> {
+    return this.send(url);
+  }
+
+  post(url: string, form: Record<string, string>): Promise<Page> {
+    return this.send(url, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
   }
 
   /** Follows redirects from `url` until a page that is not a redirect, returning every hop. */
@@ -78,20 +77,9 @@ export class Browser {
     return hops;
   }
 
-  private async request(url: string, init: RequestInit): Promise<Page> {
-    const actual = new URL(url).host;
-    const host = this.sameSite.includes(actual) ? 'same-site' : actual;
-    const jar = this.cookies.get(host) ?? new Map<string, string>();
-    const headers = new Headers(init.headers);
-    if (jar.size) headers.set('Cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair] = cookie.split(';');
-      const eq = (pair ?? '').indexOf('=');
-      if (eq > 0) jar.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
-    }
-    this.cookies.set(host, jar);
-    return { status: response.status, location: response.headers.get('location') ?? undefined, body: await response.text(), url };
+  private async send(url: string, init?: Parameters<ReturnType<typeof browser>>[1]): Promise<Page> {
+    const page = await this.request(url, init);
+    return { ...page, location: page.location ?? undefined };
   }
 }
 

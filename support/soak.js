@@ -2,12 +2,12 @@
 /**
  * The soak: many distinct users sign in at once through the demo app (Express + Passport +
  * this strategy) against the emulator, with random faults, and every login is classified.
- * Used by `npm run soak` (scripts/soak.js) and, in a short run, by the test suite.
+ * Used by `npm run soak` (bench/soak.js) and, in a short run, by the test suite.
  */
 const http = require('node:http');
 const { createApp } = require('../example/app');
 const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
-const { browser } = require('./cookie-client');
+const { browser } = require('./browser');
 
 /** The mix of faults a faulty request draws from. */
 const FAULT_MIX = [

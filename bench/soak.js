@@ -7,7 +7,7 @@
  * unexpected, or when fewer logins succeed than --min-success asks.
  */
 const { parseArgs } = require('node:util');
-const { runSoak } = require('./soak-core');
+const { runSoak } = require('../support/soak');
 
 const { values } = parseArgs({
   options: {
