@@ -105,37 +105,15 @@ export type VerifyCallback = (err?: Error | null | unknown, user?: Express.User 
  */
 export type VerifyResult = Express.User | boolean | null | undefined | void;
 
-export type VerifyFunction = (
-  accessToken: string,
-  refreshToken: string,
-  profile: Profile,
-  done: VerifyCallback,
-) => void | PromiseLike<VerifyResult>;
+/** A verify function taking `args` then passport's `done`; it may return a promise instead. */
+type Verify<Args extends unknown[]> = (...args: [...Args, done: VerifyCallback]) => void | PromiseLike<VerifyResult>;
 
-export type VerifyFunctionWithParams = (
-  accessToken: string,
-  refreshToken: string,
-  params: TokenParams,
-  profile: Profile,
-  done: VerifyCallback,
-) => void | PromiseLike<VerifyResult>;
-
-export type VerifyFunctionWithRequest = (
-  req: Request,
-  accessToken: string,
-  refreshToken: string,
-  profile: Profile,
-  done: VerifyCallback,
-) => void | PromiseLike<VerifyResult>;
-
-export type VerifyFunctionWithRequestAndParams = (
-  req: Request,
-  accessToken: string,
-  refreshToken: string,
-  params: TokenParams,
-  profile: Profile,
-  done: VerifyCallback,
-) => void | PromiseLike<VerifyResult>;
+export type VerifyFunction = Verify<[accessToken: string, refreshToken: string, profile: Profile]>;
+export type VerifyFunctionWithParams = Verify<[accessToken: string, refreshToken: string, params: TokenParams, profile: Profile]>;
+export type VerifyFunctionWithRequest = Verify<[req: Request, accessToken: string, refreshToken: string, profile: Profile]>;
+export type VerifyFunctionWithRequestAndParams = Verify<
+  [req: Request, accessToken: string, refreshToken: string, params: TokenParams, profile: Profile]
+>;
 
 /** Decides per login whether to skip the profile requests. */
 export type SkipUserProfile =
