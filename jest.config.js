@@ -13,7 +13,7 @@ module.exports = {
   testSequencer: '<rootDir>/__tests__/helpers/shuffle-sequencer.js',
   // The demo requires the package by name, as an app would; in tests that is the source.
   moduleNameMapper: {
-    '^passport-bitbucket-cloud$': '<rootDir>/lib/index.ts',
-    '^passport-bitbucket-cloud/testing$': '<rootDir>/lib/testing/index.ts',
+    '^passport-bitbucket-auth$': '<rootDir>/lib/index.ts',
+    '^passport-bitbucket-auth/testing$': '<rootDir>/lib/testing/index.ts',
   },
 };

@@ -41,7 +41,7 @@ describe('the code blocks of README.md and docs/', () => {
       noUnusedParameters: false,
       types: ['node'],
       baseUrl: ROOT,
-      paths: { 'passport-bitbucket-cloud': ['lib/index.ts'], 'passport-bitbucket-cloud/testing': ['lib/testing/index.ts'] },
+      paths: { 'passport-bitbucket-auth': ['lib/index.ts'], 'passport-bitbucket-auth/testing': ['lib/testing/index.ts'] },
     };
     const program = ts.createProgram([file], options);
     const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));

@@ -30,7 +30,7 @@ describe('Strategy construction', () => {
   ])('names the option meant for the typo %s', (typo, meant) => {
     const attempt = (): Strategy => make({ [typo]: 'x' });
     expect(attempt).toThrow(TypeError);
-    expect(attempt).toThrow(`passport-bitbucket-cloud: options.${typo} is not an option: did you mean ${meant}?`);
+    expect(attempt).toThrow(`passport-bitbucket-auth: options.${typo} is not an option: did you mean ${meant}?`);
   });
 
   it('passes other unknown options through to passport-oauth2 untouched', () => {

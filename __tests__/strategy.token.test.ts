@@ -195,7 +195,7 @@ describe('code exchange', () => {
         return [400, { error: 'invalid_grant' }];
       });
     await signIn(capturing().strategy);
-    expect(agent).toMatch(/^passport-bitbucket-cloud\/\d+\.\d+\.\d+/);
+    expect(agent).toMatch(/^passport-bitbucket-auth\/\d+\.\d+\.\d+/);
   });
 });
 

@@ -11,7 +11,7 @@ const { Passport } = require('passport');
 const { browser } = require('../support/browser');
 
 const PACKAGES = {
-  'passport-bitbucket-cloud': () => require('passport-bitbucket-cloud').Strategy,
+  'passport-bitbucket-auth': () => require('passport-bitbucket-auth').Strategy,
   'passport-bitbucket-oauth2': () => require('passport-bitbucket-oauth2').Strategy,
   'passport-bitbucket-oauth20': () => require('passport-bitbucket-oauth20').Strategy,
 };
@@ -21,7 +21,7 @@ const PACKAGES = {
  * what passport-bitbucket-oauth2 does (no emails request), so the cost of the emails is visible.
  */
 const VARIANTS = {
-  'passport-bitbucket-cloud, skipEmails': { package: 'passport-bitbucket-cloud', options: { skipEmails: true } },
+  'passport-bitbucket-auth, skipEmails': { package: 'passport-bitbucket-auth', options: { skipEmails: true } },
 };
 
 /** A strategy of package or variant `name`: the variant's options go over `options`. */

@@ -26,7 +26,7 @@ const { throughput } = require('./throughput');
 const { strategyPath } = require('./strategy-path');
 const { median } = require('./runs');
 
-const OURS = 'passport-bitbucket-cloud';
+const OURS = 'passport-bitbucket-auth';
 const NAMES = Object.keys(PACKAGES);
 const LOAD_NAMES = [OURS, ...Object.keys(VARIANTS), ...NAMES.filter((n) => n !== OURS)];
 const { values: args } = parseArgs({

@@ -3,7 +3,7 @@
  * The emulator in a process of its own: the real Bitbucket does not share the app's event
  * loop either. Driven over IPC by bench/remote-emulator.js.
  */
-const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
+const { startBitbucketEmulator } = require('passport-bitbucket-auth/testing');
 
 let emulator;
 process.on('message', async (message) => {

@@ -37,7 +37,7 @@ const RTT = Number(values.rtt);
 const WARM = Number(values.warm);
 const QUIET_ROUNDS = Number(values['quiet-rounds']);
 const QUIET_MS = Number(values['quiet-seconds']) * 1000;
-const NAMES = ['passport-bitbucket-cloud', 'passport-bitbucket-oauth2', 'passport-bitbucket-oauth20'];
+const NAMES = ['passport-bitbucket-auth', 'passport-bitbucket-oauth2', 'passport-bitbucket-oauth20'];
 const INCUMBENT = 'passport-bitbucket-oauth2';
 
 /** A throwaway certificate for 127.0.0.1, made by openssl in a temporary folder. */

@@ -8,7 +8,7 @@ const crypto = require('node:crypto');
 const express = require('express');
 const session = require('express-session');
 const { Passport } = require('passport');
-const { Strategy, BitbucketError, TokenError } = require('passport-bitbucket-cloud');
+const { Strategy, BitbucketError, TokenError } = require('passport-bitbucket-auth');
 
 /**
  * @param {object} config
@@ -214,7 +214,7 @@ dt{font-weight:600}dd{margin:0 0 .5rem 0}
 footer{margin-top:2rem;color:#6b778c;font-size:.8rem}
 </style></head>
 <body>${banner}<h1>${escapeHtml(title)}</h1>${body}
-<footer>passport-bitbucket-cloud demo${config.instance ? ` · instance ${escapeHtml(config.instance)}` : ''}</footer></body></html>`;
+<footer>passport-bitbucket-auth demo${config.instance ? ` · instance ${escapeHtml(config.instance)}` : ''}</footer></body></html>`;
 }
 
 function escapeHtml(text) {

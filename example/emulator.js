@@ -4,7 +4,7 @@
  *   CALLBACK_URL=http://localhost:8080/auth/bitbucket/callback EMULATOR_PORT=4000 npm run emulator
  * then start each instance with EMULATOR_URL=http://127.0.0.1:4000.
  */
-const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
+const { startBitbucketEmulator } = require('passport-bitbucket-auth/testing');
 
 startBitbucketEmulator({
   port: Number(process.env.EMULATOR_PORT || 4000),

@@ -12,7 +12,7 @@
  */
 const { createApp } = require('./app');
 const { createSessionStore } = require('./session-store');
-const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
+const { startBitbucketEmulator } = require('passport-bitbucket-auth/testing');
 
 async function main() {
   const port = Number(process.env.PORT || 3000);

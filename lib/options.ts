@@ -26,7 +26,7 @@ const SLUG = /^[A-Za-z0-9_.-]{1,100}$/;
 /** Each listed workspace is one concurrent request per login: a bound on them. */
 const MAX_WORKSPACES = 20;
 
-const PREFIX = 'passport-bitbucket-cloud:';
+const PREFIX = 'passport-bitbucket-auth:';
 const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
 const MAX_RETRIES = 5;
 
@@ -136,7 +136,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     throw new TypeError(`${PREFIX} options.workspaces needs the profile: it cannot be combined with skipUserProfile`);
   }
 
-  const userAgent = input['userAgent'] ?? `passport-bitbucket-cloud/${VERSION}`;
+  const userAgent = input['userAgent'] ?? `passport-bitbucket-auth/${VERSION}`;
   if (typeof userAgent !== 'string' || userAgent === '') {
     throw new TypeError(`${PREFIX} options.userAgent must be a non-empty string`);
   }

@@ -184,7 +184,7 @@ export class Strategy extends OAuth2Strategy {
    */
   refresh(refreshToken: string): Promise<RefreshedTokens> {
     if (typeof refreshToken !== 'string' || refreshToken === '') {
-      return Promise.reject(new TypeError('passport-bitbucket-cloud: refresh() needs the refresh token'));
+      return Promise.reject(new TypeError('passport-bitbucket-auth: refresh() needs the refresh token'));
     }
     return new Promise<RefreshedTokens>((resolve, reject) => {
       this._oauth2.getOAuthAccessToken(refreshToken, { grant_type: 'refresh_token' }, (error, accessToken, newRefreshToken, results) => {

@@ -183,7 +183,7 @@ export interface StrategyOptionsBase {
    * exchanged). With your own agent, nothing is opened ahead.
    */
   agent?: Agent | undefined;
-  /** User-Agent for every request. Default `passport-bitbucket-cloud/<version>`. */
+  /** User-Agent for every request. Default `passport-bitbucket-auth/<version>`. */
   userAgent?: string | undefined;
   /** Extra headers sent with every request to Bitbucket. */
   customHeaders?: OutgoingHttpHeaders | undefined;

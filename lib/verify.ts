@@ -14,7 +14,7 @@ type AnyVerify = (this: unknown, ...args: never[]) => unknown;
  */
 export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...args: unknown[]) => void {
   if (typeof verify !== 'function') {
-    throw new TypeError('passport-bitbucket-cloud: a verify function is required');
+    throw new TypeError('passport-bitbucket-auth: a verify function is required');
   }
   const fn = verify as AnyVerify;
   // passport-oauth2 passes token params only to a function that declares them.

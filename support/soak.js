@@ -6,7 +6,7 @@
  */
 const http = require('node:http');
 const { createApp } = require('../example/app');
-const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
+const { startBitbucketEmulator } = require('passport-bitbucket-auth/testing');
 const { browser } = require('./browser');
 
 /** The mix of faults a faulty request draws from. */

@@ -14,7 +14,7 @@ require.extensions['.ts'] = (module, filename) => {
 
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
-  if (request === 'passport-bitbucket-cloud') return path.join(__dirname, 'emulated-package.js');
-  if (request === 'passport-bitbucket-cloud/testing') return path.join(ROOT, 'lib', 'testing', 'index.ts');
+  if (request === 'passport-bitbucket-auth') return path.join(__dirname, 'emulated-package.js');
+  if (request === 'passport-bitbucket-auth/testing') return path.join(ROOT, 'lib', 'testing', 'index.ts');
   return resolve.call(this, request, ...rest);
 };

@@ -4,7 +4,7 @@
 const express = require('express');
 const session = require('express-session');
 const passport = require('passport');
-const { BitbucketStrategy } = require('passport-bitbucket-cloud');
+const { BitbucketStrategy } = require('passport-bitbucket-auth');
 
 /** Starts the app on `port`; `options` are the strategy's (tests add the emulator's URLs). */
 function start(port, options) {

@@ -3,7 +3,7 @@
 import express from 'express';
 import session from 'express-session';
 import passport from 'passport';
-import { BitbucketStrategy, type StrategyOptions } from 'passport-bitbucket-cloud';
+import { BitbucketStrategy, type StrategyOptions } from 'passport-bitbucket-auth';
 
 declare global {
   namespace Express {

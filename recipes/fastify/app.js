@@ -5,7 +5,7 @@
 // which Fastify's request does not have.
 const Fastify = require('fastify');
 const { Authenticator } = require('@fastify/passport');
-const { BitbucketStrategy } = require('passport-bitbucket-cloud');
+const { BitbucketStrategy } = require('passport-bitbucket-auth');
 
 /** Starts the app on `port`; `options` are the strategy's (tests add the emulator's URLs). */
 async function start(port, options) {

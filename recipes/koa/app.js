@@ -5,7 +5,7 @@ const Koa = require('koa');
 const Router = require('@koa/router');
 const { createSession } = require('koa-session');
 const passport = require('koa-passport');
-const { BitbucketStrategy } = require('passport-bitbucket-cloud');
+const { BitbucketStrategy } = require('passport-bitbucket-auth');
 
 /** Starts the app on `port`; `options` are the strategy's (tests add the emulator's URLs). */
 function start(port, options) {

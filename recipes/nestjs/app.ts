@@ -7,7 +7,7 @@ import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
 import type { Request, Response } from 'express';
 import session from 'express-session';
 import passport from 'passport';
-import { BitbucketStrategy, type Profile, type StrategyOptions } from 'passport-bitbucket-cloud';
+import { BitbucketStrategy, type Profile, type StrategyOptions } from 'passport-bitbucket-auth';
 
 const OPTIONS = 'BITBUCKET_OPTIONS';
 

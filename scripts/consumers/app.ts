@@ -9,8 +9,8 @@ import {
   type Profile,
   type VerifyFunctionWithParams,
   type VerifyFunctionWithRequest,
-} from 'passport-bitbucket-cloud';
-import { startBitbucketEmulator, type BitbucketEmulator } from 'passport-bitbucket-cloud/testing';
+} from 'passport-bitbucket-auth';
+import { startBitbucketEmulator, type BitbucketEmulator } from 'passport-bitbucket-auth/testing';
 
 declare global {
   namespace Express {

@@ -2,15 +2,15 @@
 // A CommonJS app: require() the package and its testing entry point.
 const assert = require('node:assert/strict');
 const passport = require('passport');
-const { Strategy, BitbucketStrategy, BitbucketAPIError, InternalOAuthError } = require('passport-bitbucket-cloud');
-const { startBitbucketEmulator } = require('passport-bitbucket-cloud/testing');
+const { Strategy, BitbucketStrategy, BitbucketAPIError, InternalOAuthError } = require('passport-bitbucket-auth');
+const { startBitbucketEmulator } = require('passport-bitbucket-auth/testing');
 
 assert.equal(BitbucketStrategy, Strategy);
 const strategy = new Strategy({ clientID: 'k', clientSecret: 's' }, (at, rt, profile, done) => done(null, profile));
 passport.use(strategy);
 assert.equal(strategy.name, 'bitbucket');
 assert.ok(new BitbucketAPIError('x', { status: 500, body: '' }) instanceof InternalOAuthError);
-assert.equal(require('passport-bitbucket-cloud').default, undefined);
+assert.equal(require('passport-bitbucket-auth').default, undefined);
 
 startBitbucketEmulator().then(async (bitbucket) => {
   const response = await fetch(bitbucket.userProfileURL);

@@ -1,8 +1,8 @@
 // An ES module app: named imports from the CommonJS package.
 import assert from 'node:assert/strict';
-import { Strategy, BitbucketStrategy, TokenError } from 'passport-bitbucket-cloud';
-import { startBitbucketEmulator } from 'passport-bitbucket-cloud/testing';
-import * as whole from 'passport-bitbucket-cloud';
+import { Strategy, BitbucketStrategy, TokenError } from 'passport-bitbucket-auth';
+import { startBitbucketEmulator } from 'passport-bitbucket-auth/testing';
+import * as whole from 'passport-bitbucket-auth';
 
 assert.equal(BitbucketStrategy, Strategy);
 assert.equal(typeof TokenError, 'function');
