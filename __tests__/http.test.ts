@@ -1,6 +1,6 @@
 import { InternalOAuthError } from 'passport-oauth2';
 import { BitbucketAPIError, BitbucketNetworkError, Strategy } from '../lib';
-import { Cancellation, send } from '../lib/http';
+import { Cancellation, send } from '../lib/core/http';
 import { ACCESS_TOKEN, expectNoSecrets, options } from './helpers/bitbucket';
 import { expectType, signIn } from './helpers/passport';
 import { startServer } from './helpers/server';

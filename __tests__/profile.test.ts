@@ -1,5 +1,5 @@
-import { parseProfile } from '../lib/profile';
-import { orderEmails, parseEmailsPage, type RawEmail } from '../lib/emails';
+import { parseProfile } from '../lib/cloud/profile';
+import { orderEmails, parseEmailsPage, type RawEmail } from '../lib/cloud/emails';
 import { fixture } from './helpers/bitbucket';
 
 describe('parseProfile', () => {

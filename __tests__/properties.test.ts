@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { BitbucketResponseError } from '../lib';
-import { parseProfile } from '../lib/profile';
-import { orderEmails, parseEmailsPage, type RawEmail } from '../lib/emails';
-import { parsePermission, parseWorkspacesPage } from '../lib/workspaces';
+import { parseProfile } from '../lib/cloud/profile';
+import { orderEmails, parseEmailsPage, type RawEmail } from '../lib/cloud/emails';
+import { parsePermission, parseWorkspacesPage } from '../lib/cloud/workspaces';
 
 const RUNS = { numRuns: 500 };
 

@@ -7,8 +7,8 @@ import {
   Strategy,
   type Profile,
 } from '../lib';
-import { MAX_RESPONSE_BYTES } from '../lib/options';
-import { MAX_PAGES as MAX_EMAIL_PAGES } from '../lib/pages';
+import { MAX_RESPONSE_BYTES } from '../lib/core/options';
+import { MAX_PAGES as MAX_EMAIL_PAGES } from '../lib/cloud/pages';
 import { ACCESS_TOKEN, expectNoSecrets, fixture, options } from './helpers/bitbucket';
 import { expectType, signIn } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';

@@ -1,4 +1,4 @@
-export { Strategy, Strategy as BitbucketStrategy } from './strategy';
+export { Strategy, Strategy as BitbucketStrategy } from './cloud/strategy';
 export {
   BitbucketError,
   BitbucketAPIError,
@@ -8,7 +8,7 @@ export {
   BitbucketNetworkError,
   type BitbucketErrorCode,
   type BitbucketOAuthErrorData,
-} from './errors';
+} from './core/errors';
 // passport-oauth2's errors, which logins also end with, so that an app can tell every outcome
 // apart with one import.
 export { AuthorizationError, InternalOAuthError, TokenError } from 'passport-oauth2';
@@ -28,4 +28,4 @@ export type {
   VerifyFunctionWithRequestAndParams,
   VerifyResult,
   WorkspaceRole,
-} from './types';
+} from './cloud/types';

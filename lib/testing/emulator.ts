@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { StrategyOptionsBase } from '../types';
+import type { StrategyOptionsBase } from '../cloud/types';
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
 export type EmulatorStrategyOptions = {

@@ -2,15 +2,16 @@ import { createHash } from 'node:crypto';
 import { callbackify } from 'node:util';
 import type { Request } from 'express';
 import { InternalOAuthError, Strategy as OAuth2Strategy, type StrategyOptions as OAuth2StrategyOptions, TokenError } from 'passport-oauth2';
-import { BitbucketError, BitbucketResponseError, BitbucketTimeoutError } from './errors';
-import { Cancellation } from './http';
+import { BitbucketError, BitbucketResponseError, BitbucketTimeoutError } from '../core/errors';
+import { Cancellation } from '../core/http';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
-import { redact } from './redact';
-import { isJsonObject } from './json';
-import { ConnectionPool } from './agent';
-import { apiError, missingScopes } from './answers';
-import { BitbucketOAuth2, takeLogin } from './oauth2';
-import { LOGIN_TIMEOUTS, type MinimumWorkspaceRole, resolveOptions } from './options';
+import { redact } from '../core/redact';
+import { isJsonObject } from '../core/json';
+import { ConnectionPool } from '../core/agent';
+import { apiError, missingScopes } from '../core/answers';
+import { BitbucketOAuth2, takeLogin } from '../core/oauth2';
+import { LOGIN_TIMEOUTS } from '../core/options';
+import { type MinimumWorkspaceRole, resolveOptions } from './options';
 import { fetchAllPages, pagedEndpoint, type PagedEndpoint } from './pages';
 import { parseProfile } from './profile';
 import type {
@@ -25,7 +26,7 @@ import type {
   VerifyFunctionWithRequestAndParams,
   TokenParams,
 } from './types';
-import { adaptVerify } from './verify';
+import { adaptVerify } from '../core/verify';
 import {
   isPermitted,
   mergeWorkspaces,
@@ -149,7 +150,7 @@ export class Strategy extends OAuth2Strategy {
     } else {
       this._pool = new ConnectionPool();
       // The requests the profile stage sends at once; none when it may be skipped.
-      const first = resolved.passThrough['skipUserProfile'] === undefined || resolved.passThrough['skipUserProfile'] === false
+      const first = !resolved.maySkipProfile
         ? [
             resolved.userProfileURL,
             ...(resolved.skipEmails ? [] : [resolved.userEmailsURL]),

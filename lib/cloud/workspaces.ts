@@ -1,5 +1,5 @@
-import { BitbucketResponseError } from './errors';
-import { isJsonObject, optionalString, parseJson } from './json';
+import { BitbucketResponseError } from '../core/errors';
+import { isJsonObject, optionalString, parseJson } from '../core/json';
 import { type Page, parsePage } from './pages';
 import type { MinimumWorkspaceRole } from './options';
 import type { BitbucketWorkspace, WorkspaceRole } from './types';

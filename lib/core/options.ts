@@ -2,13 +2,6 @@ import type { Agent, OutgoingHttpHeaders } from 'node:http';
 import { isJsonObject } from './json';
 import { VERSION } from './version';
 
-/** Bitbucket Cloud's endpoints. */
-export const AUTHORIZATION_URL = 'https://bitbucket.org/site/oauth2/authorize';
-export const TOKEN_URL = 'https://bitbucket.org/site/oauth2/access_token';
-export const USER_PROFILE_URL = 'https://api.bitbucket.org/2.0/user';
-export const USER_EMAILS_URL = 'https://api.bitbucket.org/2.0/user/emails';
-export const USER_WORKSPACES_URL = 'https://api.bitbucket.org/2.0/user/workspaces';
-
 /** Default bounds: 10 s a request, 1 MiB a response (a full page of 100 emails is ~30 KB). */
 export const DEFAULT_TIMEOUT = 10_000;
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -17,35 +10,15 @@ export const DEFAULT_RETRIES = 2;
 /** The login's deadline, in multiples of `timeout`: the token exchange and the profile stage together. */
 export const LOGIN_TIMEOUTS = 3;
 
-/** The roles `minimumWorkspaceRole` accepts, lowest first. */
-export const MINIMUM_ROLES = ['member', 'create-project', 'owner'] as const;
-export type MinimumWorkspaceRole = (typeof MINIMUM_ROLES)[number];
-
-/** Bitbucket workspace slugs: letters, digits, dashes, underscores and periods. */
-const SLUG = /^[A-Za-z0-9_.-]{1,100}$/;
-/** Each listed workspace is one concurrent request per login: a bound on them. */
-const MAX_WORKSPACES = 20;
-
-const PREFIX = 'passport-bitbucket-auth:';
+export const PREFIX = 'passport-bitbucket-auth:';
 const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
 const MAX_RETRIES = 5;
 
-/** The options after checking, with every default filled in. */
-export interface ResolvedOptions {
+/** The options both strategies share, after checking, with every default filled in. */
+export interface CommonOptions {
   clientID: string;
   clientSecret: string;
-  authorizationURL: string;
-  tokenURL: string;
-  userProfileURL: string;
-  userEmailsURL: string;
-  userWorkspacesURL: string;
-  /** Allowed workspace slugs, or undefined when sign-in is not restricted. */
-  workspaces: string[] | undefined;
-  minimumWorkspaceRole: MinimumWorkspaceRole;
-  fetchWorkspaces: boolean;
   state: boolean;
-  skipEmails: boolean;
-  includeUnverifiedEmails: boolean;
   passReqToCallback: boolean;
   timeout: number;
   retries: number;
@@ -54,29 +27,46 @@ export interface ResolvedOptions {
   headers: OutgoingHttpHeaders;
   /** The app's own agent for every request, or undefined for the strategy's own. */
   agent: Agent | undefined;
+  /** Whether the profile may be skipped (`skipUserProfile` set to anything but false). */
+  maySkipProfile: boolean;
   /** Options handed to passport-oauth2 unchanged, when the caller gave them. */
   passThrough: Record<string, unknown>;
 }
 
-/**
- * Checks the caller's options (which may come from plain JavaScript) and returns a new
- * object: the caller's is never changed. Every problem is a TypeError (RangeError for a
- * timeout out of range) naming the option; no value is echoed, so a secret pasted into the
- * wrong option does not end up in a log.
- */
-export function resolveOptions(input: unknown): ResolvedOptions {
-  if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
-  checkNames(input);
-  const clientID = requiredCredential(input, 'clientID', 'Key');
-  const clientSecret = requiredCredential(input, 'clientSecret', 'Secret');
+/** What a product adds to the shared checks. */
+export interface Product {
+  /** Its own option names, for the typo check. */
+  names: readonly string[];
+  /** Its own boolean options. */
+  booleans: readonly string[];
+  /** Where the credentials are found, for the message when one is missing. */
+  credentials: { id: string; secret: string; where: string };
+}
 
+/** Option names both strategies (and passport-oauth2) read. */
+const COMMON_NAMES = [
+  'clientID', 'clientSecret', 'callbackURL', 'authorizationURL', 'tokenURL', 'state', 'pkce', 'store', 'sessionKey',
+  'skipUserProfile', 'timeout', 'retries', 'userAgent', 'customHeaders', 'proxy', 'scope', 'scopeSeparator',
+  'passReqToCallback', 'agent',
+];
+
+/**
+ * Checks the options both strategies share (which may come from plain JavaScript). Every
+ * problem is a TypeError (RangeError for a timeout out of range) naming the option; no value
+ * is echoed, so a secret pasted into the wrong option does not end up in a log.
+ */
+export function resolveCommon(input: unknown, product: Product): CommonOptions & { input: Record<string, unknown> } {
+  if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
+  checkNames(input, [...COMMON_NAMES, ...product.names]);
+  const clientID = requiredCredential(input, 'clientID', product.credentials.id, product.credentials.where);
+  const clientSecret = requiredCredential(input, 'clientSecret', product.credentials.secret, product.credentials.where);
   const timeout = input['timeout'] ?? DEFAULT_TIMEOUT;
   if (typeof timeout !== 'number') throw new TypeError(`${PREFIX} options.timeout must be a number of milliseconds`);
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_TIMEOUT) {
     throw new RangeError(`${PREFIX} options.timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`);
   }
 
-  for (const key of ['state', 'skipEmails', 'includeUnverifiedEmails', 'passReqToCallback', 'proxy', 'fetchWorkspaces'] as const) {
+  for (const key of ['state', 'passReqToCallback', 'proxy', ...product.booleans]) {
     if (input[key] !== undefined && typeof input[key] !== 'boolean') {
       throw new TypeError(`${PREFIX} options.${key} must be true or false`);
     }
@@ -115,27 +105,6 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   const pkce = resolvePkce(input['pkce'], input['state'] !== false, store as { store: { length: number } } | undefined);
 
-  const workspaces = input['workspaces'];
-  if (
-    workspaces !== undefined &&
-    !(Array.isArray(workspaces) && workspaces.length > 0 && workspaces.every((w) => typeof w === 'string' && SLUG.test(w)))
-  ) {
-    throw new TypeError(
-      `${PREFIX} options.workspaces must be a non-empty array of workspace slugs (letters, digits, '-', '_', '.')`,
-    );
-  }
-  const slugs = workspaces === undefined ? undefined : [...new Map((workspaces as string[]).map((w) => [w.toLowerCase(), w])).values()];
-  if (slugs && slugs.length > MAX_WORKSPACES) {
-    throw new TypeError(`${PREFIX} options.workspaces may list at most ${MAX_WORKSPACES} workspaces (one request each per login)`);
-  }
-  const minimumRole = input['minimumWorkspaceRole'] ?? 'member';
-  if (!MINIMUM_ROLES.includes(minimumRole as MinimumWorkspaceRole)) {
-    throw new TypeError(`${PREFIX} options.minimumWorkspaceRole must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`);
-  }
-  if (workspaces !== undefined && skip !== undefined && skip !== false) {
-    throw new TypeError(`${PREFIX} options.workspaces needs the profile: it cannot be combined with skipUserProfile`);
-  }
-
   const userAgent = input['userAgent'] ?? `passport-bitbucket-auth/${VERSION}`;
   if (typeof userAgent !== 'string' || userAgent === '') {
     throw new TypeError(`${PREFIX} options.userAgent must be a non-empty string`);
@@ -153,25 +122,17 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
 
   return {
+    input,
     clientID,
     clientSecret,
-    authorizationURL: endpoint(input, 'authorizationURL', AUTHORIZATION_URL),
-    tokenURL: endpoint(input, 'tokenURL', TOKEN_URL),
-    userProfileURL: endpoint(input, 'userProfileURL', USER_PROFILE_URL),
-    userEmailsURL: endpoint(input, 'userEmailsURL', USER_EMAILS_URL),
-    userWorkspacesURL: endpoint(input, 'userWorkspacesURL', USER_WORKSPACES_URL),
-    workspaces: slugs,
-    minimumWorkspaceRole: minimumRole as MinimumWorkspaceRole,
-    fetchWorkspaces: input['fetchWorkspaces'] === true,
     state: input['state'] !== false,
-    skipEmails: input['skipEmails'] === true,
-    includeUnverifiedEmails: input['includeUnverifiedEmails'] === true,
     passReqToCallback: input['passReqToCallback'] === true,
     timeout,
     retries,
     pkce,
     agent: agent as Agent | undefined,
     headers: { ...(custom as OutgoingHttpHeaders), 'User-Agent': userAgent },
+    maySkipProfile: skip !== undefined && skip !== false,
     passThrough,
   };
 }
@@ -202,24 +163,15 @@ function resolvePkce(value: unknown, state: boolean, store: { store: { length: n
   return method;
 }
 
-/** Every option name this package or passport-oauth2 reads. */
-const KNOWN = [
-  'clientID', 'clientSecret', 'callbackURL', 'authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailsURL',
-  'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'state', 'pkce', 'store', 'sessionKey',
-  'skipUserProfile', 'skipEmails', 'includeUnverifiedEmails', 'timeout', 'retries', 'userAgent', 'customHeaders', 'proxy',
-  'scope', 'scopeSeparator', 'passReqToCallback', 'agent',
-];
-const KNOWN_NAMES = new Set(KNOWN);
-
 /**
  * A name that is not an option but nearly one (`clientId`, `callbackUrl`, `client_secret`,
  * `clientSecretKey`, `timout`) is a typo that would otherwise be ignored in silence: a
  * TypeError names the option meant. Other unknown names pass through to passport-oauth2.
  */
-function checkNames(input: Record<string, unknown>): void {
+function checkNames(input: Record<string, unknown>, known: readonly string[]): void {
   for (const name of Object.keys(input)) {
-    if (KNOWN_NAMES.has(name)) continue;
-    const meant = KNOWN.find((known) => nearly(name, known));
+    if (known.includes(name)) continue;
+    const meant = known.find((candidate) => nearly(name, candidate));
     if (meant) throw new TypeError(`${PREFIX} options.${name} is not an option: did you mean ${meant}?`);
   }
 }
@@ -247,18 +199,15 @@ function distance(a: string, b: string): number {
   return rows[a.length]![b.length]!;
 }
 
-function requiredCredential(input: Record<string, unknown>, key: string, label: string): string {
+function requiredCredential(input: Record<string, unknown>, key: string, label: string, where: string): string {
   const value = input[key];
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new TypeError(
-      `${PREFIX} options.${key} is required: use the ${label} of your Bitbucket OAuth consumer ` +
-        `(Workspace settings → OAuth consumers, the consumer's ${label})`,
-    );
+    throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${where}`);
   }
   return value;
 }
 
-function endpoint(input: Record<string, unknown>, key: string, fallback: string): string {
+export function endpoint(input: Record<string, unknown>, key: string, fallback: string): string {
   const value = input[key];
   if (value === undefined) return fallback;
   if (typeof value === 'string') {

@@ -1,4 +1,4 @@
-import { isJsonObject, optionalString } from './json';
+import { isJsonObject, optionalString } from '../core/json';
 import { type Page, parsePage } from './pages';
 import type { BitbucketEmail } from './types';
 

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { Agent, OutgoingHttpHeaders } from 'node:http';
 import type { Profile as PassportProfile } from 'passport';
 import type { StateStore } from 'passport-oauth2';
-import type { JsonObject } from './json';
+import type { JsonObject } from '../core/json';
 
 /** One of the user's email addresses, as the strategy reports it. */
 export interface BitbucketEmail {
@@ -94,16 +94,8 @@ export interface RefreshedTokens {
   params: TokenParams;
 }
 
-/** Called by verify functions, as in every Passport strategy. */
-export type VerifyCallback = (err?: Error | null | unknown, user?: Express.User | false, info?: object) => void;
-
-/**
- * What an async verify function may resolve with: the user, or `false` (also `null` or
- * nothing) to refuse the login. `boolean` is accepted because TypeScript infers
- * `Promise<boolean>` for `async () => false`; resolving with `true` is an error at run time,
- * as it names no user.
- */
-export type VerifyResult = Express.User | boolean | null | undefined | void;
+export type { VerifyCallback, VerifyResult } from '../core/verify';
+import type { VerifyCallback, VerifyResult } from '../core/verify';
 
 /** A verify function taking `args` then passport's `done`; it may return a promise instead. */
 type Verify<Args extends unknown[]> = (...args: [...Args, done: VerifyCallback]) => void | PromiseLike<VerifyResult>;

@@ -1,6 +1,6 @@
-import { BitbucketResponseError } from './errors';
-import type { HttpResponse } from './http';
-import { isJsonObject, parseJson } from './json';
+import { BitbucketResponseError } from '../core/errors';
+import type { HttpResponse } from '../core/http';
+import { isJsonObject, parseJson } from '../core/json';
 
 /** At most this many pages (100 entries each) are read from a paginated endpoint. */
 export const MAX_PAGES = 10;

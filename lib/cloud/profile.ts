@@ -1,5 +1,5 @@
-import { BitbucketResponseError } from './errors';
-import { isJsonObject, linkHref, optionalString, parseJson } from './json';
+import { BitbucketResponseError } from '../core/errors';
+import { isJsonObject, linkHref, optionalString, parseJson } from '../core/json';
 import type { Profile } from './types';
 
 /**
