@@ -13,6 +13,11 @@ import { redact } from './redact';
 /** The client's bounds: each request's, and how often a failed GET is tried again. */
 export interface ClientLimits extends HttpLimits {
   retries: number;
+  /**
+   * How the client authenticates to the token endpoint: HTTP Basic, as Bitbucket Cloud
+   * documents, or `client_id` and `client_secret` in the form body, as Data Center expects.
+   */
+  clientAuthentication: 'basic' | 'body';
 }
 
 type TokenCallback = (
@@ -68,6 +73,7 @@ export class BitbucketOAuth2 extends OAuth2 {
       timeout: limits?.timeout ?? DEFAULT_TIMEOUT,
       maxBytes: limits?.maxBytes ?? MAX_RESPONSE_BYTES,
       retries: limits?.retries ?? DEFAULT_RETRIES,
+      clientAuthentication: limits?.clientAuthentication ?? 'basic',
     };
   }
 
@@ -189,7 +195,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     if (isJsonObject(params)) {
       for (const [key, value] of Object.entries(params)) {
         if (value === undefined || value === null) continue;
-        // Client credentials go in the Basic header only: nothing is sent twice.
+        // Client credentials are added below, in one place only: nothing is sent twice.
         if (key === 'client_id' || key === 'client_secret') continue;
         form.set(key, String(value));
       }
@@ -200,14 +206,14 @@ export class BitbucketOAuth2 extends OAuth2 {
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request
     // (observed), so a scope is never sent when refreshing.
     if (refreshing) form.delete('scope');
-    const body = form.toString();
-
-    const response = await this.send(
-      'POST',
-      this._getAccessTokenUrl(),
-      { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: this.basicAuthorization() },
-      body,
-    );
+    const headers: OutgoingHttpHeaders = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    if (this.limits.clientAuthentication === 'body') {
+      form.set('client_id', this._clientId);
+      form.set('client_secret', this._clientSecret);
+    } else {
+      headers['Authorization'] = this.basicAuthorization();
+    }
+    const response = await this.send('POST', this._getAccessTokenUrl(), headers, form.toString());
     const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
     if (response.status < 200 || response.status > 299) throw tokenError(what, response);
     try {

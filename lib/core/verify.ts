@@ -1,13 +1,4 @@
-/** Called by verify functions, as in every Passport strategy. */
-export type VerifyCallback = (err?: Error | null | unknown, user?: Express.User | false, info?: object) => void;
-
-/**
- * What an async verify function may resolve with: the user, or `false` (also `null` or
- * nothing) to refuse the login. `boolean` is accepted because TypeScript infers
- * `Promise<boolean>` for `async () => false`; resolving with `true` is an error at run time,
- * as it names no user.
- */
-export type VerifyResult = Express.User | boolean | null | undefined | void;
+import type { VerifyCallback } from './types';
 
 type AnyVerify = (this: unknown, ...args: never[]) => unknown;
 
