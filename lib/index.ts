@@ -1,4 +1,5 @@
 export { Strategy, Strategy as BitbucketStrategy } from './cloud/strategy';
+export { BitbucketDataCenterStrategy } from './datacenter/strategy';
 export {
   BitbucketError,
   BitbucketAPIError,
@@ -29,3 +30,12 @@ export type {
   VerifyResult,
   WorkspaceRole,
 } from './cloud/types';
+export type {
+  DataCenterProfile,
+  DataCenterStrategyOptions,
+  DataCenterStrategyOptionsWithRequest,
+  DataCenterVerifyFunction,
+  DataCenterVerifyFunctionWithParams,
+  DataCenterVerifyFunctionWithRequest,
+  DataCenterVerifyFunctionWithRequestAndParams,
+} from './datacenter/types';

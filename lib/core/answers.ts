@@ -78,15 +78,19 @@ function removalNotice(body: string): { change: string; announcementURL: string 
 }
 
 /**
- * Bitbucket's own words from an error body: `error.message` of the REST API's
- * `{"type":"error","error":{...}}`, `error_description` of the token endpoint, or a short
+ * Bitbucket's own words from an error body: `error.message` of Cloud's REST API
+ * (`{"type":"error","error":{...}}`), `errors[0].message` of Data Center's
+ * (`{"errors":[{...}]}`), `error_description` of the token endpoint, or a short
  * text/plain body (the 429 rate-limit answer). HTML pages are never quoted.
  */
 function messageFromBody(body: string, contentType: string | undefined): string | undefined {
   const parsed = parseJson(body);
   if (parsed.ok && isJsonObject(parsed.value)) {
     const error = parsed.value['error'];
-    const message = isJsonObject(error) ? optionalString(error, 'message') : undefined;
+    // Cloud: {"error": {"message"}}; Data Center: {"errors": [{"message", "exceptionName"}]}.
+    const errors = parsed.value['errors'];
+    const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
+    const message = isJsonObject(error) ? optionalString(error, 'message') : isJsonObject(first) ? optionalString(first, 'message') : undefined;
     const text = message || optionalString(parsed.value, 'error_description') || (typeof error === 'string' ? error : undefined);
     return text ? text.slice(0, MAX_TEXT_MESSAGE) : undefined;
   }

@@ -74,8 +74,9 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
 
   constructor(resolved: CommonOptions, product: Product, verify: unknown) {
     const base = {
-      ...resolved.passThrough,
+      // A product's defaults first: the app's own options win.
       ...product.passportOptions,
+      ...resolved.passThrough,
       clientID: resolved.clientID,
       // The secret is kept by BitbucketOAuth2 below, off every own property.
       clientSecret: '',

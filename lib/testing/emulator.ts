@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { StrategyOptionsBase } from '../cloud/types';
+import { clampInt, escapeHtml, type EmulatorFault, Faults, isLoopback, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
 export type EmulatorStrategyOptions = {
@@ -53,22 +54,7 @@ export interface EmulatorUser {
   workspaces: Array<Required<EmulatorWorkspace>>;
 }
 
-/**
- * A misbehaviour for one endpoint. `times` limits it to that many requests (default: all);
- * `probability` applies it to that share of requests (default 1).
- * - `status`: answer this status, with `body` (default: Bitbucket's error JSON) and `contentType`.
- * - `stall`: accept the request and never answer.
- * - `reset`: send the headers and half a body, then drop the connection.
- * - `drip`: send a 200 and then one byte every `intervalMs` (default 50), forever.
- * - `truncate`: a 200 whose JSON body stops half way.
- * - `oversize`: a 200 with a body of `bytes` (default 2 MiB).
- */
-export type EmulatorFault = { times?: number; probability?: number } & (
-  | { kind: 'status'; status: number; body?: string; contentType?: string }
-  | { kind: 'stall' | 'reset' | 'truncate' }
-  | { kind: 'drip'; intervalMs?: number }
-  | { kind: 'oversize'; bytes?: number }
-);
+export type { EmulatorFault } from './shared';
 
 export interface EmulatorOptions {
   /** The OAuth consumer's Key. Default `emulator-key`. */
@@ -157,7 +143,6 @@ const GONE = {
     data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' },
   },
 };
-const MAX_FORM_BYTES = 64 * 1024;
 
 interface Code {
   user: EmulatorUser;
@@ -236,8 +221,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
   const latency = Object.fromEntries(ENDPOINTS.map((e) => [e, 0])) as Record<EmulatorEndpoint, number>;
   if (typeof options.latency === 'number') for (const e of ENDPOINTS) latency[e] = options.latency;
   else Object.assign(latency, options.latency);
-  const faults: Partial<Record<EmulatorEndpoint, EmulatorFault | EmulatorFault[]>> = { ...options.faults };
-  const faultUses: Partial<Record<EmulatorEndpoint, number>> = {};
+  const faults = new Faults<EmulatorEndpoint>(options.faults, random, (status) => apiError(`Emulated error ${status}`));
   const stats = Object.fromEntries(ENDPOINTS.map((e) => [e, 0])) as Record<EmulatorEndpoint, number>;
 
   const codes = new Map<string, Code>();
@@ -264,14 +248,21 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     stats[endpoint] += 1;
     const delay = latency[endpoint];
     const run = (): void => {
-      if (applyFault(endpoint, res)) return;
+      if (faults.apply(endpoint, res)) return;
       void handle(endpoint, req, res, url).catch(() => {
         if (!res.headersSent) sendJson(res, 500, apiError('Something went wrong'));
         else res.destroy();
       });
     };
-    if (delay > 0) later(run, delay);
-    else run();
+    if (delay > 0) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        run();
+      }, delay);
+      timers.add(timer);
+    } else {
+      run();
+    }
   });
   if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
   server.on('connection', (socket) => {
@@ -283,56 +274,6 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  function later(fn: () => void, ms: number): void {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      fn();
-    }, ms);
-    timers.add(timer);
-  }
-
-  function applyFault(endpoint: EmulatorEndpoint, res: ServerResponse): boolean {
-    const configured = faults[endpoint];
-    const fault = Array.isArray(configured) ? configured[Math.floor(random() * configured.length)] : configured;
-    if (!fault) return false;
-    const used = faultUses[endpoint] ?? 0;
-    if (fault.times !== undefined && used >= fault.times) return false;
-    if (fault.probability !== undefined && random() >= fault.probability) return false;
-    faultUses[endpoint] = used + 1;
-    switch (fault.kind) {
-      case 'status':
-        res.writeHead(fault.status, { 'Content-Type': fault.contentType ?? 'application/json' });
-        res.end(fault.body ?? JSON.stringify(apiError(`Emulated error ${fault.status}`)));
-        return true;
-      case 'stall':
-        return true;
-      case 'reset': {
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 4096 });
-        res.write('{"type": "user", "uuid": "{');
-        later(() => res.socket?.destroy(), 5);
-        return true;
-      }
-      case 'truncate': {
-        const body = '{"type": "user", "display_name": "Trunc';
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-        res.end(body);
-        return true;
-      }
-      case 'drip': {
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        const interval = setInterval(() => res.write(' '), fault.intervalMs ?? 50);
-        res.on('close', () => clearInterval(interval));
-        return true;
-      }
-      case 'oversize': {
-        const size = fault.bytes ?? 2 * 1024 * 1024;
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end(`{"values": ["${'x'.repeat(Math.max(0, size - 16))}"]}`);
-        return true;
-      }
-    }
-  }
 
   async function handle(endpoint: EmulatorEndpoint, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     switch (endpoint) {
@@ -616,11 +557,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     users,
     stats,
     seed,
-    setFault(endpoint, fault) {
-      if (fault) faults[endpoint] = fault;
-      else delete faults[endpoint];
-      faultUses[endpoint] = 0;
-    },
+    setFault: (endpoint, fault) => faults.set(endpoint, fault),
     setLatency(ms, endpoint) {
       for (const e of endpoint ? [endpoint] : ENDPOINTS) latency[e] = ms;
     },
@@ -638,22 +575,13 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
       new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
+        faults.clear();
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
 }
 
-/** A PRNG (mulberry32) that repeats its sequence for the same seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function resolveUser(input: EmulatorUserInput, index: number): EmulatorUser {
   const slug = input.displayName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || `user-${index}`;
@@ -726,14 +654,6 @@ function endpointOf(method: string, path: string): EmulatorEndpoint | undefined 
   return undefined;
 }
 
-function isLoopback(url: string): boolean {
-  try {
-    const { protocol, hostname } = new URL(url);
-    return (protocol === 'http:' || protocol === 'https:') && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
-  } catch {
-    return false;
-  }
-}
 
 function pkceMatches(code: Code, verifier: string | null): boolean {
   if (verifier === null) return false;
@@ -755,62 +675,13 @@ function basicCredentials(header: string | undefined): { id: string | null; secr
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_FORM_BYTES) {
-        reject(new Error('body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  return new URLSearchParams(await readBody(req));
-}
 
-function clampInt(value: string | null, fallback: number, min: number, max: number): number {
-  const n = value === null ? NaN : Number.parseInt(value, 10);
-  if (!Number.isFinite(n)) return fallback;
-  return Math.min(max, Math.max(min, n));
-}
 
 function apiError(message: string): Record<string, unknown> {
   return { type: 'error', error: { message } };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
-function redirect(res: ServerResponse, target: string, params: Record<string, string | null>): void {
-  const url = new URL(target);
-  for (const [key, value] of Object.entries(params)) if (value !== null) url.searchParams.set(key, value);
-  res.writeHead(302, { Location: url.href, 'Content-Length': 0 });
-  res.end();
-}
 
-function sendPage(res: ServerResponse, status: number, title: string, body: string): void {
-  const html =
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Bitbucket emulator</title>` +
-    `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;color:#172b4d}` +
-    `button{font-size:1rem;padding:.4rem .8rem;margin:.2rem 0;cursor:pointer}li{list-style:none;margin:.4rem 0}` +
-    `header{color:#0052cc;font-weight:bold}</style></head><body><header>Bitbucket (local emulator)</header>` +
-    `<h1>${escapeHtml(title)}</h1>${body.startsWith('<') ? body : `<p>${escapeHtml(body)}</p>`}</body></html>`;
-  res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) });
-  res.end(html);
-}
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}

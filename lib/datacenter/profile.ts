@@ -1,0 +1,67 @@
+import { BitbucketResponseError } from '../core/errors';
+import { isJsonObject, type JsonObject, optionalString, parseJson } from '../core/json';
+import type { DataCenterProfile } from './types';
+
+/** The user's JSON, from a user request's body, or one entry of a `users?filter=` page. */
+export function userJson(body: string): JsonObject {
+  const parsed = parseJson(body);
+  if (!parsed.ok || !isJsonObject(parsed.value)) throw new BitbucketResponseError('Failed to parse the Data Center user: the answer is not a JSON object');
+  return parsed.value;
+}
+
+/** Finds the user named `username` on a `users?filter=` page: an exact `name`, else one that differs only in case. */
+export function findUser(body: string, username: string): JsonObject | undefined {
+  const page = userJson(body);
+  const values = Array.isArray(page['values']) ? (page['values'] as unknown[]).filter(isJsonObject) : [];
+  return values.find((u) => u['name'] === username) ?? values.find((u) => typeof u['name'] === 'string' && u['name'].toLowerCase() === username.toLowerCase());
+}
+
+/**
+ * Builds the profile from Data Center's user JSON (`/rest/api/latest/users/{slug}`). Throws
+ * `BitbucketResponseError` when the id or the name is missing.
+ */
+export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: string, trustEmail: boolean): DataCenterProfile {
+  const id = json['id'];
+  const name = optionalString(json, 'name');
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || !name) {
+    throw new BitbucketResponseError('Failed to parse the Data Center user: it has no numeric id or no name');
+  }
+  const email = optionalString(json, 'emailAddress');
+  const avatar = absoluteAvatar(optionalString(json, 'avatarUrl'), baseURL);
+  return {
+    provider: 'bitbucket-datacenter',
+    id: String(id),
+    username: name,
+    slug: optionalString(json, 'slug') || name,
+    displayName: optionalString(json, 'displayName') || name,
+    profileUrl: selfLink(json),
+    photos: avatar ? [{ value: avatar }] : [],
+    emails: email ? [{ value: email, primary: true, verified: trustEmail }] : [],
+    _raw: raw,
+    _json: json,
+  };
+}
+
+/** `links.self[0].href`, as Data Center nests its links. */
+function selfLink(json: JsonObject): string | undefined {
+  const links = json['links'];
+  const self = isJsonObject(links) && Array.isArray(links['self']) ? (links['self'] as unknown[])[0] : undefined;
+  return isJsonObject(self) ? optionalString(self, 'href') || undefined : undefined;
+}
+
+/**
+ * `avatarUrl` made absolute. NOTE: Data Center usually answers a relative URL
+ * (`/users/jdoe/avatar.png?s=64`); on an instance with a context path it may already start
+ * with that path. One that does is relative to the server's root; any other to the base URL,
+ * so that the context path is never doubled nor lost. Absolute ones (Gravatar) are kept.
+ */
+export function absoluteAvatar(avatarUrl: string | undefined, baseURL: string): string | undefined {
+  if (!avatarUrl) return undefined;
+  if (/^https?:\/\//i.test(avatarUrl)) return avatarUrl;
+  const base = new URL(`${baseURL}/`);
+  const contextPath = base.pathname.replace(/\/$/, '');
+  if (avatarUrl.startsWith('/')) {
+    return contextPath && (avatarUrl === contextPath || avatarUrl.startsWith(`${contextPath}/`)) ? `${base.origin}${avatarUrl}` : `${base.origin}${contextPath}${avatarUrl}`;
+  }
+  return new URL(avatarUrl, base).href;
+}
