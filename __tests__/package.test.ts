@@ -10,11 +10,12 @@ describe('package', () => {
     expect(VERSION).toBe(pkg['version']);
   });
 
-  it('exports exactly its public surface: the strategy under both names and the error classes', () => {
+  it('exports exactly its public surface: the Cloud strategy under both names, the Data Center strategy and the error classes', () => {
     // Every published name is a promise: a new one is a decision, made here on purpose.
     expect(Object.keys(api).sort()).toEqual([
       'AuthorizationError',
       'BitbucketAPIError',
+      'BitbucketDataCenterStrategy',
       'BitbucketEndpointRemovedError',
       'BitbucketError',
       'BitbucketNetworkError',

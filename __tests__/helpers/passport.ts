@@ -1,5 +1,8 @@
 import type { Request } from 'express';
-import type { Strategy } from '../../lib';
+import type { Strategy as PassportStrategy } from 'passport';
+
+/** Any Passport strategy: the Cloud one, the Data Center one. */
+type Strategy = PassportStrategy;
 
 /** How one call of `strategy.authenticate()` ended, as Passport's middleware would see it. */
 export type Outcome =
@@ -42,7 +45,7 @@ export function run(
       log.push(outcome.type);
       settle(outcome);
     };
-    const actions = Object.create(strategy) as Strategy & Record<string, unknown>;
+    const actions = Object.create(strategy) as PassportStrategy & Record<string, unknown>;
     actions['success'] = (user: unknown, info: unknown) => resolve({ type: 'success', user, info });
     actions['fail'] = (challenge: unknown, status?: number) => {
       if (typeof challenge === 'number') resolve({ type: 'fail', challenge: undefined, status: challenge });
@@ -51,7 +54,7 @@ export function run(
     actions['error'] = (error: unknown) => resolve({ type: 'error', error });
     actions['redirect'] = (url: string, status?: number) => resolve({ type: 'redirect', url, status });
     actions['pass'] = () => resolve({ type: 'pass' });
-    actions.authenticate(req as unknown as Request, options);
+    (actions.authenticate as (this: unknown, req: Request, options?: object) => void).call(actions, req as unknown as Request, options);
   });
 }
 

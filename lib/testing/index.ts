@@ -12,3 +12,13 @@ export {
   type EmulatorWorkspace,
   type WorkspacePermission,
 } from './emulator';
+export {
+  DATA_CENTER_DEMO_USERS,
+  startBitbucketDataCenterEmulator,
+  type BitbucketDataCenterEmulator,
+  type DataCenterEmulatorOptions,
+  type DataCenterEmulatorStrategyOptions,
+  type DataCenterEmulatorUser,
+  type DataCenterEmulatorUserInput,
+  type DataCenterEndpoint,
+} from './datacenter';
