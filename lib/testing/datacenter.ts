@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { clampInt, escapeHtml, type EmulatorFault, Faults, isLoopback, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clampInt, escapeHtml, type EmulatorFault, Faults, isLoopback, LoopbackServer, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
 
 /** The endpoints of the Data Center emulator, as named in `latency`, `faults` and `stats`. */
 export type DataCenterEndpoint = 'authorize' | 'token' | 'whoami' | 'user' | 'users' | 'project' | 'repository';
@@ -144,11 +143,9 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
   const codes = new Map<string, Code>();
   const accessTokens = new Map<string, Grant>();
   const refreshTokens = new Map<string, Grant>();
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
   let origin = '';
 
-  const server = createServer((req, res) => {
+  const loopback = new LoopbackServer((req, res) => {
     const url = new URL(req.url ?? '/', origin);
     const route = url.pathname.startsWith(contextPath) ? url.pathname.slice(contextPath.length) : '';
     const endpoint = endpointOf(req.method ?? 'GET', route);
@@ -158,23 +155,9 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
       if (faults.apply(endpoint, res)) return;
       void handle(endpoint, req, res, url, route).catch(() => (res.headersSent ? res.destroy() : sendJson(res, 500, dcError('Something went wrong'))));
     };
-    if (latency[endpoint] > 0) {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        run();
-      }, latency[endpoint]);
-      timers.add(timer);
-    } else run();
+    loopback.later(run, latency[endpoint]);
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = await loopback.listen(options.port);
   const baseURL = `${origin}${contextPath}`;
   const findUser = (name: string): DataCenterEmulatorUser | undefined => users.find((u) => u.name === name || u.slug === name);
 
@@ -382,13 +365,10 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
       if (params['state'] !== undefined) target.searchParams.set('state', params['state']);
       return target.href;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        faults.clear();
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      faults.clear();
+      return loopback.close();
+    },
   };
 }
 

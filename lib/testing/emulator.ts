@@ -1,8 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StrategyOptionsBase } from '../cloud/types';
-import { clampInt, escapeHtml, type EmulatorFault, Faults, isLoopback, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
+import { clampInt, escapeHtml, type EmulatorFault, Faults, isLoopback, LoopbackServer, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
 export type EmulatorStrategyOptions = {
@@ -227,15 +226,13 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
   const codes = new Map<string, Code>();
   const accessTokens = new Map<string, Grant>();
   const refreshTokens = new Map<string, { grant: Grant; deadAt: number | undefined }>();
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
   let base = '';
 
   const users = (options.users ?? DEMO_USERS).map(resolveUser);
   const findUser = (key: string): EmulatorUser | undefined =>
     users.find((u) => u.uuid === key || u.username === key || u.accountId === key);
 
-  const server = createServer((req, res) => {
+  const loopback = new LoopbackServer((req, res) => {
     const url = new URL(req.url ?? '/', base);
     const endpoint = endpointOf(req.method ?? 'GET', url.pathname);
     if (!endpoint) {
@@ -254,26 +251,10 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
         else res.destroy();
       });
     };
-    if (delay > 0) {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        run();
-      }, delay);
-      timers.add(timer);
-    } else {
-      run();
-    }
+    loopback.later(run, delay);
   });
-  if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  if (options.keepAliveTimeout !== undefined) loopback.server.keepAliveTimeout = options.keepAliveTimeout;
+  base = await loopback.listen(options.port);
 
   async function handle(endpoint: EmulatorEndpoint, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     switch (endpoint) {
@@ -561,7 +542,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     setLatency(ms, endpoint) {
       for (const e of endpoint ? [endpoint] : ENDPOINTS) latency[e] = ms;
     },
-    connections: () => sockets.size,
+    connections: () => loopback.connections(),
     authorize(key, params = {}) {
       const user = findUser(key);
       if (!user) throw new Error(`No emulator user ${key}`);
@@ -571,14 +552,10 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
       if (params.state !== undefined) target.searchParams.set('state', params.state);
       return target.href;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        faults.clear();
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      faults.clear();
+      return loopback.close();
+    },
   };
 }
 

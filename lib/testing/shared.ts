@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** What both emulators share: reading requests, writing Bitbucket-looking answers, seeded draws. */
 
@@ -175,5 +176,54 @@ export class Faults<E extends string> {
   clear(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+  }
+}
+
+/**
+ * An emulator's HTTP server on 127.0.0.1: tracks its connections and the timers of delayed
+ * answers, so that `close()` leaves nothing behind.
+ */
+export class LoopbackServer {
+  readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+    this.server = createServer(handler);
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  /** Listens on `port` (0: any free one); resolves with `http://127.0.0.1:<port>`. */
+  async listen(port = 0): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => resolve());
+    });
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Runs `fn` now, or after `ms` when that is more than 0. */
+  later(fn: () => void, ms: number): void {
+    if (ms <= 0) return fn();
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  /** Connections open right now (in use or idle keep-alive). */
+  connections(): number {
+    return this.sockets.size;
+  }
+
+  close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    for (const socket of this.sockets) socket.destroy();
+    return new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
