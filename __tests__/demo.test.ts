@@ -116,6 +116,30 @@ describe('the demo app against the emulator, over real HTTP', () => {
     expect(final.body).toContain('within 150 ms');
   });
 
+  it('offers Bitbucket Data Center beside Cloud, and signs in with it', async () => {
+    demo = await startDemo({}, {}, true);
+    const browser = new Browser();
+    const home = await browser.get(`${demo.url}/`);
+    expect(home.body).toContain('id="sign-in-dc"');
+    const start = await browser.get(`${demo.url}/auth/bitbucket-dc`);
+    expect(start.location).toMatch(/\/rest\/oauth2\/latest\/authorize\?/);
+    const consent = await browser.get(start.location!);
+    const decision = await browser.post(new URL(start.location!).origin + new URL(start.location!).pathname, consentForm(consent.body, 'jdoe'));
+    const hops = await browser.follow(decision.location!);
+    const profile = hops[hops.length - 1]!;
+    expect(profile.url).toBe(`${demo.url}/profile`);
+    expect(profile.body).toContain('<dd id="display-name">Jane Doe</dd>');
+    expect(profile.body).toContain('User ID (Data Center)');
+    // A deactivated account gets the refusal page, not a profile.
+    const again = new Browser();
+    const second = await again.get(`${demo.url}/auth/bitbucket-dc`);
+    const page = await again.get(second.location!);
+    const refused = await again.post(new URL(second.location!).origin + new URL(second.location!).pathname, consentForm(page.body, 'gone'));
+    const end = (await again.follow(refused.location!)).pop()!;
+    expect(end.status).toBe(403);
+    expect(end.body).toContain('deactivated');
+  });
+
   it('restricts sign-in to workspace members when configured', async () => {
     demo = await startDemo({}, { workspaces: ['analytical-engines'] });
     const ada = await signInThroughDemo(demo, new Browser(), 'ada-lovelace');

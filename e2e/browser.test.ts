@@ -92,6 +92,22 @@ describe('sign in with Bitbucket in a real browser', () => {
     await page.close();
   });
 
+  it('signs in with Bitbucket Data Center from the second button', async () => {
+    expect(demo.output()).toContain('local Bitbucket Data Center emulator');
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    await page.click('#sign-in-dc');
+    await page.waitForSelector('button[data-user="jdoe"]');
+    await page.click('button[data-user="jdoe"]');
+    await page.waitForURL(`${base}/profile`);
+    expect(await page.locator('#display-name').textContent()).toBe('Jane Doe');
+    expect(await page.locator('#uuid').textContent()).toBe('101');
+    expect(await page.locator('#emails li').allTextContents()).toEqual(['jdoe@example.com primary unverified']);
+    await page.click('#sign-out');
+    await page.waitForURL(`${base}/`);
+    await page.close();
+  });
+
   it('shows the friendly page when the user denies access', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/`);

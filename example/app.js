@@ -8,7 +8,7 @@ const crypto = require('node:crypto');
 const express = require('express');
 const session = require('express-session');
 const { Passport } = require('passport');
-const { Strategy, BitbucketError, TokenError } = require('passport-bitbucket-auth');
+const { Strategy, BitbucketDataCenterStrategy, BitbucketError, TokenError } = require('passport-bitbucket-auth');
 
 /**
  * @param {object} config
@@ -27,6 +27,8 @@ const { Strategy, BitbucketError, TokenError } = require('passport-bitbucket-aut
  * @param {boolean} [config.pkce]
  * @param {number} [config.timeout]
  * @param {string} [config.instance] a name shown in the footer (several instances)
+ * @param {{ baseURL: string, clientID: string, clientSecret: string, allowInsecureHTTP?: boolean }} [config.dataCenter]
+ *   also offer "Sign in with Bitbucket Data Center" against this instance
  */
 function createApp(config) {
   const passport = new Passport();
@@ -50,6 +52,22 @@ function createApp(config) {
       workspaces: profile.workspaces,
     })),
   );
+  if (config.dataCenter) {
+    passport.use(
+      new BitbucketDataCenterStrategy(
+        { ...config.dataCenter, callbackURL: `${config.baseURL}/auth/bitbucket-dc/callback`, timeout: config.timeout },
+        async (accessToken, refreshToken, profile) => ({
+          provider: profile.provider,
+          id: profile.id,
+          username: profile.username,
+          displayName: profile.displayName,
+          profileUrl: profile.profileUrl,
+          photo: profile.photos[0] ? profile.photos[0].value : undefined,
+          emails: profile.emails,
+        }),
+      ),
+    );
+  }
   passport.serializeUser((user, done) => done(null, user));
   passport.deserializeUser((user, done) => done(null, user));
 
@@ -77,20 +95,21 @@ function createApp(config) {
       200,
       'Welcome',
       `<p>This demo signs you in with your Bitbucket account.</p>
-       <p><a class="button" id="sign-in" href="/auth/bitbucket">Sign in with Bitbucket</a></p>`,
+       <p><a class="button" id="sign-in" href="/auth/bitbucket">Sign in with Bitbucket</a>${
+         config.dataCenter ? ` <a class="button" id="sign-in-dc" href="/auth/bitbucket-dc">Sign in with Bitbucket Data Center</a>` : ''
+       }</p>`,
     );
   });
 
-  app.get('/auth/bitbucket', passport.authenticate('bitbucket'));
-
-  app.get('/auth/bitbucket/callback', (req, res, next) => {
-    passport.authenticate('bitbucket', (err, user, info, status) => {
+  /** The callback of either strategy: the user's profile page, or a page that says why not. */
+  const callback = (name) => (req, res, next) => {
+    passport.authenticate(name, (err, user, info, status) => {
       if (err) return failure(res, err);
       if (!user) {
         if (req.query.error === 'access_denied') {
           return render(res, 401, 'Sign-in cancelled', `<p id="denied">You declined to share your Bitbucket account, so you are not signed in.</p>${again}`);
         }
-        if (status === 403 && info && info.reason === 'workspace') {
+        if (status === 403 && info && (info.reason === 'workspace' || info.reason === 'access' || info.reason === 'inactive')) {
           return render(
             res,
             403,
@@ -113,7 +132,14 @@ function createApp(config) {
         res.redirect('/profile');
       });
     })(req, res, next);
-  });
+  };
+
+  app.get('/auth/bitbucket', passport.authenticate('bitbucket'));
+  app.get('/auth/bitbucket/callback', callback('bitbucket'));
+  if (config.dataCenter) {
+    app.get('/auth/bitbucket-dc', passport.authenticate('bitbucket-datacenter'));
+    app.get('/auth/bitbucket-dc/callback', callback('bitbucket-datacenter'));
+  }
 
   app.get('/profile', (req, res) => {
     if (!req.user) return res.redirect('/');
@@ -137,8 +163,8 @@ function createApp(config) {
          <dl>
            <dt>Display name</dt><dd id="display-name">${escapeHtml(user.displayName)}</dd>
            <dt>Username</dt><dd id="username">${user.username ? escapeHtml(user.username) : '<i>not provided by Bitbucket</i>'}</dd>
-           <dt>UUID</dt><dd id="uuid"><code>${escapeHtml(user.id)}</code></dd>
-           <dt>Account ID</dt><dd id="account-id"><code>${escapeHtml(user.accountId || '')}</code></dd>
+           <dt>${user.provider === 'bitbucket-datacenter' ? 'User ID (Data Center)' : 'UUID'}</dt><dd id="uuid"><code>${escapeHtml(user.id)}</code></dd>
+           ${user.accountId ? `<dt>Account ID</dt><dd id="account-id"><code>${escapeHtml(user.accountId)}</code></dd>` : ''}
            ${user.profileUrl ? `<dt>Profile</dt><dd><a href="${escapeHtml(user.profileUrl)}">${escapeHtml(user.profileUrl)}</a></dd>` : ''}
          </dl>
        </div>

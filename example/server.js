@@ -9,10 +9,14 @@
  *                 so that several instances share it
  *   REDIS_URL: keep sessions (and so the OAuth state) in Redis, shared by every instance;
  *              needs SESSION_SECRET, the same on every instance
+ *   BITBUCKET_DC_URL, BITBUCKET_DC_CLIENT_ID, BITBUCKET_DC_CLIENT_SECRET: also sign in with
+ *              this Bitbucket Data Center (an incoming application link whose Redirect URL is
+ *              $BASE_URL/auth/bitbucket-dc/callback); with the emulator and none of them, the
+ *              local Data Center emulator is offered beside the Cloud one
  */
 const { createApp } = require('./app');
 const { createSessionStore } = require('./session-store');
-const { startBitbucketEmulator } = require('passport-bitbucket-auth/testing');
+const { startBitbucketEmulator, startBitbucketDataCenterEmulator } = require('passport-bitbucket-auth/testing');
 
 async function main() {
   const port = Number(process.env.PORT || 3000);
@@ -52,7 +56,7 @@ async function main() {
       tokenURL: `${url}/site/oauth2/access_token`,
       userProfileURL: `${url}/2.0/user`,
       userEmailsURL: `${url}/2.0/user/emails`,
-      userWorkspacesURL: `${url}/2.0/user/permissions/workspaces`,
+      userWorkspacesURL: `${url}/2.0/user/workspaces`,
     });
     console.log(`Using the Bitbucket emulator at ${url} (EMULATOR_URL)`);
   } else {
@@ -65,6 +69,21 @@ async function main() {
     console.log(`Demo accounts: ${emulator.users.map((u) => u.displayName).join(', ')}`);
   }
 
+  let dataCenterEmulator;
+  if (process.env.BITBUCKET_DC_URL && process.env.BITBUCKET_DC_CLIENT_ID && process.env.BITBUCKET_DC_CLIENT_SECRET) {
+    config.dataCenter = {
+      baseURL: process.env.BITBUCKET_DC_URL,
+      clientID: process.env.BITBUCKET_DC_CLIENT_ID,
+      clientSecret: process.env.BITBUCKET_DC_CLIENT_SECRET,
+      allowInsecureHTTP: process.env.BITBUCKET_DC_URL.startsWith('http:'),
+    };
+    console.log(`Also signing in with Bitbucket Data Center at ${process.env.BITBUCKET_DC_URL}; its Redirect URL must be ${baseURL}/auth/bitbucket-dc/callback`);
+  } else if (config.emulator) {
+    dataCenterEmulator = await startBitbucketDataCenterEmulator({ callbackURL: `${baseURL}/auth/bitbucket-dc/callback` });
+    config.dataCenter = dataCenterEmulator.strategyOptions;
+    console.log(`And a local Bitbucket Data Center emulator at ${dataCenterEmulator.baseURL}`);
+  }
+
   const app = createApp(config);
   const server = app.listen(port, host, () => {
     console.log(`Demo running at ${baseURL}, listening on ${host}:${port} (Ctrl+C to stop)`);
@@ -73,6 +92,7 @@ async function main() {
     console.error(`Could not start the demo on ${host}:${port}: ${err.message}`);
     process.exitCode = 1;
     if (emulator) void emulator.close();
+    if (dataCenterEmulator) void dataCenterEmulator.close();
     void sessions.close();
   });
 
@@ -80,6 +100,7 @@ async function main() {
     server.close();
     server.closeAllConnections();
     if (emulator) void emulator.close();
+    if (dataCenterEmulator) void dataCenterEmulator.close();
     void sessions.close();
   };
   process.once('SIGINT', stop);

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startBitbucketEmulator, type BitbucketEmulator, type EmulatorOptions } from '../../lib/testing';
+import { startBitbucketDataCenterEmulator, startBitbucketEmulator, type BitbucketEmulator, type EmulatorOptions } from '../../lib/testing';
 import { browser } from '../../support/browser';
 
 // The demo is plain JavaScript, loaded as an app would load it.
@@ -14,16 +14,18 @@ export interface Demo {
 }
 
 /** Starts the emulator and the demo app on free loopback ports, wired to each other. */
-export async function startDemo(emulatorOptions: EmulatorOptions = {}, appConfig: Record<string, unknown> = {}): Promise<Demo> {
+export async function startDemo(emulatorOptions: EmulatorOptions = {}, appConfig: Record<string, unknown> = {}, withDataCenter = false): Promise<Demo> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const emulator = await startBitbucketEmulator({ callbackURL: `${url}/auth/bitbucket/callback`, ...emulatorOptions });
+  const dataCenter = withDataCenter ? await startBitbucketDataCenterEmulator({ callbackURL: `${url}/auth/bitbucket-dc/callback` }) : undefined;
   const app = createApp({
     baseURL: url,
     emulator: true,
     ...emulator.strategyOptions,
     timeout: 2000,
+    ...(dataCenter ? { dataCenter: dataCenter.strategyOptions } : {}),
     ...appConfig,
   });
   server.on('request', app);
@@ -34,6 +36,7 @@ export async function startDemo(emulatorOptions: EmulatorOptions = {}, appConfig
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await emulator.close();
+      await dataCenter?.close();
     },
   };
 }
