@@ -4,7 +4,10 @@
  */
 import type { Request } from 'express';
 import {
+  BitbucketDataCenterStrategy,
   BitbucketStrategy,
+  type DataCenterProfile,
+  type DataCenterVerifyFunctionWithParams,
   Strategy,
   type BitbucketEmail,
   type Profile,
@@ -55,6 +58,32 @@ describe('types', () => {
     const asyncFalse = new BitbucketStrategy(options, async () => false);
     const strategies = [four, five, withReq, withReqParams, asyncVerify, asyncFalse];
     expect(strategies.map((s) => s.name)).toEqual(Array(6).fill('bitbucket'));
+  });
+
+  it('infers the Data Center strategy\'s verify functions and refuses Cloud-only options', () => {
+    const dcOptions = { baseURL: 'https://bitbucket.example.com', clientID: 'k', clientSecret: 's' };
+    const inline = new BitbucketDataCenterStrategy(dcOptions, async (accessToken, refreshToken, profile) => {
+      assertType<string>(accessToken);
+      assertType<string>(refreshToken);
+      assertType<DataCenterProfile>(profile);
+      assertType<'bitbucket-datacenter'>(profile.provider);
+      assertType<boolean>(profile.emails[0]?.verified ?? false);
+      return { id: profile.id };
+    });
+    const withParams: DataCenterVerifyFunctionWithParams = (_a, _r, params, profile, done) => done(null, { id: profile.slug, scope: params.scope });
+    const withRequest = new BitbucketDataCenterStrategy({ ...dcOptions, passReqToCallback: true }, (req, _a, _r, profile, done) => done(null, { id: `${req.ip}:${profile.id}` }));
+    const attempts: Array<() => unknown> = [
+      // @ts-expect-error baseURL is required
+      () => new BitbucketDataCenterStrategy({ clientID: 'k', clientSecret: 's' }, () => undefined),
+      // @ts-expect-error workspaces are Cloud's
+      () => new BitbucketDataCenterStrategy({ ...dcOptions, workspaces: ['w'] }, () => undefined),
+      // @ts-expect-error the Data Center profile is not the Cloud one
+      () => new BitbucketDataCenterStrategy(dcOptions, (_a: string, _r: string, profile: import('../lib').Profile, done: VerifyCallback) => done(null, profile)),
+    ];
+    expect(attempts).toHaveLength(3);
+    const strategies = [inline, new BitbucketDataCenterStrategy(dcOptions, withParams), withRequest];
+    expect(strategies.map((s) => s.name)).toEqual(Array(3).fill('bitbucket-datacenter'));
+    for (const strategy of strategies) strategy.close();
   });
 
   it('rejects what must not compile', () => {

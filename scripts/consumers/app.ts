@@ -2,6 +2,7 @@
 import express from 'express';
 import passport from 'passport';
 import {
+  BitbucketDataCenterStrategy,
   BitbucketError,
   Strategy,
   TokenError,
@@ -77,3 +78,11 @@ export async function freshToken(strategy: Strategy, stored: { refreshToken: str
   void expires;
   return tokens.accessToken;
 }
+
+// The Data Center strategy, typed the same way.
+passport.use(
+  new BitbucketDataCenterStrategy(
+    { baseURL: process.env['BB_DC_URL'] ?? 'https://bitbucket.example.com', clientID: options.clientID, clientSecret: options.clientSecret, projects: ['ENG'] },
+    async (_accessToken, _refreshToken, profile) => ({ id: profile.id }),
+  ),
+);
