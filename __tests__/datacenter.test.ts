@@ -8,7 +8,7 @@ import {
   type DataCenterVerifyFunctionWithParams,
 } from '../lib';
 import { absoluteAvatar } from '../lib/datacenter/profile';
-import { startBitbucketDataCenterEmulator, type BitbucketDataCenterEmulator, type DataCenterEmulatorOptions } from '../lib/testing';
+import { startBitbucketDataCenterEmulator, type BitbucketDataCenterEmulator, type DataCenterEmulatorOptions, type EmulatorFault } from '../lib/testing';
 import { expectNoSecrets } from './helpers/bitbucket';
 import { expectType, fakeRequest, run, type Outcome } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';
@@ -258,6 +258,27 @@ describe('signing in with Bitbucket Data Center (emulator)', () => {
     expect(profile?.id).toBe('7');
     expect(order.slice(0, 2).sort()).toEqual(['/plugins/servlet/applinks/whoami', '/rest/api/latest/projects/ENG']);
     expect(order[2]).toBe('/rest/api/latest/users/jdoe');
+  });
+});
+
+describe('Data Center under faults', () => {
+  const kinds: Array<[EmulatorFault, string]> = [
+    [{ kind: 'stall' }, 'BITBUCKET_TIMEOUT'],
+    [{ kind: 'reset' }, 'BITBUCKET_NETWORK_ERROR'],
+    [{ kind: 'drip', intervalMs: 20 }, 'BITBUCKET_TIMEOUT'],
+    [{ kind: 'oversize' }, 'BITBUCKET_RESPONSE_TOO_LARGE'],
+  ];
+  const cases = (['token', 'whoami', 'user', 'project'] as const).flatMap((endpoint) =>
+    kinds.map(([fault, code]) => [`${endpoint}: ${fault.kind}`, endpoint, fault, code] as const),
+  );
+
+  it.each(cases)('ends a login whose %s cleanly, with a typed error and no secret', async (_label, endpoint, fault, code) => {
+    await start({ faults: { [endpoint]: fault } });
+    const { strategy, verified } = make({ timeout: 300, retries: 0, projects: ['ENG'] });
+    const { error } = expectType((await signInAs(strategy, 'jdoe')).outcome, 'error');
+    expect(error).toMatchObject({ code });
+    expect(verified).toHaveLength(0);
+    expectNoSecrets(error);
   });
 });
 
