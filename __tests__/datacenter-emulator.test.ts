@@ -171,3 +171,24 @@ describe('Data Center emulator: REST', () => {
     expect(dc.stats.whoami).toBe(3);
   });
 });
+
+describe('Data Center emulator: odd requests', () => {
+  it('answers each with Data Center\'s error or an empty default, never a crash', async () => {
+    dc = await startBitbucketDataCenterEmulator({ users: [{ name: 'x' }] });
+    expect(dc.users[0]?.id).toBe(1000);
+    expect(new URL(dc.authorize('x')).origin).toBe(new URL(dc.baseURL).origin);
+    expect((await fetch(`${dc.baseURL}/plugins/servlet/applinks/whoami`, { method: 'POST' })).status).toBe(404);
+    const noType = await fetch(dc.tokenURL, { method: 'POST', body: 'x' });
+    expect(((await noType.json()) as Record<string, unknown>)['error']).toBe('invalid_request');
+    expect((await token({ ...credentials(), grant_type: 'authorization_code' })).json['error']).toBe('invalid_grant');
+    expect((await token({ ...credentials(), grant_type: 'refresh_token' })).json['error']).toBe('invalid_grant');
+    const challenged = new URL(dc.authorize('x', { redirect_uri: CALLBACK, code_challenge: 'c' })).searchParams.get('code')!;
+    expect((await token({ ...credentials(), grant_type: 'authorization_code', code: challenged, redirect_uri: CALLBACK })).json['error']).toBe('invalid_grant');
+    const { access_token: accessToken } = (await token({ ...credentials(), grant_type: 'authorization_code', code: codeFor('x'), redirect_uri: CALLBACK })).json;
+    expect((await api('/rest/api/latest/users', accessToken)).json).toMatchObject({ size: 1, isLastPage: true });
+    expect((await api('/rest/api/latest/users/x', 'Bearer')).status).toBe(401);
+    const noResponseType = await fetch(`${dc.authorizationURL}?client_id=${dc.clientID}&redirect_uri=${encodeURIComponent(CALLBACK)}`, { redirect: 'manual' });
+    expect(new URL(noResponseType.headers.get('location')!).searchParams.get('error')).toBe('unsupported_response_type');
+  });
+});
+
