@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { clampInt, escapeHtml, type EmulatorFault, Faults, isLoopback, LoopbackServer, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
+import { clampInt, consentForms, escapeHtml, type EmulatorFault, Faults, isLoopback, LoopbackServer, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
 
 /** The endpoints of the Data Center emulator, as named in `latency`, `faults` and `stats`. */
 export type DataCenterEndpoint = 'authorize' | 'token' | 'whoami' | 'user' | 'users' | 'project' | 'repository';
@@ -226,24 +226,18 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     if (problem) return sendPage(res, 400, 'Invalid OAuth request', problem);
     if (params.get('response_type') !== 'code') return redirect(res, params.get('redirect_uri') ?? '', { error: 'unsupported_response_type', state: params.get('state') });
     if (options.autoApprove !== undefined) return decide(res, new URLSearchParams({ ...Object.fromEntries(params), decision: 'grant', user: options.autoApprove }));
-    const hidden = ['client_id', 'redirect_uri', 'state', 'scope', 'code_challenge', 'code_challenge_method']
-      .filter((name) => params.has(name))
-      .map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(params.get(name) ?? '')}">`)
-      .join('');
-    const accounts = users
-      .map(
-        (u) =>
-          `<li><form method="post" action="${contextPath}/rest/oauth2/latest/authorize">${hidden}<input type="hidden" name="user" value="${escapeHtml(u.name)}">` +
-          `<button name="decision" value="grant" data-user="${escapeHtml(u.name)}">Allow as ${escapeHtml(u.displayName)}</button></form></li>`,
-      )
-      .join('');
+    const forms = consentForms(
+      `${contextPath}/rest/oauth2/latest/authorize`,
+      params,
+      ['client_id', 'redirect_uri', 'state', 'scope', 'code_challenge', 'code_challenge_method'],
+      users.map((u) => ({ value: u.name, id: u.name, label: `Allow as ${u.displayName}` })),
+    );
     sendPage(
       res,
       200,
       'Authorize access',
       `<p>An application wants to access your account with the permission <b>${escapeHtml(params.get('scope') ?? 'PUBLIC_REPOS')}</b>.</p>` +
-        `<p>Choose an account of this local Bitbucket Data Center emulator:</p><ul>${accounts}</ul>` +
-        `<form method="post" action="${contextPath}/rest/oauth2/latest/authorize">${hidden}<button name="decision" value="deny" data-deny>Deny</button></form>`,
+        `<p>Choose an account of this local Bitbucket Data Center emulator:</p>${forms.accounts}${forms.deny}`,
     );
   }
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StrategyOptionsBase } from '../cloud/types';
-import { clampInt, escapeHtml, type EmulatorFault, Faults, isLoopback, LoopbackServer, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
+import { clampInt, consentForms, escapeHtml, type EmulatorFault, Faults, isLoopback, LoopbackServer, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
 export type EmulatorStrategyOptions = {
@@ -316,25 +316,23 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     if (options.autoApprove !== undefined) {
       return decide(res, new URLSearchParams({ ...Object.fromEntries(params), decision: 'grant', user: options.autoApprove }));
     }
-    const hidden = ['client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method']
-      .filter((name) => params.has(name))
-      .map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(params.get(name) ?? '')}">`)
-      .join('');
-    const accounts = users
-      .map(
-        (u) =>
-          `<li><form method="post" action="/site/oauth2/authorize">${hidden}<input type="hidden" name="user" value="${escapeHtml(u.uuid)}">` +
-          `<button name="decision" value="grant" data-user="${escapeHtml(u.username ?? u.uuid)}">Grant access as ${escapeHtml(u.displayName)}</button>` +
-          ` <small>${escapeHtml(u.emails.find((e) => e.primary)?.email ?? '')}</small></form></li>`,
-      )
-      .join('');
+    const forms = consentForms(
+      '/site/oauth2/authorize',
+      params,
+      ['client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method'],
+      users.map((u) => ({
+        value: u.uuid,
+        id: u.username ?? u.uuid,
+        label: `Grant access as ${u.displayName}`,
+        note: u.emails.find((e) => e.primary)?.email ?? '',
+      })),
+    );
     sendPage(
       res,
       200,
       'Authorize access',
       `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>` +
-        `<p>Choose an account of this local Bitbucket emulator:</p><ul>${accounts}</ul>` +
-        `<form method="post" action="/site/oauth2/authorize">${hidden}<button name="decision" value="deny" data-deny>Deny</button></form>`,
+        `<p>Choose an account of this local Bitbucket emulator:</p>${forms.accounts}${forms.deny}`,
     );
   }
 

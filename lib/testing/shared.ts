@@ -227,3 +227,32 @@ export class LoopbackServer {
     return new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/** One account's button on a consent page. */
+export interface ConsentAccount {
+  /** What the form posts as `user`. */
+  value: string;
+  /** What the button's `data-user` says (tests click it by that). */
+  id: string;
+  label: string;
+  note?: string;
+}
+
+/**
+ * The consent page's forms: one Grant button per account and a Deny button, each posting the
+ * authorize request's own parameters back to `action`.
+ */
+export function consentForms(action: string, params: URLSearchParams, names: readonly string[], accounts: readonly ConsentAccount[]): { accounts: string; deny: string } {
+  const hidden = names
+    .filter((name) => params.has(name))
+    .map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(params.get(name) ?? '')}">`)
+    .join('');
+  const list = accounts
+    .map(
+      (a) =>
+        `<li><form method="post" action="${action}">${hidden}<input type="hidden" name="user" value="${escapeHtml(a.value)}">` +
+        `<button name="decision" value="grant" data-user="${escapeHtml(a.id)}">${escapeHtml(a.label)}</button>${a.note ? ` <small>${escapeHtml(a.note)}</small>` : ''}</form></li>`,
+    )
+    .join('');
+  return { accounts: `<ul>${list}</ul>`, deny: `<form method="post" action="${action}">${hidden}<button name="decision" value="deny" data-deny>Deny</button></form>` };
+}
