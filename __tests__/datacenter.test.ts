@@ -1,4 +1,5 @@
 import { TokenError } from 'passport-oauth2';
+import refresh from 'passport-oauth2-refresh';
 import {
   BitbucketAPIError,
   BitbucketDataCenterStrategy,
@@ -227,6 +228,30 @@ describe('signing in with Bitbucket Data Center (emulator)', () => {
       await dc!.close();
       dc = undefined;
     }
+  });
+
+  it('refreshes through passport-oauth2-refresh too, which rebuilds the client with body authentication', async () => {
+    await start();
+    let refreshToken = '';
+    const strategy = new BitbucketDataCenterStrategy({ ...dc!.strategyOptions, callbackURL: CALLBACK }, (_at, rt, profile, done) => {
+      refreshToken = rt;
+      done(null, { id: profile.id });
+    });
+    strategies.push(strategy);
+    expectType((await signInAs(strategy, 'jdoe')).outcome, 'success');
+    refresh.use('dc-refresh', strategy);
+    const renewed = await new Promise<string | undefined>((resolve, reject) =>
+      refresh.requestNewAccessToken('dc-refresh', refreshToken, (error, accessToken) => (error ? reject(error as Error) : resolve(accessToken))),
+    );
+    expect(renewed).toMatch(/\S{20,}/);
+  });
+
+  it('refuses a callback whose parameters are not single strings, before anything else', async () => {
+    await start();
+    const { strategy } = make();
+    const outcome = await run(strategy, fakeRequest({ code: ['a', 'b'] as unknown as string, state: 's' }, {}));
+    expect(outcome).toMatchObject({ type: 'fail', status: 400 });
+    expect(dc!.stats.token).toBe(0);
   });
 
   it('asks for whoami and the gate at once, then the user', async () => {

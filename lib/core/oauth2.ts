@@ -290,6 +290,25 @@ function tokensIn(body: string): string[] {
   return parsed.ok && isJsonObject(parsed.value) ? Object.values(parsed.value).filter((v): v is string => typeof v === 'string') : [];
 }
 
+/**
+ * The client that sends Data Center its credentials in the form body. A class of its own so
+ * that code which rebuilds the client from `strategy._oauth2.constructor` with node-oauth's
+ * six arguments (passport-oauth2-refresh, Backstage) keeps the body authentication.
+ */
+export class BodyAuthenticatedOAuth2 extends BitbucketOAuth2 {
+  constructor(
+    clientId: string,
+    clientSecret: string,
+    baseSite: string,
+    authorizePath?: string,
+    accessTokenPath?: string,
+    customHeaders?: OutgoingHttpHeaders,
+    limits?: Partial<ClientLimits>,
+  ) {
+    super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders, { ...limits, clientAuthentication: 'body' });
+  }
+}
+
 /** What a login that has exchanged its code hands to its profile stage. */
 export interface PendingLogin {
   /** When it must be done with Bitbucket: the exchange's start plus {@link LOGIN_TIMEOUTS} × `timeout`. */

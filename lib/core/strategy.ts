@@ -6,7 +6,7 @@ import { ConnectionPool } from './agent';
 import { BitbucketError, BitbucketTimeoutError } from './errors';
 import { Cancellation } from './http';
 import { isJsonObject } from './json';
-import { BitbucketOAuth2, takeLogin } from './oauth2';
+import { BitbucketOAuth2, BodyAuthenticatedOAuth2, takeLogin } from './oauth2';
 import { type CommonOptions, LOGIN_TIMEOUTS } from './options';
 import { redact } from './redact';
 import type { RefreshedTokens, TokenParams } from './types';
@@ -89,10 +89,10 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     // passport-oauth2 takes pkce as true, 'S256' or 'plain'; its types know only the boolean.
     super(base as unknown as OAuth2StrategyOptions, adaptVerify(verify, resolved.passReqToCallback));
     this.name = product.name;
-    this._oauth2 = new BitbucketOAuth2(resolved.clientID, resolved.clientSecret, '', product.authorizationURL, product.tokenURL, resolved.headers, {
+    const Client = product.clientAuthentication === 'body' ? BodyAuthenticatedOAuth2 : BitbucketOAuth2;
+    this._oauth2 = new Client(resolved.clientID, resolved.clientSecret, '', product.authorizationURL, product.tokenURL, resolved.headers, {
       timeout: resolved.timeout,
       retries: resolved.retries,
-      clientAuthentication: product.clientAuthentication,
     });
     if (resolved.agent) {
       this._oauth2.setAgent(resolved.agent);
