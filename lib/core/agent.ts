@@ -15,7 +15,7 @@ import { isIP, type Socket } from 'node:net';
 export const IDLE_TIMEOUT = 4 * 60_000;
 /** Connections per host at most, in use or idle; further requests queue for one. */
 export const MAX_SOCKETS = 64;
-const MAX_FREE_SOCKETS = 16;
+const MAX_FREE_SOCKETS = 32;
 
 type Create = (options: Record<string, unknown>, callback: (error: Error | null, socket: Socket) => void) => Socket | undefined;
 
@@ -104,7 +104,9 @@ export class ConnectionPool {
 
   /**
    * Opens connections to the origin of `url` so that `count` requests can start on them at
-   * once, less the idle ones the pool already holds. Returns what discards those still unused.
+   * once, less the idle ones the pool already holds; none while requests to that host are
+   * under way (the quiet, cold case is the one it is for). Returns what discards those still
+   * unused.
    */
   preconnect(url: string, count: number): () => void {
     let target: URL;
@@ -116,7 +118,11 @@ export class ConnectionPool {
     const agent = this.agents[target.protocol === 'http:' ? 'http:' : 'https:'];
     const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
     const port = Number(target.port) || (target.protocol === 'http:' ? 80 : 443);
-    const idle = Object.entries(agent.agent.freeSockets).reduce((n, [name, list]) => n + (name.startsWith(`${host}:${port}:`) ? (list?.length ?? 0) : 0), 0);
+    const onHost = (pool: NodeJS.ReadOnlyDict<unknown[]>): number =>
+      Object.entries(pool).reduce((n, [name, list]) => n + (name.startsWith(`${host}:${port}:`) ? (list?.length ?? 0) : 0), 0);
+    // A busy host frees connections before a token comes back: opening more then only churns.
+    if (onHost(agent.agent.sockets) > 0) return () => undefined;
+    const idle = onHost(agent.agent.freeSockets);
     const waiting = agent.ready.get(key(host, port))?.length ?? 0;
     const wanted = Math.min(count, MAX_SOCKETS) - idle - waiting;
     return wanted > 0 ? agent.open(host, port, wanted) : () => undefined;
