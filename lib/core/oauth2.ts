@@ -296,15 +296,8 @@ function tokensIn(body: string): string[] {
  * six arguments (passport-oauth2-refresh, Backstage) keeps the body authentication.
  */
 export class BodyAuthenticatedOAuth2 extends BitbucketOAuth2 {
-  constructor(
-    clientId: string,
-    clientSecret: string,
-    baseSite: string,
-    authorizePath?: string,
-    accessTokenPath?: string,
-    customHeaders?: OutgoingHttpHeaders,
-    limits?: Partial<ClientLimits>,
-  ) {
+  constructor(...args: ConstructorParameters<typeof BitbucketOAuth2>) {
+    const [clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders, limits] = args;
     super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders, { ...limits, clientAuthentication: 'body' });
   }
 }
