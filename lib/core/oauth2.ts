@@ -40,8 +40,8 @@ const secrets = new WeakMap<object, string>();
 /**
  * node-oauth's `OAuth2` client, made to talk to Bitbucket the way Bitbucket documents it.
  *
- * - Token requests authenticate the client with HTTP Basic only: the credentials are not
- *   repeated in the form body, and never sent to the REST API.
+ * - Token requests authenticate the client in one place only, never sent to the REST API:
+ *   HTTP Basic (Cloud) or the form body (`clientAuthentication: 'body'`, Data Center).
  * - The access token travels only in `Authorization: Bearer` (Bitbucket's 2026 rule), never
  *   in a query string.
  * - Every request is bounded by a timeout and a response size cap.
@@ -56,8 +56,8 @@ export class BitbucketOAuth2 extends OAuth2 {
   readonly limits: ClientLimits;
   /** The strategy's own connections, unless the app gave an agent (`agent`, `setAgent`). */
   private pool: ConnectionPool | undefined;
-  /** The first requests of the profile stage, opened ahead while a code is exchanged. */
-  private firstRequests: readonly string[] = [];
+  /** The profile stage's first requests, as one URL and a count per origin: opened ahead while a code is exchanged. */
+  private firstRequests: ReadonlyArray<{ url: string; count: number }> = [];
 
   constructor(
     clientId: string,
@@ -83,7 +83,14 @@ export class BitbucketOAuth2 extends OAuth2 {
    */
   useConnections(pool: ConnectionPool, firstRequests: readonly string[]): void {
     this.pool = pool;
-    this.firstRequests = firstRequests;
+    const byOrigin = new Map<string, { url: string; count: number }>();
+    for (const url of firstRequests) {
+      const origin = new URL(url).origin;
+      const entry = byOrigin.get(origin) ?? { url, count: 0 };
+      entry.count += 1;
+      byOrigin.set(origin, entry);
+    }
+    this.firstRequests = [...byOrigin.values()];
   }
 
   /**
@@ -93,15 +100,8 @@ export class BitbucketOAuth2 extends OAuth2 {
    */
   private preconnect(): () => void {
     if (!this.pool || this._agent || this.firstRequests.length === 0) return () => undefined;
-    const byOrigin = new Map<string, { url: string; count: number }>();
-    for (const url of this.firstRequests) {
-      const origin = safeURL(url).replace(/^(\w+:\/\/[^/]+).*$/, '$1');
-      const entry = byOrigin.get(origin) ?? { url, count: 0 };
-      entry.count += 1;
-      byOrigin.set(origin, entry);
-    }
     const pool = this.pool;
-    const releases = [...byOrigin.values()].map(({ url, count }) => pool.preconnect(url, count));
+    const releases = this.firstRequests.map(({ url, count }) => pool.preconnect(url, count));
     return () => releases.forEach((release) => release());
   }
 

@@ -33,8 +33,8 @@ export interface CommonOptions {
   passThrough: Record<string, unknown>;
 }
 
-/** What a product adds to the shared checks. */
-export interface Product {
+/** What a product adds to the shared option checks. */
+export interface ProductOptions {
   /** Its own option names, for the typo check. */
   names: readonly string[];
   /** Its own boolean options. */
@@ -55,7 +55,7 @@ const COMMON_NAMES = [
  * problem is a TypeError (RangeError for a timeout out of range) naming the option; no value
  * is echoed, so a secret pasted into the wrong option does not end up in a log.
  */
-export function resolveCommon(input: unknown, product: Product): CommonOptions & { input: Record<string, unknown> } {
+export function resolveCommon(input: unknown, product: ProductOptions): CommonOptions & { input: Record<string, unknown> } {
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
   checkNames(input, [...COMMON_NAMES, ...product.names]);
   const clientID = requiredCredential(input, 'clientID', product.credentials.id, product.credentials.where);

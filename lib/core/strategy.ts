@@ -180,9 +180,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
 
   /** Loads the profile, with every secret redacted from what can go wrong. */
   override userProfile(accessToken: string, done: (err?: unknown, profile?: P) => void): void {
-    const secrets = [...this._oauth2.secrets(), accessToken];
     const profile = this.loadProfile(accessToken).catch((error: unknown) => {
-      throw redact(error, secrets);
+      throw redact(error, [...this._oauth2.secrets(), accessToken]);
     });
     callbackify(() => profile)(done);
   }
