@@ -1,7 +1,7 @@
 import { apiError, missingScopes } from '../core/answers';
 import { BitbucketResponseError } from '../core/errors';
 import type { Cancellation } from '../core/http';
-import { BitbucketStrategyBase } from '../core/strategy';
+import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
 import { type MinimumWorkspaceRole, resolveOptions } from './options';
 import { fetchAllPages, pagedEndpoint, type PagedEndpoint } from './pages';
@@ -23,9 +23,6 @@ import {
   parseWorkspacesPage,
   permissionURL,
 } from './workspaces';
-
-/** The memberships the workspace rule is decided on, per loaded profile. */
-const permitted = new WeakMap<Profile, readonly BitbucketWorkspace[]>();
 
 const REFUSALS: Readonly<Record<MinimumWorkspaceRole, string>> = {
   member: 'Only members of a permitted Bitbucket workspace may sign in.',
@@ -102,7 +99,7 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
     this._listWorkspaces = resolved.fetchWorkspaces;
   }
 
-  protected async loadProfileParts(accessToken: string, cancel: Cancellation): Promise<Profile> {
+  protected async loadProfileParts(accessToken: string, cancel: Cancellation): Promise<{ profile: Profile; refusal: Refusal | undefined }> {
     const user = this.fetchUser(accessToken, cancel);
     const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, cancel);
     const checked = this._workspaces ? this.checkWorkspaces(accessToken, cancel) : undefined;
@@ -113,8 +110,12 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
     profile.emails = orderEmails(rawEmails, this._includeUnverifiedEmails);
     if (all) profile.workspaces = mergeWorkspaces(all, memberships ?? []);
     else if (memberships) profile.workspaces = memberships;
-    if (memberships) permitted.set(profile, memberships);
-    return profile;
+    // The workspace rule: only what the permission requests found counts, never the listing's entries.
+    const allowed = this._workspaces;
+    const refusal = allowed && !isPermitted(memberships ?? [], allowed, this._minimumWorkspaceRole)
+      ? { message: REFUSALS[this._minimumWorkspaceRole], reason: 'workspace' }
+      : undefined;
+    return { profile, refusal };
   }
 
   /**
@@ -166,12 +167,5 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
       parse: parseWorkspacesPage,
       onError: (response) => apiError('Fetching the workspaces', response, true),
     });
-  }
-
-  /** The workspace rule: only what the permission requests found counts, never the listing's entries. */
-  protected override refusal(profile: Profile): { message: string; reason: string } | undefined {
-    const allowed = this._workspaces;
-    if (!allowed || isPermitted(permitted.get(profile) ?? [], allowed, this._minimumWorkspaceRole)) return undefined;
-    return { message: REFUSALS[this._minimumWorkspaceRole], reason: 'workspace' };
   }
 }

@@ -47,6 +47,15 @@ class UsedStates {
 const USED_STATE_MS = 10 * 60_000;
 const MAX_USED_STATES = 100_000;
 
+/** Why a user may not sign in: a clean 403 failure before the verify function. */
+export interface Refusal {
+  message: string;
+  reason: string;
+}
+
+/** The refusal a product's profile stage decided on, per loaded profile, for `_loadUserProfile`. */
+const refusals = new WeakMap<object, Refusal>();
+
 /** What a product's strategy tells the shared core. */
 export interface Product {
   /** Passport's name for the strategy. */
@@ -65,7 +74,7 @@ export interface Product {
  * What both strategies share: the bounded client and its connections, the callback checks
  * (single-string parameters, a state used once), the profile stage's deadline and redaction,
  * refresh, and errors that reach the app unwrapped. A product adds how the profile is loaded
- * ({@link loadProfileParts}) and who may not sign in ({@link refusal}).
+ * and who may not sign in ({@link loadProfileParts}).
  */
 export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Strategy {
   protected declare _oauth2: BitbucketOAuth2;
@@ -103,13 +112,11 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     }
   }
 
-  /** Loads the product's profile; every request uses `cancel`, which the deadline triggers. */
-  protected abstract loadProfileParts(accessToken: string, cancel: Cancellation): Promise<P>;
-
-  /** Why this user may not sign in (a clean 403 failure before verify), if they may not. */
-  protected refusal(_profile: P): { message: string; reason: string } | undefined {
-    return undefined;
-  }
+  /**
+   * Loads the product's profile, and whether the user may not sign in; every request uses
+   * `cancel`, which the deadline triggers.
+   */
+  protected abstract loadProfileParts(accessToken: string, cancel: Cancellation): Promise<{ profile: P; refusal?: Refusal | undefined }>;
 
   /**
    * Exchanges a refresh token for new tokens. Store the returned `refreshToken` every time:
@@ -203,7 +210,9 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       cancel.cancel(new BitbucketTimeoutError(message, { timeout: limit, limit: 'login' }));
     }, Math.max(0, deadline - Date.now()));
     try {
-      return await this.loadProfileParts(accessToken, cancel);
+      const { profile, refusal } = await this.loadProfileParts(accessToken, cancel);
+      if (refusal) refusals.set(profile, refusal);
+      return profile;
     } finally {
       clearTimeout(timer);
       login?.release();
@@ -217,7 +226,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   protected _loadUserProfile(accessToken: string, done: (err?: unknown, profile?: P) => void): void {
     const load = (OAuth2Strategy.prototype as unknown as LoadUserProfile)._loadUserProfile;
     load.call(this, accessToken, (err, profile) => {
-      const refused = err || !profile ? undefined : this.refusal(profile as P);
+      const refused = err || !profile ? undefined : refusals.get(profile);
       if (!refused) return done(err, profile as P | undefined);
       failLogin(this, refused, 403);
     });

@@ -1,7 +1,7 @@
 import { apiError } from '../core/answers';
 import { BitbucketResponseError } from '../core/errors';
 import type { Cancellation, HttpResponse } from '../core/http';
-import { BitbucketStrategyBase } from '../core/strategy';
+import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
 import { resolveDataCenterOptions } from './options';
 import { findUser, parseDataCenterUser, userJson } from './profile';
 import type {
@@ -16,9 +16,6 @@ import type {
 
 /** A username as the whoami servlet gives it: one line, no markup (not a login page). */
 const USERNAME = /^[^\s<>]{1,255}$/;
-
-/** Whether the access gate let each loaded profile in. */
-const reachable = new WeakMap<DataCenterProfile, boolean>();
 
 /**
  * Passport strategy for signing in with Bitbucket Data Center (OAuth 2.0, an incoming
@@ -80,14 +77,13 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
     this._gate = resolved.gate;
   }
 
-  protected async loadProfileParts(accessToken: string, cancel: Cancellation): Promise<DataCenterProfile> {
+  protected async loadProfileParts(accessToken: string, cancel: Cancellation): Promise<{ profile: DataCenterProfile; refusal: Refusal | undefined }> {
     const user = this.fetchUser(accessToken, cancel);
     const gate = this._gate.length > 0 ? this.checkGate(accessToken, cancel) : undefined;
     // If one request fails, the others are cancelled rather than left running.
     for (const pending of [user, gate]) pending?.catch(() => cancel.cancel(new Error('request aborted')));
     const [profile, allowed] = await Promise.all([user, gate]);
-    if (allowed !== undefined) reachable.set(profile, allowed);
-    return profile;
+    return { profile, refusal: refusal(profile, allowed) };
   }
 
   /** Who signed in (whoami), then that user: by slug, or by name when the slug differs. */
@@ -122,13 +118,13 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
     return answers.some(Boolean);
   }
 
-  protected override refusal(profile: DataCenterProfile): { message: string; reason: string } | undefined {
-    if (profile._json['active'] === false) return { message: 'This Bitbucket Data Center account is deactivated.', reason: 'inactive' };
-    if (reachable.get(profile) === false) {
-      return { message: 'Only users who can reach a permitted Bitbucket project or repository may sign in.', reason: 'access' };
-    }
-    return undefined;
-  }
+}
+
+/** A deactivated account, or one the gate did not let through (`allowed` false), may not sign in. */
+function refusal(profile: DataCenterProfile, allowed: boolean | undefined): Refusal | undefined {
+  if (profile._json['active'] === false) return { message: 'This Bitbucket Data Center account is deactivated.', reason: 'inactive' };
+  if (allowed === false) return { message: 'Only users who can reach a permitted Bitbucket project or repository may sign in.', reason: 'access' };
+  return undefined;
 }
 
 /**
