@@ -6,4 +6,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 60000,
+  // No test reaches beyond this machine: Chromium is its own process, the demo and the emulator are on loopback.
+  setupFilesAfterEnv: ['<rootDir>/__tests__/helpers/offline.ts'],
 };
