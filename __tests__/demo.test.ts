@@ -113,7 +113,7 @@ describe('the demo app against the emulator, over real HTTP', () => {
     demo.emulator.setFault('emails', { kind: 'stall' });
     const { final } = await signInThroughDemo(demo, new Browser());
     expect(final.status).toBe(502);
-    expect(final.body).toContain('within 150 ms');
+    expect(final.body).toContain('deadline of 450 ms');
   });
 
   it('offers Bitbucket Data Center beside Cloud, and signs in with it', async () => {

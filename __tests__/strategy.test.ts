@@ -166,14 +166,6 @@ describe('Strategy authorization request', () => {
     expect(new URL(proxied.url).searchParams.get('redirect_uri')).toBe('https://public.example.com/cb');
   });
 
-  it('accepts a per-request callbackURL, for apps on several domains', async () => {
-    const outcome = expectType(
-      await run(make(), fakeRequest(), { callbackURL: 'https://other.example.org/auth/bitbucket/callback' }),
-      'redirect',
-    );
-    expect(new URL(outcome.url).searchParams.get('redirect_uri')).toBe('https://other.example.org/auth/bitbucket/callback');
-  });
-
   it('adds an S256 PKCE challenge when pkce is on and keeps the verifier in the session', async () => {
     const session: Record<string, unknown> = {};
     const outcome = expectType(await run(make({ pkce: true }), fakeRequest({}, session)), 'redirect');

@@ -136,7 +136,7 @@ describe('code exchange', () => {
     const api = nock('https://api.bitbucket.org').get(/.*/).times(2).reply(200, '{}');
     const outcome = expectType((await signIn(capturing().strategy)).outcome, 'error');
     expect(outcome.error).toBeInstanceOf(BitbucketResponseError);
-    expect((outcome.error as Error).message).toBe("Exchanging the authorization code: Bitbucket's access_token has characters that cannot be sent in a header");
+    expect((outcome.error as Error).message).toBe("Exchanging the authorization code: Bitbucket's token response has an access_token with characters that cannot be sent in a header");
     expect(api.isDone()).toBe(false);
     expectNoSecrets(outcome.error);
     nock.cleanAll();

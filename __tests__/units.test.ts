@@ -1,6 +1,5 @@
 /** The small pure pieces, each on its edge cases: parsers, redaction, the connection pool. */
 import { BitbucketAPIError, BitbucketDataCenterStrategy, type DataCenterStrategyOptions } from '../lib';
-import { ConnectionPool } from '../lib/core/agent';
 import { apiError } from '../lib/core/answers';
 import type { HttpResponse } from '../lib/core/http';
 import { BitbucketError } from '../lib/core/errors';
@@ -77,25 +76,9 @@ describe('Data Center user parsing', () => {
   });
 });
 
-describe('ConnectionPool', () => {
-  it('opens nothing for a URL it cannot parse, and gives each scheme its agent', () => {
-    const pool = new ConnectionPool();
-    try {
-      expect(pool.preconnect('not a url', 2)()).toBeUndefined();
-      expect(pool.agentFor('http:')).not.toBe(pool.agentFor('https:'));
-      // A host name (TLS with SNI) and an IPv6 literal, on loopback ports where nothing
-      // listens: the connections are refused, dropped, and releasing them is harmless.
-      const release = [pool.preconnect('https://localhost:1/x', 1), pool.preconnect('http://[::1]:1/x', 1)];
-      for (const discard of release) discard();
-    } finally {
-      pool.close();
-    }
-  });
-});
-
 describe('apiError', () => {
   const response = (status: number, body: string, contentType = 'application/json'): HttpResponse =>
-    ({ url: 'https://api.bitbucket.org/2.0/x?token=t', status, body, headers: { 'content-type': contentType }, response: undefined as never }) as HttpResponse;
+    ({ url: 'https://api.bitbucket.org/2.0/x?token=t', status, body, headers: { 'content-type': contentType } }) as HttpResponse;
 
   it('names the boxes a missing-scope 403 asks for, including ones it does not know', () => {
     const error = apiError('Fetching x', response(403, JSON.stringify({ error: { message: 'no', detail: { required: ['email', 'pipeline'] } } })), true);

@@ -1,6 +1,6 @@
 import { apiError, missingScopes } from '../core/answers';
 import { BitbucketResponseError } from '../core/errors';
-import type { Cancellation } from '../core/http';
+import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
 import { type MinimumWorkspaceRole, resolveOptions } from './options';
@@ -78,13 +78,6 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
         authorizationURL: resolved.authorizationURL,
         tokenURL: resolved.tokenURL,
         clientAuthentication: 'basic',
-        // The requests the profile stage sends at once.
-        firstRequests: [
-          resolved.userProfileURL,
-          ...(resolved.skipEmails ? [] : [resolved.userEmailsURL]),
-          ...permissionURLs.map(([, url]) => url),
-          ...(resolved.fetchWorkspaces ? [resolved.userWorkspacesURL] : []),
-        ],
       },
       verify,
     );
@@ -99,13 +92,11 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
     this._listWorkspaces = resolved.fetchWorkspaces;
   }
 
-  protected async loadProfileParts(accessToken: string, cancel: Cancellation): Promise<{ profile: Profile; refusal: Refusal | undefined }> {
-    const user = this.fetchUser(accessToken, cancel);
-    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, cancel);
-    const checked = this._workspaces ? this.checkWorkspaces(accessToken, cancel) : undefined;
-    const listed = this._listWorkspaces ? this.fetchWorkspaces(accessToken, cancel) : undefined;
-    // If one request fails, the others are cancelled rather than left running.
-    for (const pending of [user, emails, checked, listed]) pending?.catch(() => cancel.cancel(new Error('request aborted')));
+  protected async loadProfileParts(accessToken: string, login: Login): Promise<{ profile: Profile; refusal: Refusal | undefined }> {
+    const user = this.fetchUser(accessToken, login);
+    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, login);
+    const checked = this._workspaces ? this.checkWorkspaces(accessToken, login) : undefined;
+    const listed = this._listWorkspaces ? this.fetchWorkspaces(accessToken, login) : undefined;
     const [profile, rawEmails, memberships, all] = await Promise.all([user, emails, checked, listed]);
     profile.emails = orderEmails(rawEmails, this._includeUnverifiedEmails);
     if (all) profile.workspaces = mergeWorkspaces(all, memberships ?? []);
@@ -122,10 +113,10 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
    * The user's role in each listed workspace, all asked at once. A 403 or 404 means the user is
    * not in that one; a 403 that names missing scopes is the consumer's problem, an error.
    */
-  private async checkWorkspaces(accessToken: string, cancel: Cancellation): Promise<BitbucketWorkspace[]> {
+  private async checkWorkspaces(accessToken: string, login: Login): Promise<BitbucketWorkspace[]> {
     const answers = await Promise.all(
       this._permissionURLs.map(async ([slug, url]) => {
-        const response = await this._oauth2.apiGet(url, accessToken, cancel);
+        const response = await this._oauth2.apiGet(url, accessToken, login);
         if (response.status === 200) {
           const membership = parsePermission(response.body);
           if (membership.slug.toLowerCase() !== slug.toLowerCase()) {
@@ -140,17 +131,17 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
     return answers.filter((m): m is BitbucketWorkspace => m !== undefined);
   }
 
-  private async fetchUser(accessToken: string, cancel: Cancellation): Promise<Profile> {
-    const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, cancel);
+  private async fetchUser(accessToken: string, login: Login): Promise<Profile> {
+    const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, login);
     if (response.status !== 200) throw apiError('Fetching the user profile', response, true);
     return parseProfile(response.body);
   }
 
-  private fetchEmails(accessToken: string, cancel: Cancellation): Promise<RawEmail[]> {
+  private fetchEmails(accessToken: string, login: Login): Promise<RawEmail[]> {
     return fetchAllPages({
       what: 'user emails',
       endpoint: this._emailsEndpoint,
-      get: (url) => this._oauth2.apiGet(url, accessToken, cancel),
+      get: (url) => this._oauth2.apiGet(url, accessToken, login),
       parse: parseEmailsPage,
       // NOTE: Bitbucket answers 403 ("Your credentials lack one or more required privilege
       // scopes") when the consumer lacks the Account: Email permission. The user can still
@@ -159,11 +150,11 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
     });
   }
 
-  private fetchWorkspaces(accessToken: string, cancel: Cancellation): Promise<BitbucketWorkspace[]> {
+  private fetchWorkspaces(accessToken: string, login: Login): Promise<BitbucketWorkspace[]> {
     return fetchAllPages({
       what: 'workspaces',
       endpoint: this._workspacesEndpoint,
-      get: (page) => this._oauth2.apiGet(page, accessToken, cancel),
+      get: (page) => this._oauth2.apiGet(page, accessToken, login),
       parse: parseWorkspacesPage,
       onError: (response) => apiError('Fetching the workspaces', response, true),
     });

@@ -1,63 +1,63 @@
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { OAuth2, type dataCallback, type oauth2tokenCallback } from 'oauth';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { createSecureContext } from 'node:tls';
+import { setTimeout as pause } from 'node:timers/promises';
+import { OAuth2, type oauth2tokenCallback } from 'oauth';
 import { safeURL, tokenError } from './answers';
-import { BitbucketResponseError } from './errors';
+import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError } from './errors';
+import { abortedError, type HttpResponse, send } from './http';
 import { isJsonObject, optionalString, parseJson } from './json';
-import { callbackify } from 'node:util';
-import { type Cancellation, type HttpLimits, type HttpResponse, isTransient, pause, send } from './http';
-import type { ConnectionPool } from './agent';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, LOGIN_TIMEOUTS, MAX_RESPONSE_BYTES } from './options';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
 import { redact } from './redact';
 
-
 /** The client's bounds: each request's, and how often a failed GET is tried again. */
-export interface ClientLimits extends HttpLimits {
+export interface ClientLimits {
+  timeout: number;
+  maxBytes: number;
   retries: number;
-  /**
-   * How the client authenticates to the token endpoint: HTTP Basic, as Bitbucket Cloud
-   * documents, or `client_id` and `client_secret` in the form body, as Data Center expects.
-   */
+  /** HTTP Basic, as Bitbucket Cloud documents, or the form body, as Data Center expects. */
   clientAuthentication: 'basic' | 'body';
 }
 
-type TokenCallback = (
-  error: unknown,
-  accessToken?: string,
-  refreshToken?: string,
-  results?: Record<string, unknown>,
-) => void;
-type DataCallback = (
-  error: unknown,
-  result?: string | Buffer,
-  response?: IncomingMessage,
-) => void;
+/**
+ * One login's bound on its requests to Bitbucket: its signal ends them all (the deadline, a
+ * failed sibling, `close()`), and `secrets` are the values no URL may carry and every error
+ * loses (the code, the verifier, the tokens), dropped when the login ends.
+ */
+export interface Login {
+  readonly signal: AbortSignal;
+  readonly secrets: string[];
+  abort(reason: Error): void;
+  end(): void;
+}
 
-/** Visible ASCII only: what a bearer token may hold (RFC 6750's b64token is a subset). */
-const HEADER_TOKEN = /^[\x21-\x7e]+$/;
-
-const secrets = new WeakMap<object, string>();
+/** Where passport-oauth2's token parameters carry the login to the code exchange. */
+export const LOGIN = Symbol('passport-bitbucket-auth login');
 
 /**
- * node-oauth's `OAuth2` client, made to talk to Bitbucket the way Bitbucket documents it.
- *
- * - Token requests authenticate the client in one place only, never sent to the REST API:
- *   HTTP Basic (Cloud) or the form body (`clientAuthentication: 'body'`, Data Center).
- * - The access token travels only in `Authorization: Bearer` (Bitbucket's 2026 rule), never
- *   in a query string.
- * - Every request is bounded by a timeout and a response size cap.
- * - The client secret lives outside the object's own properties, so logging or serialising
- *   the strategy cannot reveal it; `_clientSecret` still reads it for code that rebuilds the
- *   client from `strategy._oauth2.constructor` (passport-oauth2-refresh, Backstage).
- *
- * The constructor keeps node-oauth's signature so those rebuilds work; a rebuilt client has
- * the default limits.
+ * How long an idle connection to Bitbucket is kept: 4 minutes, under common middlebox idle
+ * limits (AWS NAT gateways: 350 s). Sign-ins to internal tools come minutes apart, and Node's
+ * default (5 s) makes nearly every one pay for new TCP and TLS handshakes.
+ */
+export const IDLE_TIMEOUT = 4 * 60_000;
+/** Connections per host at most; further requests queue, without their `timeout` running. */
+export const MAX_SOCKETS = 128;
+
+const clientSecrets = new WeakMap<object, string>();
+
+/**
+ * node-oauth's `OAuth2` client (for its constructor signature and authorize URL), with every
+ * request Bitbucket sees made the way Bitbucket documents it: the client authenticated in one
+ * place only (HTTP Basic, or the form body for Data Center), the access token only in
+ * `Authorization: Bearer`, every request bounded in time and size, and the client secret kept
+ * off the object's own properties (`_clientSecret` still reads it, for code that rebuilds the
+ * client from `strategy._oauth2.constructor` with node-oauth's six arguments).
  */
 export class BitbucketOAuth2 extends OAuth2 {
   readonly limits: ClientLimits;
-  /** The strategy's own connections, unless the app gave an agent (`agent`, `setAgent`). */
-  private pool: ConnectionPool | undefined;
-  /** The profile stage's first requests, as one URL and a count per origin: opened ahead while a code is exchanged. */
-  private firstRequests: ReadonlyArray<{ url: string; count: number }> = [];
+  /** The strategy's own keep-alive agents, unless the app gave one (`agent`, `setAgent`). */
+  private readonly agents: { 'http:': http.Agent; 'https:': https.Agent };
+  private closing = new AbortController();
 
   constructor(
     clientId: string,
@@ -65,7 +65,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     baseSite: string,
     authorizePath?: string,
     accessTokenPath?: string,
-    customHeaders?: OutgoingHttpHeaders,
+    customHeaders?: http.OutgoingHttpHeaders,
     limits?: Partial<ClientLimits>,
   ) {
     super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
@@ -75,34 +75,11 @@ export class BitbucketOAuth2 extends OAuth2 {
       retries: limits?.retries ?? DEFAULT_RETRIES,
       clientAuthentication: limits?.clientAuthentication ?? 'basic',
     };
-  }
-
-  /**
-   * Uses `pool` for every request the app has not given an agent for, and opens connections
-   * for `firstRequests` (the URLs the profile stage asks at once) while a code is exchanged.
-   */
-  useConnections(pool: ConnectionPool, firstRequests: readonly string[]): void {
-    this.pool = pool;
-    const byOrigin = new Map<string, { url: string; count: number }>();
-    for (const url of firstRequests) {
-      const origin = new URL(url).origin;
-      const entry = byOrigin.get(origin) ?? { url, count: 0 };
-      entry.count += 1;
-      byOrigin.set(origin, entry);
-    }
-    this.firstRequests = [...byOrigin.values()];
-  }
-
-  /**
-   * Opens the API connections the profile stage will need, one per concurrent request, minus
-   * the idle ones already pooled, so that its requests go out on ready sockets. Returns what
-   * discards those still unused. Nothing is opened when the app brought its own agent.
-   */
-  private preconnect(): () => void {
-    if (!this.pool || this._agent || this.firstRequests.length === 0) return () => undefined;
-    const pool = this.pool;
-    const releases = this.firstRequests.map(({ url, count }) => pool.preconnect(url, count));
-    return () => releases.forEach((release) => release());
+    // node-oauth's own get(), should an app call it: the token in the header, never the URL.
+    this.useAuthorizationHeaderforGET(true);
+    const options = { keepAlive: true, timeout: IDLE_TIMEOUT, maxSockets: MAX_SOCKETS, maxFreeSockets: 32, scheduling: 'lifo' as const };
+    // One TLS context for every connection of the pool, instead of one built per handshake.
+    this.agents = { 'http:': new http.Agent(options), 'https:': new https.Agent({ ...options, secureContext: createSecureContext() }) };
   }
 
   /** The client's own secrets, to redact from anything it reports. */
@@ -110,95 +87,101 @@ export class BitbucketOAuth2 extends OAuth2 {
     return [this._clientSecret, this.basicAuthorization().slice('Basic '.length)];
   }
 
-  /** Sends a request with the client's custom headers and limits. */
-  send(
-    method: 'GET' | 'POST',
-    url: string,
-    headers: OutgoingHttpHeaders,
-    body?: string,
-    cancel?: Cancellation,
-  ): Promise<HttpResponse> {
-    const agent = this._agent ?? this.pool?.agentFor(url.startsWith('http:') ? 'http:' : 'https:');
-    return send(
-      {
-        method,
-        url,
-        headers: { Accept: 'application/json', ...this._customHeaders, ...headers },
-        body,
-        what: `${method} ${safeURL(url)}`,
-        cancel,
-        agent: agent === false || agent === true || agent === undefined ? undefined : agent,
+  /**
+   * A login's (or a refresh's) bound: its signal is aborted at `deadline` ms from now with a
+   * `BitbucketTimeoutError`, or by `close()`. `end()` stops both and drops its secrets.
+   */
+  begin(deadline: number): Login {
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      const message = `The login timed out: Bitbucket did not finish answering within the login's deadline of ${deadline} ms`;
+      controller.abort(new BitbucketTimeoutError(message, { timeout: deadline, limit: 'login' }));
+    }, deadline);
+    const closing = this.closing.signal;
+    const onClose = (): void => controller.abort(new BitbucketNetworkError('The strategy was closed while Bitbucket was answering', { cause: undefined }));
+    closing.addEventListener('abort', onClose);
+    const secretsOfLogin: string[] = [];
+    return {
+      signal: controller.signal,
+      secrets: secretsOfLogin,
+      abort: (reason) => controller.abort(reason),
+      end: () => {
+        clearTimeout(timer);
+        closing.removeEventListener('abort', onClose);
+        secretsOfLogin.length = 0;
       },
-      this.limits,
-    );
+    };
+  }
+
+  /** Ends every request in flight and every retry (each fails at once), and closes every connection. */
+  close(): void {
+    this.closing.abort();
+    this.closing = new AbortController();
+    this.agents['http:'].destroy();
+    this.agents['https:'].destroy();
+  }
+
+  private send(method: 'GET' | 'POST', url: string, headers: http.OutgoingHttpHeaders, body: string | undefined, signal: AbortSignal): Promise<HttpResponse> {
+    const own = this.agents[url.startsWith('http:') ? 'http:' : 'https:'];
+    const agent = this._agent instanceof http.Agent ? this._agent : own;
+    const all = { Accept: 'application/json', ...this._customHeaders, ...headers };
+    return send({ method, url, headers: all, body, what: `${method} ${safeURL(url)}`, signal, agent, timeout: this.limits.timeout, maxBytes: this.limits.maxBytes });
   }
 
   /**
    * GET a REST API resource with the access token in the `Authorization` header. A 5xx answer,
-   * a reset or a refused connection is tried again, up to `retries` times, after a jittered
-   * pause (100 ms, then 200 ms, each ±50%); never a 4xx, a timeout or a cancelled request.
-   * A GET reads and changes nothing, so a repeat is safe. Cancelling the group ends the pauses.
+   * a network error or a request that timed out is tried again, up to `retries` times, after a
+   * jittered pause (100 ms, then 200 ms, each ±50%), within the login's deadline; never a 4xx.
+   * A GET reads and changes nothing, so a repeat is safe. No URL that carries one of the
+   * login's secrets is requested.
    */
-  async apiGet(url: string, accessToken: string, cancel?: Cancellation): Promise<HttpResponse> {
+  async apiGet(url: string, accessToken: string, login?: Login): Promise<HttpResponse> {
+    const signal = login?.signal ?? this.closing.signal;
+    if ([accessToken, this._clientSecret, ...(login?.secrets ?? [])].some((secret) => carries(url, secret))) {
+      throw new BitbucketResponseError('A request to Bitbucket was not sent: its URL would carry a secret (a token, a code or the client secret)');
+    }
     const headers = { Authorization: `Bearer ${accessToken}` };
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt >= this.limits.retries;
       try {
-        const response = await this.send('GET', url, headers, undefined, cancel);
+        const response = await this.send('GET', url, headers, undefined, signal);
         if (response.status < 500 || last) return response;
       } catch (error) {
-        if (!isTransient(error) || last) throw error;
+        const retriable = error instanceof BitbucketNetworkError || (error instanceof BitbucketTimeoutError && error.limit === 'request');
+        if (last || signal.aborted || !retriable) throw error;
       }
-      await pause(100 * 2 ** attempt * (0.5 + Math.random()), cancel);
+      await pause(100 * 2 ** attempt * (0.5 + Math.random()), undefined, { signal }).catch(() => {
+        throw abortedError(`GET ${safeURL(url)}`, signal);
+      });
     }
   }
 
   /**
    * Exchanges an authorization code (or, with `grant_type=refresh_token`, a refresh token)
-   * for tokens. Errors: passport-oauth2's `TokenError` for Bitbucket's OAuth error bodies,
-   * otherwise a `BitbucketError`.
+   * for tokens, once, without retries. Errors: passport-oauth2's `TokenError` for Bitbucket's
+   * OAuth error bodies, otherwise a `BitbucketError`, with every secret of the exchange redacted.
    */
-  override getOAuthAccessToken(code: string, params: unknown, callback: oauth2tokenCallback): void;
-  override getOAuthAccessToken(code: string, callback: oauth2tokenCallback): void;
   override getOAuthAccessToken(code: string, params: unknown, callback?: oauth2tokenCallback): void {
-    // node-oauth's typings say the error is always present; at run time it is null on success.
-    let done: TokenCallback;
-    let extra: unknown = params;
-    if (typeof params === 'function') {
-      done = params as TokenCallback;
-      extra = {};
-    } else if (callback) {
-      done = callback as TokenCallback;
-    } else {
-      throw new TypeError('getOAuthAccessToken requires a callback');
-    }
-    const started = Date.now();
-    // While a code is exchanged, the API connections open: the profile stage starts on them.
-    const release = isJsonObject(extra) && extra['grant_type'] === 'authorization_code' ? this.preconnect() : () => undefined;
-    const exchange = this.requestToken(code, extra).catch((error: unknown) => {
-      release();
-      throw redact(error, [...this.secrets(), code]);
-    });
-    callbackify(() => exchange)((error, result) => {
-      if (error || !result) return done(error);
-      rememberLogin(result.accessToken, { deadline: started + LOGIN_TIMEOUTS * this.limits.timeout, release });
-      done(null, result.accessToken, result.refreshToken, result.results);
-    });
+    const done = (typeof params === 'function' ? params : callback) as (error: unknown, accessToken?: string, refreshToken?: string, results?: object) => void;
+    if (typeof done !== 'function') throw new TypeError('getOAuthAccessToken requires a callback');
+    const extra = isJsonObject(params) ? params : {};
+    const login = (extra as { [LOGIN]?: Login })[LOGIN];
+    const verifier = optionalString(extra, 'code_verifier');
+    login?.secrets.push(code, ...(verifier ? [verifier] : []));
+    this.requestToken(code, extra, login?.signal ?? this.closing.signal).then(
+      (tokens) => {
+        login?.secrets.push(tokens.accessToken, ...(tokens.refreshToken ? [tokens.refreshToken] : []));
+        process.nextTick(done, null, tokens.accessToken, tokens.refreshToken, tokens.results);
+      },
+      (error: unknown) => process.nextTick(done, redact(error, [...this.secrets(), code, verifier])),
+    );
   }
 
-  private async requestToken(code: string, params: unknown): Promise<{
-    accessToken: string;
-    refreshToken: string | undefined;
-    results: Record<string, unknown>;
-  }> {
+  private async requestToken(code: string, params: Record<string, unknown>, signal: AbortSignal): Promise<{ accessToken: string; refreshToken: string | undefined; results: Record<string, unknown> }> {
     const form = new URLSearchParams();
-    if (isJsonObject(params)) {
-      for (const [key, value] of Object.entries(params)) {
-        if (value === undefined || value === null) continue;
-        // Client credentials are added below, in one place only: nothing is sent twice.
-        if (key === 'client_id' || key === 'client_secret') continue;
-        form.set(key, String(value));
-      }
+    for (const [key, value] of Object.entries(params)) {
+      // Client credentials are added below, in one place only: nothing is sent twice.
+      if (value !== undefined && value !== null && key !== 'client_id' && key !== 'client_secret') form.set(key, String(value));
     }
     if (!form.has('grant_type')) form.set('grant_type', 'authorization_code');
     const refreshing = form.get('grant_type') === 'refresh_token';
@@ -206,94 +189,61 @@ export class BitbucketOAuth2 extends OAuth2 {
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request
     // (observed), so a scope is never sent when refreshing.
     if (refreshing) form.delete('scope');
-    const headers: OutgoingHttpHeaders = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/x-www-form-urlencoded' };
     if (this.limits.clientAuthentication === 'body') {
       form.set('client_id', this._clientId);
       form.set('client_secret', this._clientSecret);
     } else {
       headers['Authorization'] = this.basicAuthorization();
     }
-    const response = await this.send('POST', this._getAccessTokenUrl(), headers, form.toString());
+    const body = form.toString();
+    headers['Content-Length'] = Buffer.byteLength(body);
+    const response = await this.send('POST', this._getAccessTokenUrl(), headers, body, signal);
     const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
     if (response.status < 200 || response.status > 299) throw tokenError(what, response);
-    try {
-      return readTokens(what, response);
-    } catch (error) {
-      // A token response that is refused may still hold tokens: none of them may be reported.
-      throw redact(error, tokensIn(response.body));
-    }
+    const parsed = parseJson(response.body);
+    const json = parsed.ok && isJsonObject(parsed.value) ? parsed.value : undefined;
+    // A refused token response may still hold tokens: none of them may be reported.
+    const refuse = (problem: string): Error =>
+      redact(new BitbucketResponseError(`${what}: Bitbucket's token response ${problem}`), json ? Object.values(json).filter((v): v is string => typeof v === 'string') : []);
+    if (!json) throw refuse('is not a JSON object');
+    const { access_token: accessToken, refresh_token: refreshToken, ...results }: Record<string, unknown> = json;
+    if (typeof accessToken !== 'string' || accessToken === '') throw refuse('has no access_token');
+    // The token goes into the Authorization header: one that cannot is refused here, not by Node mid-request.
+    if (!headerSafe(accessToken)) throw refuse('has an access_token with characters that cannot be sent in a header');
+    // NOTE: Bitbucket answers `scopes` until its 2026 change and `scope` after it: read both.
+    if (typeof results['scope'] !== 'string' && typeof results['scopes'] === 'string') results['scope'] = results['scopes'];
+    return { accessToken, refreshToken: typeof refreshToken === 'string' && refreshToken !== '' ? refreshToken : undefined, results };
   }
 
   /** `Basic base64(id:secret)`, each part form-encoded first as RFC 6749 §2.3.1 asks. */
   private basicAuthorization(): string {
-    const credentials = `${formEncode(this._clientId)}:${formEncode(this._clientSecret)}`;
-    return `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+    const formEncode = (value: string): string => encodeURIComponent(value).replace(/%20/g, '+');
+    return `Basic ${Buffer.from(`${formEncode(this._clientId)}:${formEncode(this._clientSecret)}`, 'utf8').toString('base64')}`;
   }
-
-  /**
-   * node-oauth's transport, used by `get()` and `getProtectedResource()`: routed through the
-   * bounded client, with the token in the `Authorization` header, never in the URL.
-   */
-  protected override _request(
-    method: string,
-    url: string,
-    headers: OutgoingHttpHeaders | null,
-    body: unknown,
-    accessToken: string | null,
-    callback: dataCallback,
-  ): void {
-    const reply = callback as DataCallback;
-    const merged: OutgoingHttpHeaders = { ...headers };
-    if (accessToken) merged['Authorization'] = `Bearer ${accessToken}`;
-    const verb = method === 'POST' ? 'POST' : 'GET';
-    const payload = typeof body === 'string' && body !== '' ? body : undefined;
-    callbackify(() => this.send(verb, url, merged, payload))((error, response) => {
-      if (error || !response) return reply(redact(error, [...this.secrets(), accessToken ?? undefined]));
-      if (response.status >= 200 && response.status <= 299) {
-        return reply(null, response.body, response.response);
-      }
-      reply({ statusCode: response.status, data: response.body });
-    });
-  }
-}
-
-function readTokens(what: string, response: HttpResponse): { accessToken: string; refreshToken: string | undefined; results: Record<string, unknown> } {
-  const parsed = parseJson(response.body);
-  if (!parsed.ok || !isJsonObject(parsed.value)) {
-    throw new BitbucketResponseError(`${what}: Bitbucket's token response is not a JSON object`);
-  }
-  const accessToken = optionalString(parsed.value, 'access_token');
-  if (!accessToken) {
-    throw new BitbucketResponseError(`${what}: Bitbucket's token response has no access_token`);
-  }
-  // The token goes into the Authorization header: one that cannot (a space or a control
-  // character) is refused here rather than by Node mid-request.
-  if (!HEADER_TOKEN.test(accessToken)) {
-    throw new BitbucketResponseError(`${what}: Bitbucket's access_token has characters that cannot be sent in a header`);
-  }
-  // The tokens are arguments of their own: `params` (the rest of the answer) holds none.
-  const { refresh_token: refreshToken, access_token: _accessToken, ...results }: Record<string, unknown> = parsed.value;
-  // NOTE: Bitbucket answers `scopes` until its 2026 change and `scope` after it: read both.
-  if (typeof results['scope'] !== 'string' && typeof results['scopes'] === 'string') {
-    results['scope'] = results['scopes'];
-  }
-  return {
-    accessToken,
-    refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
-    results,
-  };
-}
-
-/** Every string value of a JSON object body: the tokens among them, for redaction. */
-function tokensIn(body: string): string[] {
-  const parsed = parseJson(body);
-  return parsed.ok && isJsonObject(parsed.value) ? Object.values(parsed.value).filter((v): v is string => typeof v === 'string') : [];
 }
 
 /**
- * The client that sends Data Center its credentials in the form body. A class of its own so
- * that code which rebuilds the client from `strategy._oauth2.constructor` with node-oauth's
- * six arguments (passport-oauth2-refresh, Backstage) keeps the body authentication.
+ * Visible ASCII only: what a bearer token may hold (RFC 6750's b64token is a subset). A loop,
+ * not a regular expression: V8 keeps the last subject a regular expression matched alive.
+ */
+function headerSafe(token: string): boolean {
+  for (let i = 0; i < token.length; i += 1) {
+    const code = token.charCodeAt(i);
+    if (code < 0x21 || code > 0x7e) return false;
+  }
+  return true;
+}
+
+/** True when `url` holds `secret` as sent or URL-encoded (short values are not secrets). */
+function carries(url: string, secret: string): boolean {
+  return secret.length >= 8 && (url.includes(secret) || url.includes(encodeURIComponent(secret)));
+}
+
+/**
+ * The client that sends Data Center its credentials in the form body: a class of its own so
+ * that a client rebuilt from `strategy._oauth2.constructor` with node-oauth's six arguments
+ * (passport-oauth2-refresh) keeps the body authentication.
  */
 export class BodyAuthenticatedOAuth2 extends BitbucketOAuth2 {
   constructor(...args: ConstructorParameters<typeof BitbucketOAuth2>) {
@@ -302,50 +252,13 @@ export class BodyAuthenticatedOAuth2 extends BitbucketOAuth2 {
   }
 }
 
-/** What a login that has exchanged its code hands to its profile stage. */
-export interface PendingLogin {
-  /** When it must be done with Bitbucket: the exchange's start plus {@link LOGIN_TIMEOUTS} × `timeout`. */
-  deadline: number;
-  /** Discards the connections opened ahead that the profile stage did not use. */
-  release(): void;
-}
-
-/**
- * Logins between their code exchange and their profile stage, by access token, each read once.
- * Entries past their deadline are dropped (and their connections discarded) as new ones come.
- */
-const pendingLogins = new Map<string, PendingLogin>();
-const MAX_PENDING_LOGINS = 10_000;
-
-export function takeLogin(accessToken: string): PendingLogin | undefined {
-  const login = pendingLogins.get(accessToken);
-  pendingLogins.delete(accessToken);
-  return login;
-}
-
-function rememberLogin(accessToken: string, login: PendingLogin): void {
-  const now = Date.now();
-  for (const [token, pending] of pendingLogins) {
-    if (pending.deadline >= now && pendingLogins.size < MAX_PENDING_LOGINS) break;
-    pending.release();
-    pendingLogins.delete(token);
-  }
-  pendingLogins.set(accessToken, login);
-}
-
 Object.defineProperty(BitbucketOAuth2.prototype, '_clientSecret', {
   configurable: true,
   enumerable: false,
   get(this: object): string {
-    return secrets.get(this) ?? '';
+    return clientSecrets.get(this) ?? '';
   },
   set(this: object, value: unknown) {
-    secrets.set(this, typeof value === 'string' ? value : '');
+    clientSecrets.set(this, typeof value === 'string' ? value : '');
   },
 });
-
-/** application/x-www-form-urlencoded, for form bodies and (RFC 6749 §2.3.1) Basic credentials. */
-function formEncode(value: string): string {
-  return encodeURIComponent(value).replace(/%20/g, '+');
-}
-

@@ -27,6 +27,8 @@ export interface CommonOptions {
   headers: OutgoingHttpHeaders;
   /** The app's own agent for every request, or undefined for the strategy's own. */
   agent: Agent | undefined;
+  /** The callback URLs a login may name per request: `callbackURL` and `callbackURLs`. */
+  callbackURLs: string[];
   /** Whether the profile may be skipped (`skipUserProfile` set to anything but false). */
   maySkipProfile: boolean;
   /** Options handed to passport-oauth2 unchanged, when the caller gave them. */
@@ -47,7 +49,7 @@ export interface ProductOptions {
 const COMMON_NAMES = [
   'clientID', 'clientSecret', 'callbackURL', 'authorizationURL', 'tokenURL', 'state', 'pkce', 'store', 'sessionKey',
   'skipUserProfile', 'timeout', 'retries', 'userAgent', 'customHeaders', 'proxy', 'scope', 'scopeSeparator',
-  'passReqToCallback', 'agent',
+  'passReqToCallback', 'agent', 'callbackURLs',
 ];
 
 /**
@@ -84,6 +86,10 @@ export function resolveCommon(input: unknown, product: ProductOptions): CommonOp
       throw new TypeError(`${PREFIX} options.${key} must be a string`);
     }
   }
+  const callbackURLs = input['callbackURLs'] ?? [];
+  if (!Array.isArray(callbackURLs) || !callbackURLs.every((url) => typeof url === 'string' && url !== '')) {
+    throw new TypeError(`${PREFIX} options.callbackURLs must be an array of callback URLs (strings)`);
+  }
   const scope = input['scope'];
   if (
     scope !== undefined &&
@@ -118,7 +124,7 @@ export function resolveCommon(input: unknown, product: ProductOptions): CommonOp
   // not), except the secret, which only BitbucketOAuth2 keeps.
   const passThrough: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
-    if (value !== undefined && key !== 'clientSecret' && key !== 'pkce' && key !== 'agent') passThrough[key] = value;
+    if (value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)) passThrough[key] = value;
   }
 
   return {
@@ -132,6 +138,7 @@ export function resolveCommon(input: unknown, product: ProductOptions): CommonOp
     pkce,
     agent: agent as Agent | undefined,
     headers: { ...(custom as OutgoingHttpHeaders), 'User-Agent': userAgent },
+    callbackURLs: [...(typeof input['callbackURL'] === 'string' ? [input['callbackURL']] : []), ...(callbackURLs as string[])],
     maySkipProfile: skip !== undefined && skip !== false,
     passThrough,
   };

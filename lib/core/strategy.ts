@@ -1,60 +1,26 @@
 import { createHash } from 'node:crypto';
-import { callbackify } from 'node:util';
 import type { Request } from 'express';
-import { InternalOAuthError, Strategy as OAuth2Strategy, type StrategyOptions as OAuth2StrategyOptions, TokenError } from 'passport-oauth2';
-import { ConnectionPool } from './agent';
-import { BitbucketError, BitbucketTimeoutError } from './errors';
-import { Cancellation } from './http';
+import {
+  AuthorizationError,
+  InternalOAuthError,
+  Strategy as OAuth2Strategy,
+  type StateStore,
+  type StrategyOptions as OAuth2StrategyOptions,
+  TokenError,
+} from 'passport-oauth2';
+import { BitbucketError } from './errors';
 import { isJsonObject } from './json';
-import { BitbucketOAuth2, BodyAuthenticatedOAuth2, takeLogin } from './oauth2';
+import { BitbucketOAuth2, BodyAuthenticatedOAuth2, LOGIN, type Login } from './oauth2';
 import { type CommonOptions, LOGIN_TIMEOUTS } from './options';
 import { redact } from './redact';
 import type { RefreshedTokens, TokenParams } from './types';
 import { adaptVerify } from './verify';
-
-type LoadUserProfile = {
-  _loadUserProfile(this: unknown, accessToken: string, done: (err?: unknown, profile?: object) => void): void;
-};
-
-/** Passport gives each login its own copy of the strategy, with `fail()` attached. */
-function failLogin(login: object, challenge: object, status: number): void {
-  (login as { fail(challenge: object, status: number): void }).fail(challenge, status);
-}
-
-/**
- * The states of callbacks this process has begun, each kept for ten minutes (a state the
- * session still holds after that is long stale) and at most 100,000 at once (the oldest go
- * first), as hashes, so that memory holds no value an attacker could use.
- */
-class UsedStates {
-  private readonly seen = new Map<string, number>();
-
-  /** True the first time a state is seen within its lifetime. */
-  claim(state: string): boolean {
-    const now = Date.now();
-    const key = createHash('sha256').update(state).digest('base64url');
-    const until = this.seen.get(key);
-    if (until !== undefined && until > now) return false;
-    this.seen.delete(key);
-    for (const [old, expiry] of this.seen) {
-      if (expiry > now && this.seen.size < MAX_USED_STATES) break;
-      this.seen.delete(old);
-    }
-    this.seen.set(key, now + USED_STATE_MS);
-    return true;
-  }
-}
-const USED_STATE_MS = 10 * 60_000;
-const MAX_USED_STATES = 100_000;
 
 /** Why a user may not sign in: a clean 403 failure before the verify function. */
 export interface Refusal {
   message: string;
   reason: string;
 }
-
-/** The refusal a product's profile stage decided on, per loaded profile, for `_loadUserProfile`. */
-const refusals = new WeakMap<object, Refusal>();
 
 /** What a product's strategy tells the shared core. */
 export interface Product {
@@ -64,22 +30,41 @@ export interface Product {
   tokenURL: string;
   /** How the client authenticates to the token endpoint: HTTP Basic (Cloud) or the form body (Data Center). */
   clientAuthentication: 'basic' | 'body';
-  /** The requests the profile stage sends at once, opened while the code is exchanged. */
-  firstRequests: readonly string[];
   /** Extra options for passport-oauth2 (e.g. a default `scope`). */
   passportOptions?: Record<string, unknown>;
 }
 
+type Action = (...args: unknown[]) => void;
+type StoreCallback = (err: Error | null, ok?: unknown, info?: unknown) => void;
+/** What Passport attaches to its per-login copy of the strategy. */
+type LoginActions = Partial<Record<'success' | 'fail' | 'error', Action>>;
+
+const OAUTH_PARAMETERS = ['code', 'state', 'error', 'error_description', 'error_uri'];
+/** A used state is remembered ten minutes (a state a session still holds after that is long stale), at most 100,000 at once. */
+const USED_STATE_MS = 10 * 60_000;
+const MAX_USED_STATES = 100_000;
+
 /**
- * What both strategies share: the bounded client and its connections, the callback checks
- * (single-string parameters, a state used once), the profile stage's deadline and redaction,
+ * What both strategies share: the bounded client, the callback checks (single-string
+ * parameters, a permitted callback URL, a state used once), the login's deadline, redaction,
  * refresh, and errors that reach the app unwrapped. A product adds how the profile is loaded
  * and who may not sign in ({@link loadProfileParts}).
+ *
+ * Per-login state lives on the copy of the strategy Passport makes for each login
+ * (`Object.create(strategy)`, with `success`, `fail` and `error` attached).
  */
 export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Strategy {
   protected declare _oauth2: BitbucketOAuth2;
-  private readonly _usedStates = new UsedStates();
-  private readonly _pool: ConnectionPool | undefined;
+  /** The login this copy of the strategy runs, from the callback to its outcome. */
+  private _login: Login | undefined;
+  private readonly _callbackURLs: ReadonlySet<string>;
+  /**
+   * Used states, as hashes (a state read from a callback URL can keep the whole URL, code
+   * included, alive), and when each may be forgotten, oldest first.
+   */
+  private readonly _usedStates = new Map<string, number>();
+  /** Refresh exchanges in flight, by a hash of the refresh token. */
+  private readonly _refreshing = new Map<string, Promise<RefreshedTokens>>();
 
   constructor(resolved: CommonOptions, product: Product, verify: unknown) {
     const base = {
@@ -103,25 +88,23 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       timeout: resolved.timeout,
       retries: resolved.retries,
     });
-    if (resolved.agent) {
-      this._oauth2.setAgent(resolved.agent);
-    } else {
-      this._pool = new ConnectionPool();
-      // None opened ahead when the profile may be skipped.
-      this._oauth2.useConnections(this._pool, resolved.maySkipProfile ? [] : product.firstRequests);
-    }
+    if (resolved.agent) this._oauth2.setAgent(resolved.agent);
+    this._callbackURLs = new Set(resolved.callbackURLs);
+    this.guardStates();
   }
 
   /**
-   * Loads the product's profile, and whether the user may not sign in; every request uses
-   * `cancel`, which the deadline triggers.
+   * Loads the product's profile, and whether the user may not sign in; every request goes
+   * under `login`, whose signal the deadline (or a failed sibling request) aborts.
    */
-  protected abstract loadProfileParts(accessToken: string, cancel: Cancellation): Promise<{ profile: P; refusal?: Refusal | undefined }>;
+  protected abstract loadProfileParts(accessToken: string, login: Login): Promise<{ profile: P; refusal?: Refusal | undefined }>;
 
   /**
    * Exchanges a refresh token for new tokens. Store the returned `refreshToken` every time:
-   * Bitbucket Cloud rotates refresh tokens (Data Center may). Rejects with passport-oauth2's
-   * `TokenError` (`code: 'invalid_grant'` for a dead refresh token) or a `BitbucketError`.
+   * Bitbucket Cloud rotates refresh tokens (Data Center may). Callers in this process that
+   * refresh the same token at once share one exchange and get the same tokens. Rejects with
+   * passport-oauth2's `TokenError` (`code: 'invalid_grant'` for a dead refresh token) or a
+   * `BitbucketError`.
    *
    * @example
    * ```ts
@@ -133,7 +116,10 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     if (typeof refreshToken !== 'string' || refreshToken === '') {
       return Promise.reject(new TypeError('passport-bitbucket-auth: refresh() needs the refresh token'));
     }
-    return new Promise<RefreshedTokens>((resolve, reject) => {
+    const key = createHash('sha256').update(refreshToken).digest('base64url');
+    const pending = this._refreshing.get(key);
+    if (pending) return pending;
+    const exchange = new Promise<RefreshedTokens>((resolve, reject) => {
       this._oauth2.getOAuthAccessToken(refreshToken, { grant_type: 'refresh_token' }, (error, accessToken, newRefreshToken, results) => {
         if (error || !accessToken) return reject(error);
         const params = (results ?? {}) as TokenParams;
@@ -147,94 +133,126 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
           params,
         });
       });
-    });
+    }).finally(() => this._refreshing.delete(key));
+    this._refreshing.set(key, exchange);
+    return exchange;
   }
 
   /**
-   * Closes the strategy's connections to Bitbucket (idle ones, and any still in use), for a
-   * clean shutdown or the end of a test. An agent the app passed (`agent`) is the app's to
-   * close. The strategy still works afterwards: it opens new connections as needed.
+   * Ends every request to Bitbucket in flight (each login fails with a `BitbucketNetworkError`;
+   * nothing more is sent for it) and closes the strategy's connections, for a clean shutdown
+   * or the end of a test. An agent the app passed (`agent`) is the app's to close. The
+   * strategy still works afterwards: it opens new connections as needed.
    */
   close(): void {
-    this._pool?.close();
+    this._oauth2.close();
   }
 
   /**
    * Refuses a callback whose OAuth parameters are not single strings (`?code=a&code=b`,
-   * `?state[x]=1`): a clean 400 failure instead of a confused token request.
+   * `?state[x]=1`, in the query or a form-post body), and a per-request `callbackURL` that is
+   * not one the strategy was configured with; then runs the login under its deadline.
    */
-  override authenticate(req: Request, options?: object): void {
-    const query: unknown = req.query;
-    if (isJsonObject(query)) {
-      for (const key of ['code', 'state', 'error', 'error_description', 'error_uri']) {
-        const value = query[key];
-        if (value !== undefined && typeof value !== 'string') {
-          failLogin(this, { message: 'Malformed authorization response from Bitbucket.' }, 400);
-          return;
-        }
+  override authenticate(req: Request, options: { callbackURL?: unknown } = {}): void {
+    const self = this as unknown as LoginActions;
+    const fail = (message: string, status: number): void => self.fail?.({ message }, status);
+    const sources: unknown[] = [req.query, req.body];
+    for (const source of sources) {
+      if (!isJsonObject(source)) continue;
+      if (OAUTH_PARAMETERS.some((key) => source[key] !== undefined && typeof source[key] !== 'string')) {
+        return fail('Malformed authorization response from Bitbucket.', 400);
       }
-      // A state is used once in this process: of two callbacks that carry the same one (a
-      // replay racing the real one), only the first goes on. The session store then removes
-      // it, which covers later requests and other instances that share the session store.
-      const state = query['state'];
-      if (typeof query['code'] === 'string' && typeof state === 'string' && state !== '' && !this._usedStates.claim(state)) {
-        failLogin(this, { message: 'Invalid authorization request state.' }, 403);
-        return;
+    }
+    if (options.callbackURL !== undefined && !(typeof options.callbackURL === 'string' && this._callbackURLs.has(options.callbackURL))) {
+      return fail('The callback URL is not one this strategy is configured with (callbackURL, callbackURLs).', 400);
+    }
+    if (sources.some((source) => isJsonObject(source) && typeof source['code'] === 'string')) {
+      const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout);
+      this._login = login;
+      // Every outcome ends the login: its deadline stops and its secrets are dropped.
+      for (const action of ['success', 'fail', 'error'] as const) {
+        const act = self[action];
+        if (act) self[action] = (...args) => {
+          login.end();
+          act(...args);
+        };
       }
     }
     super.authenticate(req, options);
   }
 
-  /** Loads the profile, with every secret redacted from what can go wrong. */
+  /** Hands the login to the code exchange, under a key passport-oauth2 never sends. */
+  override tokenParams(options: unknown): object {
+    return { ...super.tokenParams(options), [LOGIN]: this._login };
+  }
+
+  /**
+   * Loads the profile, with every secret redacted from what can go wrong. A product's refusal
+   * fails the login (403) before the verify function; called outside a login, it is an
+   * `AuthorizationError`.
+   */
   override userProfile(accessToken: string, done: (err?: unknown, profile?: P) => void): void {
-    const profile = this.loadProfile(accessToken).catch((error: unknown) => {
-      throw redact(error, [...this._oauth2.secrets(), accessToken]);
-    });
-    callbackify(() => profile)(done);
-  }
-
-  /**
-   * The profile stage, under one deadline: the login's (the token exchange's start plus
-   * {@link LOGIN_TIMEOUTS} × `timeout`), or, when called on its own, now plus two `timeout`s.
-   * At the deadline every request still running, and every retry, ends with a
-   * `BitbucketTimeoutError`.
-   */
-  private async loadProfile(accessToken: string): Promise<P> {
-    const timeout = this._oauth2.limits.timeout;
-    const login = takeLogin(accessToken);
-    const deadline = login?.deadline ?? Date.now() + (LOGIN_TIMEOUTS - 1) * timeout;
-    const cancel = new Cancellation();
-    const limit = LOGIN_TIMEOUTS * timeout;
-    const timer = setTimeout(() => {
-      const message = `The login timed out: Bitbucket did not finish answering within the login's deadline of ${limit} ms (3 × timeout)`;
-      cancel.cancel(new BitbucketTimeoutError(message, { timeout: limit, limit: 'login' }));
-    }, Math.max(0, deadline - Date.now()));
-    try {
-      const { profile, refusal } = await this.loadProfileParts(accessToken, cancel);
-      if (refusal) refusals.set(profile, refusal);
-      return profile;
-    } finally {
-      clearTimeout(timer);
-      login?.release();
-    }
-  }
-
-  /**
-   * passport-oauth2 calls this with the login's own `fail`, so that a product's rule can
-   * refuse a user cleanly (a failure, not an error) before the verify function is called.
-   */
-  protected _loadUserProfile(accessToken: string, done: (err?: unknown, profile?: P) => void): void {
-    const load = (OAuth2Strategy.prototype as unknown as LoadUserProfile)._loadUserProfile;
-    load.call(this, accessToken, (err, profile) => {
-      const refused = err || !profile ? undefined : refusals.get(profile);
-      if (!refused) return done(err, profile as P | undefined);
-      failLogin(this, refused, 403);
-    });
+    const login = this._login ?? this._oauth2.begin((LOGIN_TIMEOUTS - 1) * this._oauth2.limits.timeout);
+    const ownLogin = login !== this._login;
+    this.loadProfileParts(accessToken, login).then(
+      ({ profile, refusal }) => {
+        if (ownLogin) login.end();
+        const fail = (this as unknown as LoginActions).fail;
+        if (!refusal) process.nextTick(done, null, profile);
+        else if (!ownLogin && fail) fail(refusal, 403);
+        else process.nextTick(done, new AuthorizationError(refusal.message, 'access_denied', '', 403));
+      },
+      (error: unknown) => {
+        const redacted = redact(error, [...this._oauth2.secrets(), accessToken, ...login.secrets]);
+        // The profile stage's other requests end with it.
+        login.abort(redacted instanceof Error ? redacted : new Error('the profile stage failed'));
+        if (ownLogin) login.end();
+        process.nextTick(done, redacted);
+      },
+    );
   }
 
   /** Token errors and this package's own errors reach the app as they are, not wrapped. */
   protected _createOAuthError(message: string, err: unknown): Error {
     if (err instanceof TokenError || err instanceof BitbucketError) return err;
     return new InternalOAuthError(message, err);
+  }
+
+  /**
+   * A state is used once in this process: of two callbacks that carry the same one (a replay
+   * racing the real one, from the query or a form-post body), only the first that the state
+   * store accepts goes on. A state is claimed only once the store has checked it against the
+   * session, so a forged callback carrying someone else's state cannot spend it.
+   *
+   * NOTE: passport-oauth2 keeps its store in `_stateStore` and calls it with an arity it
+   * reads: the guard wraps it there, keeping each method's arity.
+   */
+  private guardStates(): void {
+    const holder = this as unknown as { _stateStore: StateStore };
+    const inner = holder._stateStore as StateStore & { verify(...args: unknown[]): void; store(...args: unknown[]): void };
+    const claimed = (state: unknown, callback: StoreCallback): StoreCallback => (err, ok, info) => {
+      if (!err && ok && typeof state === 'string' && state !== '' && !this.claim(state)) {
+        return callback(null, false, { message: 'Invalid authorization request state.' });
+      }
+      callback(err, ok, info);
+    };
+    const verify =
+      inner.verify.length === 4
+        ? (req: unknown, state: unknown, meta: unknown, callback: StoreCallback) => inner.verify(req, state, meta, claimed(state, callback))
+        : (req: unknown, state: unknown, callback: StoreCallback) => inner.verify(req, state, claimed(state, callback));
+    holder._stateStore = { store: inner.store.bind(inner), verify } as unknown as StateStore;
+  }
+
+  /** True the first time a state is seen within its lifetime. */
+  private claim(state: string): boolean {
+    const now = Date.now();
+    const key = createHash('sha256').update(state).digest('base64url');
+    for (const [old, expiry] of this._usedStates) {
+      if (expiry > now && this._usedStates.size < MAX_USED_STATES) break;
+      this._usedStates.delete(old);
+    }
+    if (this._usedStates.has(key)) return false;
+    this._usedStates.set(key, now + USED_STATE_MS);
+    return true;
   }
 }

@@ -57,6 +57,12 @@ export interface CommonStrategyOptions {
   clientSecret: string;
   /** Where Bitbucket sends the user back. Must start with the consumer's Callback URL. May be relative. */
   callbackURL?: string | undefined;
+  /**
+   * The other callback URLs a login may name with `passport.authenticate(name, { callbackURL })`,
+   * e.g. one per custom domain. A per-request `callbackURL` that is neither this list's nor
+   * `callbackURL` fails the login (400) before any redirect.
+   */
+  callbackURLs?: readonly string[] | undefined;
   authorizationURL?: string | undefined;
   tokenURL?: string | undefined;
   /** Guard the login with a `state` value kept in the session (CSRF protection). Default `true`. */

@@ -1,6 +1,7 @@
 import { apiError } from '../core/answers';
 import { BitbucketResponseError } from '../core/errors';
-import type { Cancellation, HttpResponse } from '../core/http';
+import type { HttpResponse } from '../core/http';
+import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
 import { resolveDataCenterOptions } from './options';
 import { findUser, parseDataCenterUser, userJson } from './profile';
@@ -63,8 +64,6 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
         // NOTE: Data Center's token endpoint takes the client's credentials in the form body
         // (client_secret_post); HTTP Basic is not documented.
         clientAuthentication: 'body',
-        // whoami and the gate go out at once; the user request follows whoami.
-        firstRequests: [resolved.whoamiURL, ...resolved.gate],
         passportOptions: { scope: resolved.scope, scopeSeparator: ' ' },
       },
       verify,
@@ -77,28 +76,26 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
     this._gate = resolved.gate;
   }
 
-  protected async loadProfileParts(accessToken: string, cancel: Cancellation): Promise<{ profile: DataCenterProfile; refusal: Refusal | undefined }> {
-    const user = this.fetchUser(accessToken, cancel);
-    const gate = this._gate.length > 0 ? this.checkGate(accessToken, cancel) : undefined;
-    // If one request fails, the others are cancelled rather than left running.
-    for (const pending of [user, gate]) pending?.catch(() => cancel.cancel(new Error('request aborted')));
+  protected async loadProfileParts(accessToken: string, login: Login): Promise<{ profile: DataCenterProfile; refusal: Refusal | undefined }> {
+    const user = this.fetchUser(accessToken, login);
+    const gate = this._gate.length > 0 ? this.checkGate(accessToken, login) : undefined;
     const [profile, allowed] = await Promise.all([user, gate]);
     return { profile, refusal: refusal(profile, allowed) };
   }
 
   /** Who signed in (whoami), then that user: by slug, or by name when the slug differs. */
-  private async fetchUser(accessToken: string, cancel: Cancellation): Promise<DataCenterProfile> {
-    const whoami = await this._oauth2.apiGet(this._whoamiURL, accessToken, cancel);
+  private async fetchUser(accessToken: string, login: Login): Promise<DataCenterProfile> {
+    const whoami = await this._oauth2.apiGet(this._whoamiURL, accessToken, login);
     if (whoami.status !== 200) throw apiError('Asking Bitbucket Data Center who signed in', whoami);
     const username = signedIn(whoami);
     const avatar = `avatarSize=${this._avatarSize}`;
-    const bySlug = await this._oauth2.apiGet(`${this._usersURL}/${encodeURIComponent(username)}?${avatar}`, accessToken, cancel);
+    const bySlug = await this._oauth2.apiGet(`${this._usersURL}/${encodeURIComponent(username)}?${avatar}`, accessToken, login);
     if (bySlug.status === 200) return parseDataCenterUser(userJson(bySlug.body), bySlug.body, this._baseURL, this._trustEmail);
     if (bySlug.status !== 404) throw apiError('Fetching the Data Center user', bySlug);
     // NOTE: a user's slug is not always the username (names with characters that are not
     // URL-safe get another slug): then the user is found by name.
     const query = new URLSearchParams({ filter: username, limit: '100', avatarSize: String(this._avatarSize) });
-    const search = await this._oauth2.apiGet(`${this._usersURL}?${query}`, accessToken, cancel);
+    const search = await this._oauth2.apiGet(`${this._usersURL}?${query}`, accessToken, login);
     if (search.status !== 200) throw apiError('Finding the Data Center user', search);
     const json = findUser(search.body, username);
     if (!json) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
@@ -106,10 +103,10 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
   }
 
   /** True when the user reaches at least one gated project or repository with their own token. */
-  private async checkGate(accessToken: string, cancel: Cancellation): Promise<boolean> {
+  private async checkGate(accessToken: string, login: Login): Promise<boolean> {
     const answers = await Promise.all(
       this._gate.map(async (url) => {
-        const response = await this._oauth2.apiGet(url, accessToken, cancel);
+        const response = await this._oauth2.apiGet(url, accessToken, login);
         if (response.status === 200) return true;
         if (response.status === 401 || response.status === 403 || response.status === 404) return false;
         throw apiError('Checking access to a Data Center project or repository', response);

@@ -1,0 +1,241 @@
+/**
+ * One login from callback to outcome: the state it spends, the callback URL it may name, its
+ * deadline, the requests it may send, what it leaves behind, and close() in the middle of it.
+ * Every Bitbucket here is a server on 127.0.0.1 that the test starts and stops.
+ */
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { inspect } from 'node:util';
+import { TokenError } from 'passport-oauth2';
+import { BitbucketDataCenterStrategy, BitbucketNetworkError, BitbucketResponseError, Strategy, type StrategyOptions } from '../lib';
+import { ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, fixture, REFRESH_TOKEN, tokenBody } from './helpers/bitbucket';
+import { expectType, fakeRequest, run, signIn, type FakeRequest } from './helpers/passport';
+import { startServer, type TestServer } from './helpers/server';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+const CALLBACK = 'https://app.example.com/auth/bitbucket/callback';
+
+let server: TestServer | undefined;
+const strategies: Array<{ close(): void }> = [];
+afterEach(async () => {
+  for (const strategy of strategies.splice(0)) strategy.close();
+  await server?.close();
+  server = undefined;
+});
+
+const json = (res: ServerResponse, status: number, body: unknown): void => {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(typeof body === 'string' ? body : JSON.stringify(body));
+};
+const tokens: Handler = (_req, res) => json(res, 200, tokenBody());
+const user: Handler = (req, res) => json(res, 200, req.url?.startsWith('/2.0/user/emails') ? fixture('emails.json') : fixture('user.json'));
+
+/** A Bitbucket Cloud on one loopback server: `/token`, and the REST API under `/2.0`. */
+async function bitbucket(handlers: { token?: Handler; api?: Handler } = {}): Promise<TestServer> {
+  server = await startServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => (req.url?.includes('/token') ? (handlers.token ?? tokens) : (handlers.api ?? user))(req, res, body));
+  });
+  return server;
+}
+
+function cloud(extra: Partial<StrategyOptions> = {}): Strategy {
+  const url = server!.url;
+  const strategy = new Strategy(
+    { clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackURL: CALLBACK, tokenURL: `${url}/token`, userProfileURL: `${url}/2.0/user`, userEmailsURL: `${url}/2.0/user/emails`, ...extra } as StrategyOptions,
+    (_at, _rt, profile, done) => done(null, { id: profile.id }),
+  );
+  strategies.push(strategy);
+  return strategy;
+}
+
+/** The authorize leg: a session holding the state (and verifier), and that state. */
+async function authorize(strategy: Strategy, session: Record<string, unknown> = {}): Promise<{ session: Record<string, unknown>; state: string }> {
+  const redirect = expectType(await run(strategy, fakeRequest({}, session)), 'redirect');
+  return { session, state: new URL(redirect.url).searchParams.get('state')! };
+}
+
+/** A form-post callback: `code` and `state` in the body, as passport-oauth2 also reads them. */
+function postCallback(body: Record<string, string>, session: Record<string, unknown>): FakeRequest {
+  return { ...fakeRequest({}, session), method: 'POST', body };
+}
+
+describe('the one-use state', () => {
+  it('is spent only once the state store has accepted it: a forged callback cannot burn a victim\'s state', async () => {
+    await bitbucket();
+    const strategy = cloud();
+    const victim = await authorize(strategy);
+    // The same state, from a browser without the victim's session.
+    const forged = expectType(await run(strategy, fakeRequest({ code: 'junk', state: victim.state }, {})), 'fail');
+    expect(forged.status).toBe(403);
+    expectType(await run(strategy, fakeRequest({ code: 'the-code', state: victim.state }, victim.session)), 'success');
+  });
+
+  it('guards states delivered in a POST body: of two concurrent form-post callbacks with one state, one signs in', async () => {
+    await bitbucket();
+    const strategy = cloud();
+    const { session, state } = await authorize(strategy);
+    // Each request loads its own copy of the session, as two concurrent requests do.
+    const outcomes = await Promise.all([0, 1].map(() => run(strategy, postCallback({ code: 'the-code', state }, structuredClone(session)))));
+    expect(outcomes.map((o) => o.type).sort()).toEqual(['fail', 'success']);
+    expect(outcomes.find((o) => o.type === 'fail')).toMatchObject({ status: 403 });
+  });
+
+  it('refuses OAuth parameters in a POST body that are not single strings', async () => {
+    await bitbucket();
+    const strategy = cloud();
+    const { session } = await authorize(strategy);
+    const outcome = expectType(await run(strategy, { ...postCallback({}, session), body: { code: ['a', 'b'] } }), 'fail');
+    expect(outcome.status).toBe(400);
+    expect(server!.requests).toHaveLength(0);
+  });
+});
+
+describe('a per-request callbackURL', () => {
+  it('must be the configured one or in callbackURLs; any other fails before a redirect', async () => {
+    await bitbucket();
+    const other = 'https://app.example.org/auth/bitbucket/callback';
+    const strategy = cloud({ callbackURLs: [other] });
+    for (const allowed of [CALLBACK, other]) {
+      const redirect = expectType(await run(strategy, fakeRequest(), { callbackURL: allowed }), 'redirect');
+      expect(new URL(redirect.url).searchParams.get('redirect_uri')).toBe(allowed);
+    }
+    for (const forged of ['https://evil.example.net/cb', `${CALLBACK}/../../evil`, '']) {
+      expect(await run(strategy, fakeRequest(), { callbackURL: forged })).toMatchObject({ type: 'fail', status: 400 });
+    }
+    // Without a list, only the configured callbackURL.
+    expect(await run(cloud(), fakeRequest(), { callbackURL: other })).toMatchObject({ type: 'fail', status: 400 });
+  });
+
+  it('takes callbackURLs only as an array of strings', () => {
+    for (const callbackURLs of ['https://a.example/cb', [1], [''], {}]) {
+      expect(() => new Strategy({ clientID: 'k', clientSecret: 's', callbackURLs } as unknown as StrategyOptions, () => undefined)).toThrow(/callbackURLs must be an array/);
+    }
+  });
+});
+
+describe('secrets of the exchange', () => {
+  /** A token endpoint that echoes the form it received, as a careless proxy might. */
+  const echo: Handler = (_req, res, body) => json(res, 400, { error: 'invalid_grant', error_description: `bad request: ${body}` });
+
+  it.each(['cloud', 'datacenter'] as const)('the PKCE verifier is redacted from a token error that echoes the form (%s)', async (product) => {
+    await bitbucket({ token: echo });
+    const strategy =
+      product === 'cloud'
+        ? cloud()
+        : new BitbucketDataCenterStrategy({ clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackURL: CALLBACK, baseURL: `${server!.url}/bb`, allowInsecureHTTP: true }, async () => false);
+    strategies.push(strategy);
+    // Data Center's token endpoint is under the base URL.
+    server!.requests.length = 0;
+    const { session, state } = await authorize(strategy as Strategy);
+    const verifier = (Object.values(session)[0] as { state: { code_verifier: string } }).state.code_verifier;
+    expect(verifier.length).toBeGreaterThan(40);
+    const { error } = expectType(await run(strategy as Strategy, fakeRequest({ code: 'code-from-bitbucket', state }, session)), 'error');
+    expect(error).toBeInstanceOf(TokenError);
+    const seen = [inspect(error, { depth: 10, showHidden: true }), JSON.stringify(error), (error as Error).stack ?? ''].join('\n');
+    expect(seen).toContain('[redacted]');
+    for (const secret of [verifier, encodeURIComponent(verifier), 'code-from-bitbucket', CLIENT_SECRET]) expect(seen).not.toContain(secret);
+  });
+
+  it('no request is sent whose URL carries the access token: a hostile whoami naming the token as the user', async () => {
+    server = await startServer((req, res) => {
+      if (req.url?.startsWith('/bb/rest/oauth2/latest/token')) return json(res, 200, tokenBody());
+      if (req.url?.startsWith('/bb/plugins/servlet/applinks/whoami')) return res.end(ACCESS_TOKEN);
+      json(res, 200, { name: ACCESS_TOKEN, id: 1, slug: ACCESS_TOKEN });
+    });
+    const strategy = new BitbucketDataCenterStrategy(
+      { clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackURL: CALLBACK, baseURL: `${server.url}/bb`, allowInsecureHTTP: true },
+      async (_at, _rt, profile) => ({ id: profile.id }),
+    );
+    strategies.push(strategy);
+    const { error } = expectType((await signIn(strategy)).outcome, 'error');
+    expect(error).toBeInstanceOf(BitbucketResponseError);
+    expect(inspect(error, { depth: 10 })).not.toContain(ACCESS_TOKEN);
+    expect(server.requests.map((r) => r.url).filter((url) => url.includes(ACCESS_TOKEN))).toEqual([]);
+    expect(server.requests.some((r) => r.url.includes('whoami'))).toBe(true);
+  });
+});
+
+describe('queue time is not request time', () => {
+  it('a request waiting for one of few sockets does not spend its timeout waiting', async () => {
+    await bitbucket({
+      token: (_req, res) => setTimeout(() => json(res, 200, tokenBody()), 150),
+      api: (req, res) => setTimeout(() => user(req, res, ''), 150),
+    });
+    // One socket: the second login's token request waits 150 ms for it, then takes 150 ms.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const strategy = cloud({ timeout: 250, skipEmails: true, agent });
+      const outcomes = await Promise.all([signIn(strategy, 'code-a'), signIn(strategy, 'code-b')]);
+      expect(outcomes.map(({ outcome }) => outcome.type)).toEqual(['success', 'success']);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
+describe('close()', () => {
+  it('ends a login in flight at once, and sends nothing more for it', async () => {
+    await bitbucket({ api: () => undefined }); // the API never answers
+    const strategy = cloud({ timeout: 10_000, retries: 5 });
+    const login = signIn(strategy);
+    await new Promise<void>((resolve) => {
+      const check = (): void => void (server!.requests.length >= 3 ? resolve() : setImmediate(check));
+      check();
+    });
+    const sent = server!.requests.length;
+    const started = Date.now();
+    strategy.close();
+    const { error } = expectType((await login).outcome, 'error');
+    expect(error).toBeInstanceOf(BitbucketNetworkError);
+    expect(Date.now() - started).toBeLessThan(1000);
+    // Longer than any retry's pause (at most 4.8 s for a fifth retry, but 300 ms for the first).
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(server!.requests).toHaveLength(sent);
+  });
+
+  it('ends a refresh in flight, and the strategy signs in again afterwards', async () => {
+    let stall = true;
+    await bitbucket({ token: (req, res, body) => (stall && body.includes('refresh_token') ? undefined : tokens(req, res, body)) });
+    const strategy = cloud({ timeout: 10_000 });
+    const refreshing = strategy.refresh(REFRESH_TOKEN);
+    await new Promise<void>((resolve) => {
+      const check = (): void => void (server!.requests.length >= 1 ? resolve() : setImmediate(check));
+      check();
+    });
+    strategy.close();
+    await expect(refreshing).rejects.toBeInstanceOf(BitbucketNetworkError);
+    stall = false;
+    expectType((await signIn(strategy)).outcome, 'success');
+  });
+});
+
+describe('refresh()', () => {
+  it('shares one exchange between callers that refresh the same token at once, and only while it runs', async () => {
+    let exchanges = 0;
+    await bitbucket({
+      token: (_req, res) => {
+        exchanges += 1;
+        setTimeout(() => json(res, 200, tokenBody({ access_token: `access-${exchanges}-0123456789`, refresh_token: `refresh-${exchanges}-0123456789` })), 20);
+      },
+    });
+    const strategy = cloud();
+    const [a, b] = await Promise.all([strategy.refresh(REFRESH_TOKEN), strategy.refresh(REFRESH_TOKEN)]);
+    expect(exchanges).toBe(1);
+    expect(a).toBe(b);
+    expect(a.refreshToken).toBe('refresh-1-0123456789');
+    // Another token is another exchange, and so is the same token once the first has settled.
+    await Promise.all([strategy.refresh(REFRESH_TOKEN), strategy.refresh('another-refresh-token')]);
+    expect(exchanges).toBe(3);
+  });
+
+  it('rejects every caller of a shared exchange that fails, and the next call tries again', async () => {
+    let exchanges = 0;
+    await bitbucket({ token: (_req, res) => (exchanges += 1) && json(res, 400, { error: 'invalid_grant' }) });
+    const strategy = cloud();
+    const results = await Promise.allSettled([strategy.refresh(REFRESH_TOKEN), strategy.refresh(REFRESH_TOKEN)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    await expect(strategy.refresh(REFRESH_TOKEN)).rejects.toBeInstanceOf(TokenError);
+    expect(exchanges).toBe(2);
+  });
+});
