@@ -1,6 +1,6 @@
 'use strict';
 /**
- * npm run bench [-- --rounds 20 --logins 4000 --concurrency 32 --latency 25 --latency-rounds 30]
+ * npm run bench [-- --rounds 24 --logins 6000 --concurrency 32 --latency 25 --latency-rounds 30]
  *
  * Runs this strategy, the two packages users would pick instead (passport-bitbucket-oauth2,
  * "the incumbent", and passport-bitbucket-oauth20) and a hand-written reference
@@ -32,8 +32,8 @@ const { values: args } = parseArgs({
   options: {
     latency: { type: 'string', default: '25' },
     'latency-rounds': { type: 'string', default: '30' },
-    rounds: { type: 'string', default: '20' },
-    logins: { type: 'string', default: '4000' },
+    rounds: { type: 'string', default: '24' },
+    logins: { type: 'string', default: '6000' },
     concurrency: { type: 'string', default: '32' },
     only: { type: 'string' }, // 'cpu', 'path' or 'latency'
   },
