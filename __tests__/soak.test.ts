@@ -12,7 +12,8 @@ describe('soak (short run of npm run soak)', () => {
     expect(result['wrongUser']).toBe(0);
     expect(result['unexpected']).toBe(0);
     expect(result['successes']! + result['cleanFailures']!).toBe(300);
-    // With 30% of logins faulted, both kinds of outcome occur.
+    // With 30% of each of the token, user and emails responses faulted (5xx, reset, stall),
+    // both kinds of outcome occur.
     expect(result['successes']).toBeGreaterThan(100);
     expect(result['cleanFailures']).toBeGreaterThan(20);
   }, 60_000);

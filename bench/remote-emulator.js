@@ -17,6 +17,8 @@ function reply(child, type, id) {
 
 async function startRemoteEmulator(options) {
   const child = fork(path.join(__dirname, 'emulator-process.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // One listener per request awaiting its answer: a burst asks many at once.
+  child.setMaxListeners(0);
   child.send({ type: 'start', options });
   const { endpoints } = await reply(child, 'started');
   let ids = 0;

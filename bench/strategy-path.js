@@ -1,63 +1,89 @@
 'use strict';
 /**
- * Each package's own path, without Express or sessions: the code exchange and the profile
- * requests (`getOAuthAccessToken`, then `userProfile`), 32 logins at a time, in this process,
- * against bench/fixture-server.js in a process of its own. Reports this process's CPU time
- * per login, the median over interleaved rounds: the package's code plus the node:http and
- * socket work of the requests it makes.
+ * Each contender's own path, without Express or sessions: a whole login through the
+ * strategy's public Passport interface, as Passport's middleware drives it (`authenticate` on
+ * an `Object.create(strategy)` with `redirect`, `success`, `fail` and `error` attached): the
+ * sign-in redirect (state, PKCE), then the callback (code exchange, profile requests, verify).
+ * The hand-written reference makes the same requests with node:http alone. 32 logins at a
+ * time, in this process, against bench/fixture-server.js in a process of its own. Reports this
+ * process's CPU time per login, one sample per interleaved round: the contender's code plus
+ * the node:http and socket work of the requests it makes.
  */
 const { fork } = require('node:child_process');
 const path = require('node:path');
-const { createStrategy } = require('./apps');
-const { concurrently, median } = require('./runs');
+const { REFERENCES, createStrategy, isReference } = require('./apps');
+const { signIn } = require('./reference');
+const { concurrently } = require('./runs');
 
-function strategyFor(name, base) {
-  return createStrategy(
-    name,
-    {
-      clientID: 'bench',
-      clientSecret: 'bench-secret',
-      callbackURL: 'http://127.0.0.1/callback',
-      authorizationURL: `${base}/site/oauth2/authorize`,
-      tokenURL: `${base}/site/oauth2/access_token`,
-      userProfileURL: `${base}/2.0/user`,
-      userEmailsURL: `${base}/2.0/user/emails`,
-    },
-    () => undefined,
-  );
+const CALLBACK = 'http://127.0.0.1/callback';
+
+function endpointsAt(base) {
+  return {
+    clientID: 'bench',
+    clientSecret: 'bench-secret',
+    callbackURL: CALLBACK,
+    authorizationURL: `${base}/site/oauth2/authorize`,
+    tokenURL: `${base}/site/oauth2/access_token`,
+    userProfileURL: `${base}/2.0/user`,
+    userEmailsURL: `${base}/2.0/user/emails`,
+  };
 }
 
-function login(strategy) {
+/** One `authenticate` call as Passport makes it; resolves with how it ended. */
+function authenticate(strategy, req) {
   return new Promise((resolve, reject) => {
-    strategy._oauth2.getOAuthAccessToken('code', { grant_type: 'authorization_code', redirect_uri: 'http://127.0.0.1/callback' }, (error, accessToken) => {
-      if (error) return reject(error);
-      strategy.userProfile(accessToken, (failure, profile) => (failure ? reject(failure) : resolve(profile)));
-    });
+    const login = Object.create(strategy);
+    login.redirect = (url) => resolve({ redirect: url });
+    login.success = (user) => resolve({ user });
+    login.fail = (challenge) => reject(new Error(`login failed: ${JSON.stringify(challenge)}`));
+    login.error = reject;
+    login.pass = () => reject(new Error('login passed'));
+    strategy.authenticate.call(login, req, {});
   });
 }
 
-async function cpuPerLogin(strategy, logins, concurrency) {
+/** A whole login through `strategy`: the sign-in redirect, then the callback with a code. */
+async function login(strategy) {
+  const session = {};
+  const start = await authenticate(strategy, { query: {}, body: {}, session, headers: {}, url: '/auth/bitbucket' });
+  const state = new URL(start.redirect).searchParams.get('state');
+  const query = { code: 'code', ...(state ? { state } : {}) };
+  const done = await authenticate(strategy, { query, body: {}, session, headers: {}, url: '/callback' });
+  if (!done.user) throw new Error('no user');
+}
+
+function contender(name, base) {
+  const endpoints = endpointsAt(base);
+  if (isReference(name)) {
+    const options = REFERENCES[name];
+    return () => signIn(endpoints, 'code', options);
+  }
+  const strategy = createStrategy(name, { ...endpoints, state: true }, (accessToken, refreshToken, profile, done) => done(null, { id: profile.id }));
+  return () => login(strategy);
+}
+
+async function cpuPerLogin(run, logins, concurrency) {
   const before = process.cpuUsage();
-  await concurrently(logins, concurrency, () => login(strategy));
+  await concurrently(logins, concurrency, run);
   const used = process.cpuUsage(before);
   return (used.user + used.system) / logins;
 }
 
-/** @returns {Promise<Record<string, number>>} median µs of CPU per login, by name */
-async function strategyPath(names, { logins = 6000, concurrency = 32, rounds = 12 } = {}) {
+/** @returns {Promise<Record<string, number[]>>} µs of CPU per login, one sample per round, by name */
+async function strategyPath(names, { logins = 8000, concurrency = 32, rounds = 16 } = {}) {
   const server = fork(path.join(__dirname, 'fixture-server.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const { base } = await new Promise((resolve) => server.once('message', resolve));
-    const strategies = Object.fromEntries(names.map((n) => [n, strategyFor(n, base)]));
-    for (const name of names) await cpuPerLogin(strategies[name], 500, concurrency); // warm up (JIT)
+    const runs = Object.fromEntries(names.map((n) => [n, contender(n, base)]));
+    for (const name of names) await cpuPerLogin(runs[name], 500, concurrency); // warm up (JIT)
     const samples = Object.fromEntries(names.map((n) => [n, []]));
     for (let round = 0; round < rounds; round += 1) {
       for (let k = 0; k < names.length; k += 1) {
         const name = names[(round + k) % names.length];
-        samples[name].push(await cpuPerLogin(strategies[name], Math.ceil(logins / rounds), concurrency));
+        samples[name].push(await cpuPerLogin(runs[name], Math.ceil(logins / rounds), concurrency));
       }
     }
-    return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
+    return samples;
   } finally {
     server.kill();
   }
