@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createSecureContext } from 'node:tls';
@@ -57,7 +58,8 @@ export class BitbucketOAuth2 extends OAuth2 {
   readonly limits: ClientLimits;
   /** The strategy's own keep-alive agents, unless the app gave one (`agent`, `setAgent`). */
   private readonly agents: { 'http:': http.Agent; 'https:': https.Agent };
-  private closing = new AbortController();
+  /** Aborted by `close()`: every login in flight listens to it. */
+  private closing = closer();
 
   constructor(
     clientId: string,
@@ -116,7 +118,7 @@ export class BitbucketOAuth2 extends OAuth2 {
   /** Ends every request in flight and every retry (each fails at once), and closes every connection. */
   close(): void {
     this.closing.abort();
-    this.closing = new AbortController();
+    this.closing = closer();
     this.agents['http:'].destroy();
     this.agents['https:'].destroy();
   }
@@ -233,6 +235,13 @@ function headerSafe(token: string): boolean {
     if (code < 0x21 || code > 0x7e) return false;
   }
   return true;
+}
+
+/** A controller that any number of logins in flight may listen to. */
+function closer(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 /** True when `url` holds `secret` as sent or URL-encoded (short values are not secrets). */
