@@ -7,7 +7,10 @@ module.exports = {
   // index.ts only re-exports.
   collectCoverageFrom: ['lib/**/*.ts', '!lib/index.ts'],
   coverageReporters: ['text-summary', 'text'],
-  coverageThreshold: { global: { lines: 95, branches: 95, functions: 95, statements: 95 } },
+  // Per file for the strategies' code; lib/testing/ (the emulators) is reported, not gated.
+  coverageThreshold: Object.fromEntries(
+    ['core', 'cloud', 'datacenter'].map((dir) => [`./lib/${dir}/**/*.ts`, { lines: 95, branches: 90, functions: 95, statements: 95 }]),
+  ),
   testTimeout: 20000,
   // No test reaches beyond this machine (see the file).
   setupFilesAfterEnv: ['<rootDir>/__tests__/helpers/offline.ts'],
