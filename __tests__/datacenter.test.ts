@@ -263,7 +263,7 @@ describe('signing in with Bitbucket Data Center (emulator)', () => {
       const answer = (): void => {
         if (path.endsWith('/whoami')) res.end('jdoe');
         else if (path.includes('/users/')) res.end(JSON.stringify({ id: 7, name: 'jdoe', slug: 'jdoe' }));
-        else res.end('{}');
+        else res.end(JSON.stringify({ key: 'ENG', id: 1 }));
       };
       pending.push(answer);
       // whoami and the project check must both arrive before either is answered.

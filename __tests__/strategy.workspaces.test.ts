@@ -94,9 +94,9 @@ describe('restricting sign-in to workspaces (nock)', () => {
     ['create-project', { member: true, 'create-project': true, owner: false }],
     ['member', { member: true, 'create-project': false, owner: false }],
     ['collaborator', { member: true, 'create-project': false, owner: false }],
-    [undefined, { member: true, 'create-project': false, owner: false }],
-    ['galactic-emperor', { member: true, 'create-project': false, owner: false }],
-    ['constructor', { member: true, 'create-project': false, owner: false }],
+    [undefined, { member: false, 'create-project': false, owner: false }],
+    ['galactic-emperor', { member: false, 'create-project': false, owner: false }],
+    ['constructor', { member: false, 'create-project': false, owner: false }],
   ];
   for (const [role, byMinimum] of roles) {
     for (const [minimum, admitted] of Object.entries(byMinimum)) {

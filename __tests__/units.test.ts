@@ -8,10 +8,10 @@ import { findUser, parseDataCenterUser, userJson } from '../lib/datacenter/profi
 import { isPermitted, mergeWorkspaces, parsePermission, parseWorkspacesPage } from '../lib/cloud/workspaces';
 
 describe('workspace parsers', () => {
-  it('read a permission with nothing but the slug as the lowest role, not an administrator', () => {
+  it('read a permission with nothing but the slug as no role, which no gate lets through, not an administrator', () => {
     const bare = parsePermission(JSON.stringify({ workspace: { slug: 'w' } }));
     expect(bare).toEqual({ slug: 'w', uuid: '', administrator: false });
-    expect(isPermitted([bare], ['W'], 'member')).toBe(true);
+    expect(isPermitted([bare], ['W'], 'member')).toBe(false);
     expect(isPermitted([bare], ['w'], 'create-project')).toBe(false);
     expect(() => parsePermission('not json')).toThrow(/no workspace slug/);
   });

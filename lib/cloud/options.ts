@@ -11,8 +11,11 @@ export const USER_WORKSPACES_URL = 'https://api.bitbucket.org/2.0/user/workspace
 export const MINIMUM_ROLES = ['member', 'create-project', 'owner'] as const;
 export type MinimumWorkspaceRole = (typeof MINIMUM_ROLES)[number];
 
-/** Bitbucket workspace slugs: letters, digits, dashes, underscores and periods. */
-const SLUG = /^[A-Za-z0-9_.-]{1,100}$/;
+/**
+ * Bitbucket workspace slugs: letters, digits, dashes, underscores and periods, but not `.` or
+ * `..`, which a URL would read as a path step (`%` and `/` are outside the set already).
+ */
+const SLUG = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$/;
 /** Each listed workspace is one concurrent request per login: a bound on them. */
 const MAX_WORKSPACES = 20;
 
@@ -36,7 +39,7 @@ export interface ResolvedOptions extends CommonOptions {
  */
 export function resolveOptions(options: unknown): ResolvedOptions {
   const common = resolveCommon(options, {
-    names: ['userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'skipEmails', 'includeUnverifiedEmails'],
+    product: 'cloud',
     booleans: ['skipEmails', 'includeUnverifiedEmails', 'fetchWorkspaces'],
     credentials: { id: 'Key', secret: 'Secret', where: "Bitbucket OAuth consumer (Workspace settings → OAuth consumers, the consumer's Key and Secret)" },
   });

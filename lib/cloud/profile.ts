@@ -1,5 +1,5 @@
 import { BitbucketResponseError } from '../core/errors';
-import { isJsonObject, linkHref, optionalString, parseJson } from '../core/json';
+import { httpURL, isJsonObject, linkHref, optionalString, parseJson } from '../core/json';
 import type { Profile } from './types';
 
 /**
@@ -27,7 +27,8 @@ export function profileFromJson(json: unknown, raw: string): Profile {
   const username = optionalString(json, 'username') || undefined;
   const nickname = optionalString(json, 'nickname') || undefined;
   const displayName = optionalString(json, 'display_name') || nickname || username || '';
-  const avatar = linkHref(json, 'avatar');
+  // Links and the avatar only as absolute http(s) URLs: never `javascript:` or `data:`.
+  const avatar = httpURL(linkHref(json, 'avatar'));
 
   const profile: Profile = {
     provider: 'bitbucket',
@@ -35,7 +36,7 @@ export function profileFromJson(json: unknown, raw: string): Profile {
     accountId: optionalString(json, 'account_id') || undefined,
     nickname,
     displayName,
-    profileUrl: linkHref(json, 'html'),
+    profileUrl: httpURL(linkHref(json, 'html')),
     photos: avatar ? [{ value: avatar }] : [],
     emails: [],
     _raw: raw,

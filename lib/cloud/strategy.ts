@@ -22,6 +22,7 @@ import {
   parsePermission,
   parseWorkspacesPage,
   permissionURL,
+  unknownRoleMessage,
 } from './workspaces';
 
 const REFUSALS: Readonly<Record<MinimumWorkspaceRole, string>> = {
@@ -104,7 +105,7 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
     // The workspace rule: only what the permission requests found counts, never the listing's entries.
     const allowed = this._workspaces;
     const refusal = allowed && !isPermitted(memberships ?? [], allowed, this._minimumWorkspaceRole)
-      ? { message: REFUSALS[this._minimumWorkspaceRole], reason: 'workspace' }
+      ? { message: unknownRoleMessage(memberships ?? [], allowed) ?? REFUSALS[this._minimumWorkspaceRole], reason: 'workspace' }
       : undefined;
     return { profile, refusal };
   }

@@ -7,11 +7,11 @@ import type { BitbucketWorkspace, WorkspaceRole } from './types';
 
 /**
  * Roles in rising order: owner > create-project > member ≥ collaborator. `collaborator` is
- * deprecated by Bitbucket and ranks with `member`; a role that is missing or unknown ranks
- * lowest, never higher.
+ * deprecated by Bitbucket and ranks with `member`. A role that is missing or unknown
+ * (`guest`, `none`, one Atlassian adds later) ranks below every gate: it never permits.
  */
 const RANK: Readonly<Record<string, number>> = { collaborator: 1, member: 1, 'create-project': 2, owner: 3 };
-const LOWEST = 1;
+const UNKNOWN = 0;
 
 /** `${userWorkspacesURL}/${slug}/permission`: the caller's role in one workspace. */
 export function permissionURL(userWorkspacesURL: string, slug: string): string {
@@ -85,6 +85,18 @@ export function isPermitted(
   return memberships.some((m) => slugs.has(m.slug.toLowerCase()) && rank(m.permission) >= needed);
 }
 
+/**
+ * Why a user was refused when an allowed workspace answered a role this package does not
+ * know (or none), naming it; undefined when every role was known.
+ */
+export function unknownRoleMessage(memberships: readonly BitbucketWorkspace[], allowed: readonly string[]): string | undefined {
+  const slugs = new Set(allowed.map((s) => s.toLowerCase()));
+  const odd = memberships.find((m) => slugs.has(m.slug.toLowerCase()) && rank(m.permission) === UNKNOWN);
+  if (!odd) return undefined;
+  if (odd.permission === undefined) return `Bitbucket reported no role in workspace ${odd.slug}.`;
+  return `Bitbucket reported the role ${JSON.stringify(odd.permission.slice(0, 40))} in workspace ${odd.slug}, which this package does not know.`;
+}
+
 function rank(role: string | undefined): number {
-  return role !== undefined && Object.hasOwn(RANK, role) ? (RANK[role] ?? LOWEST) : LOWEST;
+  return role !== undefined && Object.hasOwn(RANK, role) ? (RANK[role] ?? UNKNOWN) : UNKNOWN;
 }

@@ -29,3 +29,17 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
     return { ok: false };
   }
 }
+
+/**
+ * `value` when it is an absolute `http:` or `https:` URL, else undefined: what a profile may
+ * hand an app to put in a link or an image (`javascript:` and `data:` URLs never).
+ */
+export function httpURL(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const { protocol } = new URL(value);
+    return protocol === 'http:' || protocol === 'https:' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -35,10 +35,24 @@ export interface CommonOptions {
   passThrough: Record<string, unknown>;
 }
 
+/** The options only one product's strategy reads, and the strategy that does. */
+const PRODUCTS = {
+  cloud: {
+    strategy: 'BitbucketStrategy',
+    product: 'Bitbucket Cloud',
+    names: ['userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'skipEmails', 'includeUnverifiedEmails'],
+  },
+  datacenter: {
+    strategy: 'BitbucketDataCenterStrategy',
+    product: 'Bitbucket Data Center',
+    names: ['baseURL', 'allowInsecureHTTP', 'avatarSize', 'trustEmail', 'projects', 'repositories'],
+  },
+} as const;
+
 /** What a product adds to the shared option checks. */
 export interface ProductOptions {
-  /** Its own option names, for the typo check. */
-  names: readonly string[];
+  /** Which product: its own option names pass, the other product's are refused. */
+  product: keyof typeof PRODUCTS;
   /** Its own boolean options. */
   booleans: readonly string[];
   /** Where the credentials are found, for the message when one is missing. */
@@ -59,7 +73,8 @@ const COMMON_NAMES = [
  */
 export function resolveCommon(input: unknown, product: ProductOptions): CommonOptions & { input: Record<string, unknown> } {
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
-  checkNames(input, [...COMMON_NAMES, ...product.names]);
+  checkOtherProduct(input, product.product);
+  checkNames(input, [...COMMON_NAMES, ...PRODUCTS[product.product].names]);
   const clientID = requiredCredential(input, 'clientID', product.credentials.id, product.credentials.where);
   const clientSecret = requiredCredential(input, 'clientSecret', product.credentials.secret, product.credentials.where);
   const timeout = input['timeout'] ?? DEFAULT_TIMEOUT;
@@ -168,6 +183,20 @@ function resolvePkce(value: unknown, state: boolean, store: { store: { length: n
     throw new TypeError(`${PREFIX} options.pkce needs somewhere to keep the verifier: leave state on, or give a store`);
   }
   return method;
+}
+
+/**
+ * An option of the other product would be ignored in silence, and with it the restriction it
+ * asks for (`workspaces` on Data Center signs anyone in): a TypeError names the strategy
+ * that takes it. An option set to `undefined` asks for nothing and passes.
+ */
+function checkOtherProduct(input: Record<string, unknown>, product: keyof typeof PRODUCTS): void {
+  const other = product === 'cloud' ? PRODUCTS.datacenter : PRODUCTS.cloud;
+  for (const name of other.names) {
+    if (input[name] !== undefined) {
+      throw new TypeError(`${PREFIX} options.${name} is an option of ${other.strategy} (${other.product}), not of ${PRODUCTS[product].strategy}`);
+    }
+  }
 }
 
 /**

@@ -1,8 +1,11 @@
 import { type CommonOptions, PREFIX, resolveCommon } from '../core/options';
 
-/** A project key, and a repository as `KEY/slug`. */
+/**
+ * A project key, and a repository as `KEY/slug`: one separator, no `%`, and a slug that is not
+ * `.` or `..` (a URL would read it as a path step: `ENG/..` would gate on the project).
+ */
 const PROJECT_KEY = /^~?[A-Za-z0-9_]{1,128}$/;
-const REPOSITORY = /^~?[A-Za-z0-9_]{1,128}\/[A-Za-z0-9._-]{1,128}$/;
+const REPOSITORY = /^~?[A-Za-z0-9_]{1,128}\/(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 /** Each project or repository is one concurrent request per login: a bound on them. */
 const MAX_TARGETS = 20;
 
@@ -24,7 +27,7 @@ export interface DataCenterOptions extends CommonOptions {
 /** Checks the Data Center strategy's options and returns a new object; the caller's is never changed. */
 export function resolveDataCenterOptions(options: unknown): DataCenterOptions {
   const common = resolveCommon(options, {
-    names: ['baseURL', 'allowInsecureHTTP', 'avatarSize', 'trustEmail', 'projects', 'repositories'],
+    product: 'datacenter',
     booleans: ['allowInsecureHTTP', 'trustEmail'],
     credentials: {
       id: 'Client ID',
@@ -50,10 +53,10 @@ export function resolveDataCenterOptions(options: unknown): DataCenterOptions {
   }
   const api = `${baseURL}/rest/api/latest`;
   const gate = [
-    ...projects.map((key) => `${api}/projects/${encodeURIComponent(key)}`),
+    ...projects.map((key) => gateURL(baseURL, key)),
     ...repositories.map((name) => {
       const [key = '', slug = ''] = name.split('/');
-      return `${api}/projects/${encodeURIComponent(key)}/repos/${encodeURIComponent(slug)}`;
+      return gateURL(baseURL, key, slug);
     }),
   ];
   return {
@@ -70,6 +73,12 @@ export function resolveDataCenterOptions(options: unknown): DataCenterOptions {
     // the project and repository checks need REPO_READ.
     scope: gated ? 'REPO_READ' : 'PUBLIC_REPOS',
   };
+}
+
+/** The URL of a project, or with `slug` of one of its repositories: what the gate asks for. */
+export function gateURL(baseURL: string, key: string, slug?: string): string {
+  const project = `${baseURL}/rest/api/latest/projects/${encodeURIComponent(key)}`;
+  return slug === undefined ? project : `${project}/repos/${encodeURIComponent(slug)}`;
 }
 
 function checkBaseURL(value: unknown, allowInsecureHTTP: boolean): string {

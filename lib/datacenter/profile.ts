@@ -1,5 +1,5 @@
 import { BitbucketResponseError } from '../core/errors';
-import { isJsonObject, type JsonObject, optionalString, parseJson } from '../core/json';
+import { httpURL, isJsonObject, type JsonObject, optionalString, parseJson } from '../core/json';
 import type { DataCenterProfile } from './types';
 
 /** The user's JSON, from a user request's body, or one entry of a `users?filter=` page. */
@@ -42,26 +42,32 @@ export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: stri
   };
 }
 
-/** `links.self[0].href`, as Data Center nests its links. */
+/** `links.self[0].href`, as Data Center nests its links, when it is an absolute http(s) URL. */
 function selfLink(json: JsonObject): string | undefined {
   const links = json['links'];
   const self = isJsonObject(links) && Array.isArray(links['self']) ? (links['self'] as unknown[])[0] : undefined;
-  return isJsonObject(self) ? optionalString(self, 'href') || undefined : undefined;
+  return isJsonObject(self) ? httpURL(optionalString(self, 'href')) : undefined;
 }
 
 /**
  * `avatarUrl` made absolute. NOTE: Data Center usually answers a relative URL
  * (`/users/jdoe/avatar.png?s=64`); on an instance with a context path it may already start
  * with that path. One that does is relative to the server's root; any other to the base URL,
- * so that the context path is never doubled nor lost. Absolute ones (Gravatar) are kept.
+ * so that the context path is never doubled nor lost. Absolute http(s) ones (Gravatar) are
+ * kept; any other scheme (`javascript:`, `data:`) is dropped.
  */
 export function absoluteAvatar(avatarUrl: string | undefined, baseURL: string): string | undefined {
   if (!avatarUrl) return undefined;
-  if (/^https?:\/\//i.test(avatarUrl)) return avatarUrl;
+  if (/^https?:\/\//i.test(avatarUrl)) return httpURL(avatarUrl);
   const base = new URL(`${baseURL}/`);
   const contextPath = base.pathname.replace(/\/$/, '');
   if (avatarUrl.startsWith('/')) {
     return contextPath && (avatarUrl === contextPath || avatarUrl.startsWith(`${contextPath}/`)) ? `${base.origin}${avatarUrl}` : `${base.origin}${contextPath}${avatarUrl}`;
   }
-  return new URL(avatarUrl, base).href;
+  // Resolved against the base, a `javascript:` or `data:` URL stays what it is: dropped.
+  try {
+    return httpURL(new URL(avatarUrl, base).href);
+  } catch {
+    return undefined;
+  }
 }

@@ -3,7 +3,8 @@ import { BitbucketResponseError } from '../core/errors';
 import type { HttpResponse } from '../core/http';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
-import { resolveDataCenterOptions } from './options';
+import { isJsonObject, type JsonObject, optionalString, parseJson } from '../core/json';
+import { gateURL, resolveDataCenterOptions } from './options';
 import { findUser, parseDataCenterUser, userJson } from './profile';
 import type {
   DataCenterProfile,
@@ -83,31 +84,52 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
     return { profile, refusal: refusal(profile, allowed) };
   }
 
-  /** Who signed in (whoami), then that user: by slug, or by name when the slug differs. */
+  /**
+   * Who signed in (whoami), then that user: by slug, or by name when the slug differs. The
+   * profile is always of the user whoami named; an answer about anyone else is an error.
+   */
   private async fetchUser(accessToken: string, login: Login): Promise<DataCenterProfile> {
     const whoami = await this._oauth2.apiGet(this._whoamiURL, accessToken, login);
     if (whoami.status !== 200) throw apiError('Asking Bitbucket Data Center who signed in', whoami);
     const username = signedIn(whoami);
     const avatar = `avatarSize=${this._avatarSize}`;
     const bySlug = await this._oauth2.apiGet(`${this._usersURL}/${encodeURIComponent(username)}?${avatar}`, accessToken, login);
-    if (bySlug.status === 200) return parseDataCenterUser(userJson(bySlug.body), bySlug.body, this._baseURL, this._trustEmail);
-    if (bySlug.status !== 404) throw apiError('Fetching the Data Center user', bySlug);
+    if (bySlug.status === 200) {
+      const json = userJson(bySlug.body);
+      // A user whose slug is this username but whose name is another's is not the one who
+      // signed in: then, as after a 404, the user is found by name.
+      if (sameName(json, username)) return parseDataCenterUser(json, bySlug.body, this._baseURL, this._trustEmail);
+    } else if (bySlug.status !== 404) {
+      throw apiError('Fetching the Data Center user', bySlug);
+    }
     // NOTE: a user's slug is not always the username (names with characters that are not
     // URL-safe get another slug): then the user is found by name.
     const query = new URLSearchParams({ filter: username, limit: '100', avatarSize: String(this._avatarSize) });
     const search = await this._oauth2.apiGet(`${this._usersURL}?${query}`, accessToken, login);
     if (search.status !== 200) throw apiError('Finding the Data Center user', search);
     const json = findUser(search.body, username);
-    if (!json) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
+    if (!json || !sameName(json, username)) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
     return parseDataCenterUser(json, JSON.stringify(json), this._baseURL, this._trustEmail);
   }
 
-  /** True when the user reaches at least one gated project or repository with their own token. */
+  /**
+   * True when the user reaches at least one gated project or repository with their own token.
+   * A 200 permits only when it is the project or repository asked for; any other 200 (a
+   * single sign-on page, `{}`, another project) is an error, as Bitbucket did not answer the
+   * question.
+   */
   private async checkGate(accessToken: string, login: Login): Promise<boolean> {
     const answers = await Promise.all(
       this._gate.map(async (url) => {
         const response = await this._oauth2.apiGet(url, accessToken, login);
-        if (response.status === 200) return true;
+        if (response.status === 200) {
+          // NOTE: Bitbucket matches project keys (upper-case) and repository slugs
+          // (lower-case) without regard to case, so the comparison ignores case too.
+          if (answeredURL(response.body, this._baseURL)?.toLowerCase() === url.toLowerCase()) return true;
+          throw new BitbucketResponseError(
+            'Checking access to a Data Center project or repository: Bitbucket answered 200, but not with the project or repository asked for',
+          );
+        }
         if (response.status === 401 || response.status === 403 || response.status === 404) return false;
         throw apiError('Checking access to a Data Center project or repository', response);
       }),
@@ -115,6 +137,31 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
     return answers.some(Boolean);
   }
 
+}
+
+/** The gate URL of what a 200 describes: a repository (`slug` and `project.key`) or a project (`key`). */
+function answeredURL(body: string, baseURL: string): string | undefined {
+  const parsed = parseJson(body);
+  const json = parsed.ok ? parsed.value : undefined;
+  if (!isJsonObject(json)) return undefined;
+  const slug = optionalString(json, 'slug');
+  if (slug !== undefined) {
+    const project = json['project'];
+    const key = isJsonObject(project) ? optionalString(project, 'key') : undefined;
+    return key === undefined ? undefined : gateURL(baseURL, key, slug);
+  }
+  const key = optionalString(json, 'key');
+  return key === undefined ? undefined : gateURL(baseURL, key);
+}
+
+/**
+ * Whether the user JSON is of the user named `username`. NOTE: Bitbucket's usernames are
+ * unique regardless of case, and whoami may not spell one as the directory does (the
+ * `filter=` fallback already matches that way), so the names are compared ignoring case.
+ */
+function sameName(json: JsonObject, username: string): boolean {
+  const name = optionalString(json, 'name');
+  return name !== undefined && name.toLowerCase() === username.toLowerCase();
 }
 
 /** A deactivated account, or one the gate did not let through (`allowed` false), may not sign in. */
@@ -127,18 +174,46 @@ function refusal(profile: DataCenterProfile, allowed: boolean | undefined): Refu
 /**
  * The username the whoami servlet answered: its body, or its `X-AUSERNAME` header (some
  * instances answer an empty body, observed on 8.19). It answers 200 even when the token is
- * not accepted, with nothing in either: that is a failure, never an anonymous login.
+ * not accepted, with nothing in either: that is a failure, never an anonymous login. When
+ * both name someone, they must name the same user. A name that a URL would read as a path
+ * (`.`, `..`, with `/` or `\`, or percent-encoding one of those) is refused before any
+ * request is built from it.
  */
 function signedIn(response: HttpResponse): string {
   const body = response.body.trim();
-  if (USERNAME.test(body)) return body;
   const header = response.headers['x-ausername'];
-  let name = typeof header === 'string' ? header.trim() : '';
-  try {
-    name = decodeURIComponent(name);
-  } catch {
-    name = '';
+  const raw = typeof header === 'string' ? header.trim() : '';
+  const fromHeader = raw === '' ? undefined : decoded(raw);
+  if (body !== '' && fromHeader !== undefined && fromHeader !== body) {
+    throw new BitbucketResponseError('Asking Bitbucket Data Center who signed in: its body and its X-AUSERNAME header name different users');
   }
-  if (USERNAME.test(name)) return name;
-  throw new BitbucketResponseError('Asking Bitbucket Data Center who signed in: it named no user (the token may not be accepted)');
+  const name = body || fromHeader;
+  if (name === undefined || name === null || !USERNAME.test(name)) {
+    throw new BitbucketResponseError('Asking Bitbucket Data Center who signed in: it named no user (the token may not be accepted)');
+  }
+  if (isPathStep(name)) {
+    throw new BitbucketResponseError('Asking Bitbucket Data Center who signed in: it named a user that reads as a path (".", "..", "/" or "\\")');
+  }
+  return name;
+}
+
+/** `decodeURIComponent`, or null for text that is not percent-encoded UTF-8. */
+function decoded(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}
+
+/** True for `.`, `..`, anything with `/` or `\`, and any percent-encoding (even repeated) of those. */
+function isPathStep(name: string): boolean {
+  let form = name;
+  for (let round = 0; round < 5; round += 1) {
+    if (form === '.' || form === '..' || /[/\\]/.test(form)) return true;
+    const next = decoded(form);
+    if (next === null || next === form) return false;
+    form = next;
+  }
+  return true; // still decoding after five rounds: refused rather than followed further
 }
