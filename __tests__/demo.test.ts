@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import refresh from 'passport-oauth2-refresh';
 import { Strategy } from '../lib';
 import { Browser, consentForm, signInThroughDemo, startDemo, type Demo } from './helpers/demo';
@@ -181,4 +184,30 @@ describe('the demo app against the emulator, over real HTTP', () => {
     expect(third[0]).toBeNull();
     expect((third[3] as Record<string, unknown>)['scope']).toBe('account email');
   });
+});
+
+describe('npm start', () => {
+  it('reports a busy PORT and exits with 1, without saying it is running', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as { port: number };
+    try {
+      const child = spawn(process.execPath, [join(__dirname, '..', 'example', 'server.js')], {
+        env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', BITBUCKET_CLIENT_ID: '', REDIS_URL: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(stderr).toContain(`Could not start the demo on 127.0.0.1:${port}`);
+      expect(stderr).toContain('EADDRINUSE');
+      expect(stderr).toContain('set PORT');
+      expect(stdout).not.toContain('Demo running');
+      expect(code).toBe(1);
+    } finally {
+      busy.close();
+    }
+  }, 20_000);
 });

@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { startBitbucketEmulator, type BitbucketEmulator } from '../lib/testing';
@@ -69,5 +70,20 @@ describe('the README\'s Usage example', () => {
     const last = hops[hops.length - 1]!;
     expect(last.url).toBe(`${base}/`);
     expect(JSON.parse(last.body)).toEqual({ id: '{0b7a1c3e-5d2f-4e8a-9c41-7f3e2a9d6b15}', name: 'Ada Lovelace', email: 'ada@example.com' });
+  }, 30_000);
+
+  it('reports a busy port and exits non-zero', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, resolve));
+    const { port } = busy.address() as { port: number };
+    try {
+      const app = runApp(usageApp(), 'usage-busy', port, { BITBUCKET_CLIENT_ID: 'key', BITBUCKET_CLIENT_SECRET: 'secret' });
+      child = app.child;
+      expect(await app.exit).not.toBe(0);
+      expect(app.output()).toContain('EADDRINUSE');
+      expect(app.output()).not.toContain('Open http');
+    } finally {
+      busy.close();
+    }
   }, 30_000);
 });
