@@ -143,6 +143,46 @@ describe('the demo app against the emulator, over real HTTP', () => {
     expect(end.body).toContain('deactivated');
   });
 
+  it('speaks of Data Center on its Data Center pages, with a working avatar and Try again there', async () => {
+    demo = await startDemo({}, {}, true);
+    const signInDC = async (user: string | 'deny') => {
+      const browser = new Browser();
+      const start = await browser.get(`${demo.url}/auth/bitbucket-dc`);
+      const authorize = new URL(start.location!);
+      const consent = await browser.get(authorize.href);
+      const decision = await browser.post(authorize.origin + authorize.pathname, consentForm(consent.body, user));
+      return { browser, page: (await browser.follow(decision.location!)).pop()! };
+    };
+    const tryAgain = (html: string) => /<a class="button" id="try-again" href="([^"]+)">Try again<\/a>/.exec(html)?.[1];
+
+    const home = await new Browser().get(`${demo.url}/`);
+    for (const variable of ['BITBUCKET_CLIENT_ID', 'BITBUCKET_DC_URL', 'BITBUCKET_DC_CLIENT_ID', 'BITBUCKET_DC_CLIENT_SECRET']) expect(home.body).toContain(variable);
+
+    const { browser, page: profile } = await signInDC('jdoe');
+    const avatar = /<img id="avatar" src="([^"]+)"/.exec(profile.body)?.[1];
+    expect(avatar).toBeDefined();
+    const image = await browser.get(avatar!.replace(/&#38;/g, '&'));
+    expect(image.status).toBe(200);
+    expect(image.body).toContain('<svg');
+    const link = /<dt>Profile<\/dt><dd><a href="([^"]+)"/.exec(profile.body)?.[1];
+    expect((await browser.get(link!)).status).toBe(200);
+
+    const { page: inactive } = await signInDC('gone');
+    expect(inactive.status).toBe(403);
+    expect(inactive.body).toContain('<h1>Account deactivated</h1>');
+    expect(inactive.body).toContain('Bitbucket Data Center account is deactivated');
+    expect(inactive.body).not.toContain('workspace');
+    expect(tryAgain(inactive.body)).toBe('/auth/bitbucket-dc');
+
+    const { page: denied } = await signInDC('deny');
+    expect(denied.body).toContain('You declined to share your Bitbucket Data Center account');
+    expect(tryAgain(denied.body)).toBe('/auth/bitbucket-dc');
+    // Cloud's pages still send the user back to Cloud.
+    const cloud = await signInThroughDemo(demo, new Browser(), 'deny');
+    expect(cloud.final.body).toContain('You declined to share your Bitbucket account');
+    expect(tryAgain(cloud.final.body)).toBe('/auth/bitbucket');
+  });
+
   it('restricts sign-in to workspace members when configured', async () => {
     demo = await startDemo({}, { workspaces: ['analytical-engines'] });
     const ada = await signInThroughDemo(demo, new Browser(), 'ada-lovelace');
