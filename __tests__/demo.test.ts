@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import refresh from 'passport-oauth2-refresh';
 import { Strategy } from '../lib';
 import { Browser, consentForm, signInThroughDemo, startDemo, type Demo } from './helpers/demo';
@@ -140,6 +143,46 @@ describe('the demo app against the emulator, over real HTTP', () => {
     expect(end.body).toContain('deactivated');
   });
 
+  it('speaks of Data Center on its Data Center pages, with a working avatar and Try again there', async () => {
+    demo = await startDemo({}, {}, true);
+    const signInDC = async (user: string | 'deny') => {
+      const browser = new Browser();
+      const start = await browser.get(`${demo.url}/auth/bitbucket-dc`);
+      const authorize = new URL(start.location!);
+      const consent = await browser.get(authorize.href);
+      const decision = await browser.post(authorize.origin + authorize.pathname, consentForm(consent.body, user));
+      return { browser, page: (await browser.follow(decision.location!)).pop()! };
+    };
+    const tryAgain = (html: string) => /<a class="button" id="try-again" href="([^"]+)">Try again<\/a>/.exec(html)?.[1];
+
+    const home = await new Browser().get(`${demo.url}/`);
+    for (const variable of ['BITBUCKET_CLIENT_ID', 'BITBUCKET_DC_URL', 'BITBUCKET_DC_CLIENT_ID', 'BITBUCKET_DC_CLIENT_SECRET']) expect(home.body).toContain(variable);
+
+    const { browser, page: profile } = await signInDC('jdoe');
+    const avatar = /<img id="avatar" src="([^"]+)"/.exec(profile.body)?.[1];
+    expect(avatar).toBeDefined();
+    const image = await browser.get(avatar!.replace(/&#38;/g, '&'));
+    expect(image.status).toBe(200);
+    expect(image.body).toContain('<svg');
+    const link = /<dt>Profile<\/dt><dd><a href="([^"]+)"/.exec(profile.body)?.[1];
+    expect((await browser.get(link!)).status).toBe(200);
+
+    const { page: inactive } = await signInDC('gone');
+    expect(inactive.status).toBe(403);
+    expect(inactive.body).toContain('<h1>Account deactivated</h1>');
+    expect(inactive.body).toContain('Bitbucket Data Center account is deactivated');
+    expect(inactive.body).not.toContain('workspace');
+    expect(tryAgain(inactive.body)).toBe('/auth/bitbucket-dc');
+
+    const { page: denied } = await signInDC('deny');
+    expect(denied.body).toContain('You declined to share your Bitbucket Data Center account');
+    expect(tryAgain(denied.body)).toBe('/auth/bitbucket-dc');
+    // Cloud's pages still send the user back to Cloud.
+    const cloud = await signInThroughDemo(demo, new Browser(), 'deny');
+    expect(cloud.final.body).toContain('You declined to share your Bitbucket account');
+    expect(tryAgain(cloud.final.body)).toBe('/auth/bitbucket');
+  });
+
   it('restricts sign-in to workspace members when configured', async () => {
     demo = await startDemo({}, { workspaces: ['analytical-engines'] });
     const ada = await signInThroughDemo(demo, new Browser(), 'ada-lovelace');
@@ -181,4 +224,30 @@ describe('the demo app against the emulator, over real HTTP', () => {
     expect(third[0]).toBeNull();
     expect((third[3] as Record<string, unknown>)['scope']).toBe('account email');
   });
+});
+
+describe('npm start', () => {
+  it('reports a busy PORT and exits with 1, without saying it is running', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as { port: number };
+    try {
+      const child = spawn(process.execPath, [join(__dirname, '..', 'example', 'server.js')], {
+        env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', BITBUCKET_CLIENT_ID: '', REDIS_URL: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(stderr).toContain(`Could not start the demo on 127.0.0.1:${port}`);
+      expect(stderr).toContain('EADDRINUSE');
+      expect(stderr).toContain('set PORT');
+      expect(stdout).not.toContain('Demo running');
+      expect(code).toBe(1);
+    } finally {
+      busy.close();
+    }
+  }, 20_000);
 });

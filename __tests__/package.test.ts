@@ -10,7 +10,7 @@ describe('package', () => {
     expect(VERSION).toBe(pkg['version']);
   });
 
-  it('exports exactly its public surface: the Cloud strategy under both names, the Data Center strategy and the error classes', () => {
+  it('exports exactly its public surface: the Cloud strategy under both names, the Data Center strategy, the error classes and withTokenParams', () => {
     // Every published name is a promise: a new one is a decision, made here on purpose.
     expect(Object.keys(api).sort()).toEqual([
       'AuthorizationError',
@@ -25,6 +25,7 @@ describe('package', () => {
       'InternalOAuthError',
       'Strategy',
       'TokenError',
+      'withTokenParams',
     ]);
     expect(api.BitbucketStrategy).toBe(api.Strategy);
   });

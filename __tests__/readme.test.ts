@@ -3,31 +3,26 @@
  * on its own (strict, as tsconfig.json), and the Usage example runs as written and signs in
  * against the emulator.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { startBitbucketEmulator, type BitbucketEmulator } from '../lib/testing';
 import { Browser } from './helpers/demo';
 import { freePort } from './helpers/server';
+import { blocksOf, dataCenterApp, ROOT, runApp, usageApp, WORK } from './readme/blocks';
 
-const ROOT = join(__dirname, '..');
-// Under node_modules, so that the blocks resolve the project's packages as an app would.
-const WORK = join(ROOT, 'node_modules', '.cache', 'readme-blocks');
-
-function blocks(file: string): Array<{ name: string; code: string }> {
-  const text = readFileSync(join(ROOT, file), 'utf8');
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((match, i) => ({ name: `${file} block ${i + 1}`, code: match[1] ?? '' }));
-}
 
 const documents = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
-const all = documents.flatMap(blocks);
+// The Data Center section is a diff against the Usage app: the app it makes is checked too.
+const all = [...documents.flatMap((file) => blocksOf(file)), { name: 'README.md Usage app with the Data Center diff', code: dataCenterApp() }];
 
 describe('the code blocks of README.md and docs/', () => {
   beforeAll(() => mkdirSync(WORK, { recursive: true }));
 
   it('are there to check', () => {
-    expect(blocks('README.md').length).toBeGreaterThanOrEqual(3);
+    expect(blocksOf('README.md').length).toBeGreaterThanOrEqual(2);
   });
 
   it.each(all.map((b) => [b.name, b.code] as const))('%s type-checks on its own', (name, code) => {
@@ -58,28 +53,14 @@ describe('the README\'s Usage example', () => {
   });
 
   it('runs as written and signs in against the emulator', async () => {
-    const usage = readFileSync(join(ROOT, 'README.md'), 'utf8').split('## Usage')[1]?.match(/```ts\n([\s\S]*?)```/)?.[1];
+    const usage = usageApp();
     expect(usage).toContain('app.listen(');
-    const { outputText } = ts.transpileModule(usage!, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
-    mkdirSync(WORK, { recursive: true });
-    writeFileSync(join(WORK, 'usage.js'), outputText);
-
     bitbucket = await startBitbucketEmulator({ autoApprove: 'ada-lovelace' });
     const { clientID, clientSecret, ...urls } = bitbucket.strategyOptions;
     const port = await freePort();
-    child = spawn(process.execPath, ['-r', join(__dirname, 'readme', 'ts-hook.js'), join(WORK, 'usage.js')], {
-      env: { ...process.env, PORT: String(port), BITBUCKET_CLIENT_ID: clientID, BITBUCKET_CLIENT_SECRET: clientSecret, EMULATOR_OPTIONS: JSON.stringify(urls) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      child!.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes(`Open http://localhost:${port}/login`)) resolve();
-      });
-      child!.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child!.once('exit', (code) => reject(new Error(`the app exited with ${code}:\n${output}`)));
-    });
+    const app = runApp(usage, 'usage', port, { BITBUCKET_CLIENT_ID: clientID, BITBUCKET_CLIENT_SECRET: clientSecret, EMULATOR_OPTIONS: JSON.stringify(urls) });
+    child = app.child;
+    await app.ready;
 
     const browser = new Browser();
     const base = `http://localhost:${port}`;
@@ -89,5 +70,20 @@ describe('the README\'s Usage example', () => {
     const last = hops[hops.length - 1]!;
     expect(last.url).toBe(`${base}/`);
     expect(JSON.parse(last.body)).toEqual({ id: '{0b7a1c3e-5d2f-4e8a-9c41-7f3e2a9d6b15}', name: 'Ada Lovelace', email: 'ada@example.com' });
+  }, 30_000);
+
+  it('reports a busy port and exits non-zero', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, resolve));
+    const { port } = busy.address() as { port: number };
+    try {
+      const app = runApp(usageApp(), 'usage-busy', port, { BITBUCKET_CLIENT_ID: 'key', BITBUCKET_CLIENT_SECRET: 'secret' });
+      child = app.child;
+      expect(await app.exit).not.toBe(0);
+      expect(app.output()).toContain('EADDRINUSE');
+      expect(app.output()).not.toContain('Open http');
+    } finally {
+      busy.close();
+    }
   }, 30_000);
 });

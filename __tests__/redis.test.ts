@@ -1,8 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { createClient } from 'redis';
+import ts from 'typescript';
+import { BitbucketStrategy, type RefreshedTokens } from '../lib';
 import { startBitbucketEmulator, type BitbucketEmulator } from '../lib/testing';
 import { Browser } from './helpers/demo';
+import { expectType, fakeRequest, run } from './helpers/passport';
 import { freePort } from './helpers/server';
+import { blocksOf } from './readme/blocks';
 
 // The demo's own modules, loaded as an app loads them.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -164,5 +169,66 @@ describeWithRedis('several instances behind a load balancer', () => {
       await a.close();
       await b.close();
     }
+  });
+
+  describe('refreshing one user\'s tokens from two instances at once (docs/refreshing-tokens.md)', () => {
+    type Tokens = { accessToken: string; refreshToken: string; expiresAt: number };
+    type FreshTokens = (redis: ReturnType<typeof createClient>, strategy: { refresh(token: string): Promise<RefreshedTokens> }, userId: string) => Promise<Tokens>;
+
+    /** The guide's block, as written. */
+    function freshTokensFromTheGuide(): FreshTokens {
+      const block = blocksOf('docs/refreshing-tokens.md').find((b) => b.code.includes('export async function freshTokens('));
+      expect(block?.code).toContain("condition: 'NX'");
+      const { outputText } = ts.transpileModule(block!.code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+      const module = { exports: {} as { freshTokens?: FreshTokens } };
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-require-imports
+      (new Function('exports', 'require', 'module', outputText) as (e: unknown, r: NodeJS.Require, m: unknown) => void)(module.exports, require, module);
+      return module.exports.freshTokens!;
+    }
+
+    it('sends one refresh to Bitbucket, and both instances end with the new tokens', async () => {
+      const freshTokens = freshTokensFromTheGuide();
+      const clients = [createClient({ url: redis.url }), createClient({ url: redis.url })] as const;
+      await Promise.all(clients.map((c) => c.connect()));
+      // Two instances of the app: each its own strategy and its own Redis connection. Signing
+      // in stores the tokens in Redis, already expired, so that the next use must refresh.
+      const [a, b] = clients.map(
+        (client) =>
+          new BitbucketStrategy({ ...emulator.strategyOptions, callbackURL: CALLBACK }, async (accessToken, refreshToken, profile) => {
+            await client.set(`tokens:${profile.id}`, JSON.stringify({ accessToken, refreshToken, expiresAt: 0 }));
+            return { id: profile.id };
+          }),
+      ) as [BitbucketStrategy, BitbucketStrategy];
+      try {
+        const session: Record<string, unknown> = {};
+        const start = expectType(await run(a, fakeRequest({}, session)), 'redirect');
+        const authorize = new URL(start.url);
+        const params: Record<string, string> = { redirect_uri: CALLBACK, state: authorize.searchParams.get('state')! };
+        for (const key of ['code_challenge', 'code_challenge_method']) {
+          const value = authorize.searchParams.get(key);
+          if (value) params[key] = value;
+        }
+        const callback = new URL(emulator.authorize(users[0]!.username, params));
+        const { user } = expectType(await run(a, fakeRequest(Object.fromEntries(callback.searchParams), session)), 'success');
+        const id = (user as { id: string }).id;
+        expect(id).toBe(users[0]!.uuid);
+        const signedIn = JSON.parse((await clients[0].get(`tokens:${id}`))!) as Tokens;
+
+        // A slow token endpoint, so that the two requests surely overlap.
+        emulator.setLatency(150, 'token');
+        const before = emulator.stats.token;
+        const [fromA, fromB] = await Promise.all([freshTokens(clients[0], a, id), freshTokens(clients[1], b, id)]);
+        expect(emulator.stats.token - before).toBe(1);
+        expect(fromA.refreshToken).not.toBe(signedIn.refreshToken);
+        expect(fromB).toEqual(fromA);
+        expect(JSON.parse((await clients[1].get(`tokens:${id}`))!)).toEqual(fromA);
+        expect(await clients[0].get(`tokens:${id}:refreshing`)).toBeNull(); // the lock is released
+      } finally {
+        emulator.setLatency(0, 'token');
+        a.close();
+        b.close();
+        await Promise.all(clients.map((c) => c.quit()));
+      }
+    });
   });
 });

@@ -16,6 +16,8 @@ import {
   type VerifyCallback,
   type VerifyFunctionWithParams,
   type VerifyFunctionWithRequestAndParams,
+  type VerifyArguments,
+  withTokenParams,
 } from '../lib';
 
 const options = { clientID: 'k', clientSecret: 's' };
@@ -83,6 +85,47 @@ describe('types', () => {
     expect(attempts).toHaveLength(3);
     const strategies = [inline, new BitbucketDataCenterStrategy(dcOptions, withParams), withRequest];
     expect(strategies.map((s) => s.name)).toEqual(Array(3).fill('bitbucket-datacenter'));
+    for (const strategy of strategies) strategy.close();
+  });
+
+  it('infers the object of a withTokenParams() verify for each product, with and without the request', () => {
+    const dcOptions = { baseURL: 'https://bitbucket.example.com', clientID: 'k', clientSecret: 's' };
+    const cloud = new BitbucketStrategy(
+      options,
+      withTokenParams(async ({ accessToken, refreshToken, params, profile, req }) => {
+        assertType<string>(accessToken);
+        assertType<string>(refreshToken);
+        assertType<TokenParams>(params);
+        assertType<Profile>(profile);
+        assertType<undefined>(req);
+        return { id: profile.id };
+      }),
+    );
+    const cloudReq = new BitbucketStrategy(
+      { ...options, passReqToCallback: true },
+      withTokenParams(({ req, profile }) => ({ id: `${assertType<Request>(req).ip}${profile.accountId}` })),
+    );
+    const dc = new BitbucketDataCenterStrategy(
+      dcOptions,
+      withTokenParams(async ({ params, profile }) => ({ id: assertType<DataCenterProfile>(profile).slug, scope: params.scope })),
+    );
+    const dcReq = new BitbucketDataCenterStrategy({ ...dcOptions, passReqToCallback: true }, withTokenParams(({ req, profile }) => ({ id: `${req.ip}${profile.id}` })));
+    // Declared on its own, the argument's type says which product it is for.
+    const standalone = withTokenParams(async ({ profile }: VerifyArguments<Profile>) => ({ id: profile.id }));
+    const named = new BitbucketStrategy(options, standalone);
+    const attempts: Array<() => unknown> = [
+      // @ts-expect-error without passReqToCallback there is no request
+      () => new BitbucketStrategy(options, withTokenParams(({ req }) => ({ id: req.ip }))),
+      // @ts-expect-error the Cloud profile has no slug
+      () => new BitbucketStrategy(options, withTokenParams(({ profile }) => ({ id: profile.slug }))),
+      // @ts-expect-error a verify written for Cloud profiles is not a Data Center one
+      () => new BitbucketDataCenterStrategy(dcOptions, standalone),
+      // @ts-expect-error a verify with the request needs passReqToCallback: true
+      () => new BitbucketStrategy(options, withTokenParams(async ({ profile }: VerifyArguments<Profile, Request>) => ({ id: profile.id }))),
+    ];
+    expect(attempts).toHaveLength(4);
+    const strategies = [cloud, cloudReq, dc, dcReq, named];
+    expect(strategies.map((s) => s.name)).toEqual(['bitbucket', 'bitbucket', 'bitbucket-datacenter', 'bitbucket-datacenter', 'bitbucket']);
     for (const strategy of strategies) strategy.close();
   });
 

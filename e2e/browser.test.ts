@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort } from '../__tests__/helpers/server';
 
 const ROOT = join(__dirname, '..');
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const SCREENSHOT = join(ROOT, 'test-results', 'profile.png');
+const SCREENSHOTS = join(ROOT, 'test-results');
 
 /** Starts `node example/server.js` (what `npm start` runs after building) and waits for it. */
 async function startDemo(port: number): Promise<{ child: ChildProcess; output: () => string }> {
@@ -37,6 +37,17 @@ async function startDemo(port: number): Promise<{ child: ChildProcess; output: (
   return { child, output: () => output };
 }
 
+/** A full-page screenshot in test-results/, checked to be more than an empty page. */
+async function shoot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const file = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  expect(statSync(file).size).toBeGreaterThan(1000);
+}
+
+/** The page's text, whitespace collapsed. */
+const text = async (page: Page, selector: string): Promise<string> => ((await page.locator(selector).textContent()) ?? '').replace(/\s+/g, ' ').trim();
+
 describe('sign in with Bitbucket in a real browser', () => {
   let browser: Browser;
   let demo: { child: ChildProcess; output: () => string };
@@ -64,6 +75,10 @@ describe('sign in with Bitbucket in a real browser', () => {
     const page = await browser.newPage();
     await page.goto(`${base}/`);
     expect(await page.locator('#emulator-banner').isVisible()).toBe(true);
+    const banner = await text(page, '#emulator-banner');
+    for (const variable of ['BITBUCKET_CLIENT_ID', 'BITBUCKET_CLIENT_SECRET', 'BITBUCKET_DC_URL', 'BITBUCKET_DC_CLIENT_ID', 'BITBUCKET_DC_CLIENT_SECRET']) {
+      expect(banner).toContain(variable);
+    }
 
     await page.click('#sign-in');
     await page.waitForSelector('button[data-user="ada-lovelace"]');
@@ -80,9 +95,7 @@ describe('sign in with Bitbucket in a real browser', () => {
     const avatarWidth = await page.locator('#avatar').evaluate((img: HTMLImageElement) => img.naturalWidth);
     expect(avatarWidth).toBeGreaterThan(0);
 
-    mkdirSync(join(ROOT, 'test-results'), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    expect(statSync(SCREENSHOT).size).toBeGreaterThan(1000);
+    await shoot(page, 'cloud-profile');
 
     await page.click('#sign-out');
     await page.waitForURL(`${base}/`);
@@ -103,18 +116,48 @@ describe('sign in with Bitbucket in a real browser', () => {
     expect(await page.locator('#display-name').textContent()).toBe('Jane Doe');
     expect(await page.locator('#uuid').textContent()).toBe('101');
     expect(await page.locator('#emails li').allTextContents()).toEqual(['jdoe@example.com primary unverified']);
+    // The avatar the instance points at loads (made absolute from Data Center's relative one).
+    const avatarWidth = await page.locator('#avatar').evaluate((img: HTMLImageElement) => img.naturalWidth);
+    expect(avatarWidth).toBeGreaterThan(0);
+    await shoot(page, 'datacenter-profile');
     await page.click('#sign-out');
     await page.waitForURL(`${base}/`);
     await page.close();
   });
 
-  it('shows the friendly page when the user denies access', async () => {
+  it('shows the friendly page when the user denies access, and tries again with Cloud', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/`);
     await page.click('#sign-in');
     await page.click('button[data-deny]');
     await page.waitForSelector('#denied');
     expect(await page.locator('h1').textContent()).toBe('Sign-in cancelled');
+    expect(await text(page, '#denied')).toBe('You declined to share your Bitbucket account, so you are not signed in.');
+    expect(await page.locator('#try-again').getAttribute('href')).toBe('/auth/bitbucket');
+    await shoot(page, 'cloud-denied');
+    await page.close();
+  });
+
+  it('speaks of Data Center when a Data Center user is refused or denies, and tries again there', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    await page.click('#sign-in-dc');
+    await page.click('button[data-user="gone"]');
+    await page.waitForSelector('#inactive');
+    expect(await page.locator('h1').textContent()).toBe('Account deactivated');
+    const refusal = await text(page, '#inactive');
+    expect(refusal).toContain('Bitbucket Data Center account is deactivated');
+    expect(refusal).toContain('Ask an administrator of your Bitbucket Data Center to reactivate it');
+    expect(refusal).not.toContain('workspace');
+    expect(await page.locator('#try-again').getAttribute('href')).toBe('/auth/bitbucket-dc');
+    await shoot(page, 'datacenter-inactive');
+
+    await page.click('#try-again');
+    await page.click('button[data-deny]');
+    await page.waitForSelector('#denied');
+    expect(await text(page, '#denied')).toBe('You declined to share your Bitbucket Data Center account, so you are not signed in.');
+    expect(await page.locator('#try-again').getAttribute('href')).toBe('/auth/bitbucket-dc');
+    await shoot(page, 'datacenter-denied');
     await page.close();
   });
 });

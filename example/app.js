@@ -103,19 +103,18 @@ function createApp(config) {
 
   /** The callback of either strategy: the user's profile page, or a page that says why not. */
   const callback = (name) => (req, res, next) => {
+    // Every page speaks of the product the user signed in with, and tries again there.
+    const product = PRODUCTS[name];
+    const again = againLinks(product);
     passport.authenticate(name, (err, user, info, status) => {
-      if (err) return failure(res, err);
+      if (err) return failure(res, err, product);
       if (!user) {
         if (req.query.error === 'access_denied') {
-          return render(res, 401, 'Sign-in cancelled', `<p id="denied">You declined to share your Bitbucket account, so you are not signed in.</p>${again}`);
+          return render(res, 401, 'Sign-in cancelled', `<p id="denied">You declined to share your ${product.label} account, so you are not signed in.</p>${again}`);
         }
-        if (status === 403 && info && (info.reason === 'workspace' || info.reason === 'access' || info.reason === 'inactive')) {
-          return render(
-            res,
-            403,
-            'Not a member',
-            `<p id="not-member">${escapeHtml(info.message)} Ask a workspace admin to invite you, then try again.</p>${again}`,
-          );
+        const refusal = status === 403 && info && Object.hasOwn(REFUSALS, info.reason) ? REFUSALS[info.reason] : undefined;
+        if (refusal) {
+          return render(res, 403, refusal.title, `<p id="${refusal.id}">${escapeHtml(info.message)} ${refusal.advice}</p>${again}`);
         }
         if (status === 403) {
           return render(
@@ -125,7 +124,7 @@ function createApp(config) {
             `<p id="forged-state">This sign-in did not start here or has already been used (the <code>state</code> did not match), so it was refused.</p>${again}`,
           );
         }
-        return render(res, 401, 'Sign-in refused', `<p>${escapeHtml((info && info.message) || 'Bitbucket did not sign you in.')}</p>${again}`);
+        return render(res, 401, 'Sign-in refused', `<p>${escapeHtml((info && info.message) || `${product.label} did not sign you in.`)}</p>${again}`);
       }
       req.logIn(user, (loginError) => {
         if (loginError) return next(loginError);
@@ -197,21 +196,22 @@ function createApp(config) {
     render(res, 500, 'Something went wrong', '<p>The demo hit an unexpected error.</p>');
   });
 
-  function failure(res, err) {
+  function failure(res, err, product) {
+    const again = againLinks(product);
     if (err instanceof TokenError) {
       return render(
         res,
         400,
         'Sign-in expired',
-        `<p id="token-error">Bitbucket did not accept this sign-in (<code>${escapeHtml(err.code)}</code>): the link may have expired or been used already.</p>${again}`,
+        `<p id="token-error">${product.label} did not accept this sign-in (<code>${escapeHtml(err.code)}</code>): the link may have expired or been used already.</p>${again}`,
       );
     }
     if (err instanceof BitbucketError) {
       return render(
         res,
         502,
-        'Bitbucket is unavailable',
-        `<p id="bitbucket-down" data-code="${escapeHtml(err.code)}">Bitbucket did not answer as expected, so you could not be signed in. Please try again in a moment.</p>
+        `${product.label} is unavailable`,
+        `<p id="bitbucket-down" data-code="${escapeHtml(err.code)}">${product.label} did not answer as expected, so you could not be signed in. Please try again in a moment.</p>
          <p><small>${escapeHtml(err.message)}</small></p>${again}`,
       );
     }
@@ -221,11 +221,24 @@ function createApp(config) {
   return app;
 }
 
-const again = '<p><a class="button" href="/auth/bitbucket">Try again</a> <a href="/">Home</a></p>';
+/** Each strategy's product, and where its sign-in starts. */
+const PRODUCTS = {
+  bitbucket: { label: 'Bitbucket', login: '/auth/bitbucket' },
+  'bitbucket-datacenter': { label: 'Bitbucket Data Center', login: '/auth/bitbucket-dc' },
+};
+
+/** The refusals the strategies report (status 403, `info.reason`), and what the user can do. */
+const REFUSALS = {
+  workspace: { id: 'not-member', title: 'Not a member', advice: 'Ask a workspace admin to invite you, then try again.' },
+  access: { id: 'no-access', title: 'No access', advice: 'Ask a Bitbucket Data Center administrator for access to the project, then try again.' },
+  inactive: { id: 'inactive', title: 'Account deactivated', advice: 'Ask an administrator of your Bitbucket Data Center to reactivate it, then try again.' },
+};
+
+const againLinks = (product) => `<p><a class="button" id="try-again" href="${product.login}">Try again</a> <a href="/">Home</a></p>`;
 
 function layout(title, body, config) {
   const banner = config.emulator
-    ? '<div class="banner" id="emulator-banner">Demo mode: signing in with the <b>local Bitbucket emulator</b>. Set BITBUCKET_CLIENT_ID and BITBUCKET_CLIENT_SECRET to use bitbucket.org.</div>'
+    ? `<div class="banner" id="emulator-banner">Demo mode: signing in with the <b>local Bitbucket emulator</b>${config.dataCenter ? ' and Data Center emulator' : ''}. Set BITBUCKET_CLIENT_ID and BITBUCKET_CLIENT_SECRET to use bitbucket.org; BITBUCKET_DC_URL, BITBUCKET_DC_CLIENT_ID and BITBUCKET_DC_CLIENT_SECRET to use your Bitbucket Data Center.</div>`
     : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -85,11 +85,14 @@ async function main() {
   }
 
   const app = createApp(config);
-  const server = app.listen(port, host, () => {
-    console.log(`Demo running at ${baseURL}, listening on ${host}:${port} (Ctrl+C to stop)`);
-  });
-  server.on('error', (err) => {
-    console.error(`Could not start the demo on ${host}:${port}: ${err.message}`);
+  // Express 5 passes a listen error (EADDRINUSE: the port is taken) to this callback.
+  const server = app.listen(port, host, (err) => {
+    if (!err) {
+      console.log(`Demo running at ${baseURL}, listening on ${host}:${port} (Ctrl+C to stop)`);
+      return;
+    }
+    const hint = err.code === 'EADDRINUSE' ? ` (port ${port} is taken: set PORT, e.g. PORT=3001 npm start)` : '';
+    console.error(`Could not start the demo on ${host}:${port}: ${err.message}${hint}`);
     process.exitCode = 1;
     if (emulator) void emulator.close();
     if (dataCenterEmulator) void dataCenterEmulator.close();

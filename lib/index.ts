@@ -1,5 +1,6 @@
 export { Strategy, Strategy as BitbucketStrategy } from './cloud/strategy';
 export { BitbucketDataCenterStrategy } from './datacenter/strategy';
+export { withTokenParams } from './core/verify';
 export {
   BitbucketError,
   BitbucketAPIError,
@@ -22,11 +23,15 @@ export type {
   StrategyOptions,
   StrategyOptionsWithRequest,
   TokenParams,
+  TokenParamsVerify,
+  VerifyArguments,
   VerifyCallback,
   VerifyFunction,
   VerifyFunctionWithParams,
   VerifyFunctionWithRequest,
   VerifyFunctionWithRequestAndParams,
+  VerifyFunctionWithRequestAndTokenParams,
+  VerifyFunctionWithTokenParams,
   VerifyResult,
   WorkspaceRole,
 } from './cloud/types';
@@ -38,4 +43,6 @@ export type {
   DataCenterVerifyFunctionWithParams,
   DataCenterVerifyFunctionWithRequest,
   DataCenterVerifyFunctionWithRequestAndParams,
+  DataCenterVerifyFunctionWithRequestAndTokenParams,
+  DataCenterVerifyFunctionWithTokenParams,
 } from './datacenter/types';

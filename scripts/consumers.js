@@ -5,7 +5,9 @@
  * - CommonJS `require` and ESM `import { Strategy }` (with the testing entry point);
  * - a strict TypeScript Express 5 app type-checked with @types/passport and @types/express,
  *   with moduleResolution node16, bundler and node10, and the same app on Express 4 with
- *   @types/express 4 and passport 0.6, with no second copy of @types/express installed;
+ *   @types/express 4 and passport 0.6, with no second copy of @types/express installed; each
+ *   under TypeScript 7 (what `npm install -D typescript` gives today) and 5.9 (node10
+ *   under 5.9 only: TypeScript 7 removed it);
  * - what a plain JavaScript app installs with it (packages, MB), beside the peer packages;
  * - the published .d.ts files import only modules that the package's dependencies provide.
  */
@@ -40,7 +42,13 @@ try {
     sh('npm', ['install', '--no-audit', '--no-fund', '--silent', ...packages], dir);
     return dir;
   };
-  const typecheck = (dir, module, resolution) => {
+  // Each project installs both compilers, under their own names.
+  const COMPILERS = [
+    ['7', 'typescript-7', 'typescript@^7.0.0'],
+    ['5.9', 'typescript-59', `typescript@${pkg.devDependencies.typescript}`],
+  ];
+  const compilerPackages = COMPILERS.map(([, alias, spec]) => `${alias}@npm:${spec}`);
+  const typecheck = (dir, module, resolution, alias) => {
     const tsconfig = {
       compilerOptions: {
         strict: true, noEmit: true, target: 'ES2022', module, moduleResolution: resolution,
@@ -50,7 +58,16 @@ try {
       files: ['app.ts'],
     };
     fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
-    sh(process.execPath, [path.join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], dir);
+    sh(process.execPath, [path.join(dir, 'node_modules', alias, 'bin', 'tsc'), '-p', '.'], dir);
+  };
+  /** The type checks of one project: each module setting under each compiler that has it. */
+  const typechecks = (dir, label, settings) => {
+    for (const [version, alias] of COMPILERS) {
+      for (const [module, resolution] of settings) {
+        if (resolution === 'node10' && version !== '5.9') continue; // removed in TypeScript 7
+        check(`${label}, TypeScript ${version} (module ${module}, moduleResolution ${resolution})`, () => typecheck(dir, module, resolution, alias));
+      }
+    }
   };
   /** Every installed copy of a package, at any depth. */
   const copies = (dir, name) => {
@@ -88,24 +105,20 @@ try {
   };
 
   const dev = pkg.devDependencies;
-  const app = install('app', [tarball, `passport@${dev.passport}`, `express@${dev.express}`, `typescript@${dev.typescript}`, '@types/express', '@types/passport', '@types/node@20']);
+  const app = install('app', [tarball, `passport@${dev.passport}`, `express@${dev.express}`, ...compilerPackages, '@types/express', '@types/passport', '@types/node@20']);
   for (const file of ['cjs.cjs', 'esm.mjs', 'app.ts']) fs.copyFileSync(path.join(__dirname, 'consumers', file), path.join(app, file));
 
   check('CommonJS require', () => sh(process.execPath, ['cjs.cjs'], app));
   check('ESM import { Strategy }', () => sh(process.execPath, ['esm.mjs'], app));
-  for (const [module, resolution] of [['node16', 'node16'], ['esnext', 'bundler'], ['commonjs', 'node10']]) {
-    check(`strict TypeScript Express 5 app (module ${module}, moduleResolution ${resolution})`, () => typecheck(app, module, resolution));
-  }
-  const express4 = install('express4', [tarball, 'passport@^0.6.0', 'express@^4.21.2', `typescript@${dev.typescript}`, '@types/express@^4.17.21', '@types/passport', '@types/node@20']);
+  typechecks(app, 'strict TypeScript Express 5 app', [['node16', 'node16'], ['esnext', 'bundler'], ['commonjs', 'node10']]);
+  const express4 = install('express4', [tarball, 'passport@^0.6.0', 'express@^4.21.2', ...compilerPackages, '@types/express@^4.17.21', '@types/passport', '@types/node@20']);
   fs.copyFileSync(path.join(__dirname, 'consumers', 'app.ts'), path.join(express4, 'app.ts'));
   check('Express 4: one copy of @types/express, the app\'s own (4.x)', () => {
     const found = copies(express4, '@types/express');
     const version = JSON.parse(fs.readFileSync(path.join(express4, 'node_modules', '@types', 'express', 'package.json'), 'utf8')).version;
     if (found.length !== 1 || !version.startsWith('4.')) throw new Error(`copies: ${found.join(', ')}; root version ${version}`);
   });
-  for (const [module, resolution] of [['node16', 'node16'], ['esnext', 'bundler']]) {
-    check(`strict TypeScript Express 4 app, passport 0.6 (module ${module}, moduleResolution ${resolution})`, () => typecheck(express4, module, resolution));
-  }
+  typechecks(express4, 'strict TypeScript Express 4 app, passport 0.6', [['node16', 'node16'], ['esnext', 'bundler']]);
   check('what a plain JavaScript app installs, beside the peer packages', () => {
     const rows = [
       [pkg.name, footprint(install('js', [tarball]))],

@@ -2,8 +2,9 @@
 /**
  * npm run test:recipes: each folder of recipes/ installed as its own app from the packed
  * tarball (with the versions its package.json names), type-checked with its tsconfig.json if it
- * has one, started, and signed in through against the emulator, as a user would copy it.
- * Needs the npm registry; `npm run build` first.
+ * has one, under TypeScript 7 and 5.9 both (`npm install -D typescript` gives 7 today; 5.9 is
+ * what many projects still pin), built with its own, started, and signed in through against
+ * the emulator, as a user would copy it. Needs the npm registry; `npm run build` first.
  */
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -15,6 +16,8 @@ const { browser } = require('../support/browser');
 const ROOT = path.join(__dirname, '..');
 const NAME = require('../package.json').name;
 const sh = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+// The compilers every TypeScript recipe must type-check under, installed once per run.
+const COMPILERS = { '7': 'typescript@^7.0.0', '5.9': 'typescript@~5.9.3' };
 
 async function signIn(dir) {
   const load = createRequire(path.join(dir, 'package.json'));
@@ -61,6 +64,12 @@ async function main() {
   let failures = 0;
   try {
     const tarball = path.join(work, sh('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', work], ROOT).trim().split('\n').pop());
+    const compilers = path.join(work, 'compilers');
+    fs.mkdirSync(compilers);
+    fs.writeFileSync(path.join(compilers, 'package.json'), JSON.stringify({ name: 'compilers', private: true }));
+    const aliases = Object.entries(COMPILERS).map(([version, spec]) => [version, `typescript-${version.replace('.', '')}`, spec]);
+    sh('npm', ['install', '--no-audit', '--no-fund', '--silent', ...aliases.map(([, alias, spec]) => `${alias}@npm:${spec}`)], compilers);
+    const tsc = aliases.map(([version, alias]) => [version, path.join(compilers, 'node_modules', alias, 'bin', 'tsc')]);
     for (const recipe of fs.readdirSync(path.join(ROOT, 'recipes'), { withFileTypes: true })) {
       if (!recipe.isDirectory() || (only.length && !only.includes(recipe.name))) continue;
       const dir = path.join(work, recipe.name);
@@ -70,11 +79,23 @@ async function main() {
       fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
       try {
         sh('npm', ['install', '--no-audit', '--no-fund', '--silent'], dir);
-        if (fs.existsSync(path.join(dir, 'tsconfig.json'))) sh(process.execPath, [path.join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], dir);
+        let checked = '';
+        if (fs.existsSync(path.join(dir, 'tsconfig.json'))) {
+          for (const [version, bin] of tsc) {
+            try {
+              sh(process.execPath, [bin, '-p', '.', '--noEmit'], dir);
+            } catch (error) {
+              error.message = `TypeScript ${version}: ${error.message}`;
+              throw error;
+            }
+          }
+          checked = ` (type-checked with TypeScript ${tsc.map(([version]) => version).join(' and ')})`;
+          sh(process.execPath, [path.join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], dir);
+        }
         const nested = path.join(dir, 'node_modules', NAME, 'node_modules', '@types', 'express');
         if (fs.existsSync(nested)) throw new Error('a second copy of @types/express was installed under the package');
         const hops = await signIn(dir);
-        console.log(`ok   ${recipe.name}: ${hops.join(' → ')}`);
+        console.log(`ok   ${recipe.name}${checked}: ${hops.join(' → ')}`);
       } catch (error) {
         failures += 1;
         console.log(`FAIL ${recipe.name}\n${error.stdout || ''}${error.stack || error}`);

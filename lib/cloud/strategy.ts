@@ -15,6 +15,8 @@ import type {
   VerifyFunctionWithParams,
   VerifyFunctionWithRequest,
   VerifyFunctionWithRequestAndParams,
+  VerifyFunctionWithRequestAndTokenParams,
+  VerifyFunctionWithTokenParams,
 } from './types';
 import {
   isPermitted,
@@ -58,6 +60,9 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
   private readonly _minimumWorkspaceRole: MinimumWorkspaceRole;
   private readonly _listWorkspaces: boolean;
 
+  // The withTokenParams() forms come first, so that TypeScript infers their object's types.
+  constructor(options: StrategyOptions, verify: VerifyFunctionWithTokenParams);
+  constructor(options: StrategyOptionsWithRequest, verify: VerifyFunctionWithRequestAndTokenParams);
   constructor(options: StrategyOptions, verify: VerifyFunction);
   constructor(options: StrategyOptions, verify: VerifyFunctionWithParams);
   constructor(options: StrategyOptionsWithRequest, verify: VerifyFunctionWithRequest);
@@ -68,7 +73,9 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
       | VerifyFunction
       | VerifyFunctionWithParams
       | VerifyFunctionWithRequest
-      | VerifyFunctionWithRequestAndParams,
+      | VerifyFunctionWithRequestAndParams
+      | VerifyFunctionWithTokenParams
+      | VerifyFunctionWithRequestAndTokenParams,
   ) {
     const resolved = resolveOptions(options);
     const permissionURLs = (resolved.workspaces ?? []).map((slug) => [slug, permissionURL(resolved.userWorkspacesURL, slug)] as const);

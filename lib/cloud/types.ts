@@ -65,14 +65,26 @@ export interface Profile extends PassportProfile {
 }
 
 export type { RefreshedTokens, SkipUserProfile, TokenParams, VerifyCallback, VerifyResult } from '../core/types';
-import type { CommonStrategyOptions, TokenParams, Verify } from '../core/types';
+export type { TokenParamsVerify, VerifyArguments } from '../core/types';
+import type { CommonStrategyOptions, TokenParams, TokenParamsVerify, Verify } from '../core/types';
 
 export type VerifyFunction = Verify<[accessToken: string, refreshToken: string, profile: Profile]>;
+/**
+ * `(accessToken, refreshToken, params, profile, done)`: declare all five. TypeScript accepts a
+ * function with fewer here, but passport-oauth2 counts the declared parameters, and calls one
+ * with four as `(accessToken, refreshToken, profile, done)`. To get `params`, prefer
+ * `withTokenParams(({ accessToken, refreshToken, params, profile }) => user)`.
+ */
 export type VerifyFunctionWithParams = Verify<[accessToken: string, refreshToken: string, params: TokenParams, profile: Profile]>;
 export type VerifyFunctionWithRequest = Verify<[req: Request, accessToken: string, refreshToken: string, profile: Profile]>;
+/** `(req, accessToken, refreshToken, params, profile, done)`: declare all six (see {@link VerifyFunctionWithParams}). */
 export type VerifyFunctionWithRequestAndParams = Verify<
   [req: Request, accessToken: string, refreshToken: string, params: TokenParams, profile: Profile]
 >;
+/** A Cloud verify function made with `withTokenParams()`. */
+export type VerifyFunctionWithTokenParams = TokenParamsVerify<Profile, undefined>;
+/** A Cloud verify function made with `withTokenParams()`, with `passReqToCallback: true`. */
+export type VerifyFunctionWithRequestAndTokenParams = TokenParamsVerify<Profile, Request>;
 
 export interface StrategyOptionsBase extends CommonStrategyOptions {
   userProfileURL?: string | undefined;

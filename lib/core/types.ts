@@ -43,6 +43,29 @@ export type VerifyResult = Express.User | boolean | null | undefined | void;
 /** A verify function taking `args` then passport's `done`; it may return a promise instead. */
 export type Verify<Args extends unknown[]> = (...args: [...Args, done: VerifyCallback]) => void | PromiseLike<VerifyResult>;
 
+/**
+ * The one argument of a verify function made with `withTokenParams()`. `P` is the product's
+ * profile (`Profile` or `DataCenterProfile`); `Req` is `Request` with `passReqToCallback:
+ * true`, `undefined` otherwise.
+ */
+export interface VerifyArguments<P, Req = undefined> {
+  accessToken: string;
+  /** Store it: Bitbucket Cloud rotates refresh tokens (docs/refreshing-tokens.md). */
+  refreshToken: string;
+  /** The token response less the tokens: `expires_in`, `scope`, `token_type`… */
+  params: TokenParams;
+  profile: P;
+  /** The request, with `passReqToCallback: true`; otherwise `undefined`. */
+  req: Req;
+}
+
+declare const tokenParamsVerify: unique symbol;
+
+/** A verify function made with `withTokenParams()`: it takes one object, {@link VerifyArguments}. */
+export type TokenParamsVerify<P, Req> = ((args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>) & {
+  readonly [tokenParamsVerify]: [P, Req];
+};
+
 /** Decides per login whether to skip the profile requests. */
 export type SkipUserProfile =
   | boolean

@@ -1,4 +1,41 @@
-import type { VerifyCallback } from './types';
+import type { TokenParamsVerify, VerifyArguments, VerifyCallback, VerifyResult } from './types';
+
+// A global symbol, so that a function marked by one copy of the package is known to another.
+const TOKEN_PARAMS = Symbol.for('passport-bitbucket-auth.withTokenParams');
+
+/**
+ * Marks a verify function that takes **one object**, `{ accessToken, refreshToken, params,
+ * profile, req }`, and returns (or resolves with) the user, `false` to refuse the login.
+ * This is the form to use when you want the token `params` (`expires_in`, `scope`, …):
+ * nothing depends on how many parameters the function declares. `req` is the request with
+ * `passReqToCallback: true`, otherwise `undefined`.
+ *
+ * Written inline in the constructor, the object's types are inferred:
+ *
+ * ```ts
+ * new BitbucketStrategy(options, withTokenParams(async ({ accessToken, refreshToken, params, profile }) => {
+ *   await saveTokens(profile.id, accessToken, refreshToken, params.expires_in);
+ *   return { id: profile.id };
+ * }));
+ * ```
+ *
+ * Declared on its own, give the argument's type: `withTokenParams(async (args:
+ * VerifyArguments<Profile>) => …)` (`VerifyArguments<Profile, Request>` with the request).
+ */
+export function withTokenParams<P = unknown, Req = undefined>(
+  verify: (args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>,
+): TokenParamsVerify<P, Req> {
+  if (typeof verify !== 'function') {
+    throw new TypeError('passport-bitbucket-auth: withTokenParams() takes a verify function');
+  }
+  const marked = (args: VerifyArguments<P, Req>): VerifyResult | PromiseLike<VerifyResult> => verify(args);
+  Object.defineProperty(marked, TOKEN_PARAMS, { value: true });
+  return marked as TokenParamsVerify<P, Req>;
+}
+
+function takesObject(fn: AnyVerify): boolean {
+  return (fn as unknown as Record<symbol, unknown>)[TOKEN_PARAMS] === true;
+}
 
 type AnyVerify = (this: unknown, ...args: never[]) => unknown;
 
@@ -11,15 +48,18 @@ type AnyVerify = (this: unknown, ...args: never[]) => unknown;
  * A function that declares `done` and returns a promise settles through whichever comes
  * first: a call to `done`, or a promise that resolves with a value (or rejects). One that
  * resolves with nothing is left to call `done` itself.
+ *
+ * A function from {@link withTokenParams} gets one object instead, params always included.
  */
 export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...args: unknown[]) => void {
   if (typeof verify !== 'function') {
     throw new TypeError('passport-bitbucket-auth: a verify function is required');
   }
   const fn = verify as AnyVerify;
+  const object = takesObject(fn);
   // passport-oauth2 passes token params only to a function that declares them.
-  const withParams = fn.length === (passReqToCallback ? 6 : 5);
-  const declaresDone = fn.length >= (passReqToCallback ? 5 : 4);
+  const withParams = object || fn.length === (passReqToCallback ? 6 : 5);
+  const declaresDone = !object && fn.length >= (passReqToCallback ? 5 : 4);
 
   function call(this: unknown, args: unknown[]): void {
     const done = args[args.length - 1] as VerifyCallback;
@@ -31,7 +71,14 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
     };
     let result: unknown;
     try {
-      result = Reflect.apply(fn, this, [...args.slice(0, -1), once]);
+      if (object) {
+        const [req, accessToken, refreshToken, params, profile] = passReqToCallback ? args : [undefined, ...args];
+        result = Reflect.apply(fn, this, [{ accessToken, refreshToken, params, profile, req }]);
+        // A plain value is the user, as a promise's would be.
+        if (!isThenable(result)) result = Promise.resolve(result);
+      } else {
+        result = Reflect.apply(fn, this, [...args.slice(0, -1), once]);
+      }
     } catch (error) {
       // passport-oauth2 turns a throw into the authentication error, unless done was called.
       if (finished) return;

@@ -14,6 +14,8 @@ import type {
   DataCenterVerifyFunctionWithParams,
   DataCenterVerifyFunctionWithRequest,
   DataCenterVerifyFunctionWithRequestAndParams,
+  DataCenterVerifyFunctionWithRequestAndTokenParams,
+  DataCenterVerifyFunctionWithTokenParams,
 } from './types';
 
 /** A username as the whoami servlet gives it: one line, no markup (not a login page). */
@@ -43,6 +45,9 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
   private readonly _trustEmail: boolean;
   private readonly _gate: readonly string[];
 
+  // The withTokenParams() forms come first, so that TypeScript infers their object's types.
+  constructor(options: DataCenterStrategyOptions, verify: DataCenterVerifyFunctionWithTokenParams);
+  constructor(options: DataCenterStrategyOptionsWithRequest, verify: DataCenterVerifyFunctionWithRequestAndTokenParams);
   constructor(options: DataCenterStrategyOptions, verify: DataCenterVerifyFunction);
   constructor(options: DataCenterStrategyOptions, verify: DataCenterVerifyFunctionWithParams);
   constructor(options: DataCenterStrategyOptionsWithRequest, verify: DataCenterVerifyFunctionWithRequest);
@@ -53,7 +58,9 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
       | DataCenterVerifyFunction
       | DataCenterVerifyFunctionWithParams
       | DataCenterVerifyFunctionWithRequest
-      | DataCenterVerifyFunctionWithRequestAndParams,
+      | DataCenterVerifyFunctionWithRequestAndParams
+      | DataCenterVerifyFunctionWithTokenParams
+      | DataCenterVerifyFunctionWithRequestAndTokenParams,
   ) {
     const resolved = resolveDataCenterOptions(options);
     super(

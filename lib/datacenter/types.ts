@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { Profile as PassportProfile } from 'passport';
 import type { JsonObject } from '../core/json';
-import type { CommonStrategyOptions, TokenParams, Verify } from '../core/types';
+import type { CommonStrategyOptions, TokenParams, TokenParamsVerify, Verify } from '../core/types';
 
 /** The user who signed in to Bitbucket Data Center, in Passport's profile shape. */
 export interface DataCenterProfile extends PassportProfile {
@@ -30,11 +30,20 @@ export interface DataCenterProfile extends PassportProfile {
 }
 
 export type DataCenterVerifyFunction = Verify<[accessToken: string, refreshToken: string, profile: DataCenterProfile]>;
+/**
+ * `(accessToken, refreshToken, params, profile, done)`: declare all five (a function with four
+ * is called as `(accessToken, refreshToken, profile, done)`). Prefer `withTokenParams()`.
+ */
 export type DataCenterVerifyFunctionWithParams = Verify<[accessToken: string, refreshToken: string, params: TokenParams, profile: DataCenterProfile]>;
 export type DataCenterVerifyFunctionWithRequest = Verify<[req: Request, accessToken: string, refreshToken: string, profile: DataCenterProfile]>;
+/** `(req, accessToken, refreshToken, params, profile, done)`: declare all six. Prefer `withTokenParams()`. */
 export type DataCenterVerifyFunctionWithRequestAndParams = Verify<
   [req: Request, accessToken: string, refreshToken: string, params: TokenParams, profile: DataCenterProfile]
 >;
+/** A Data Center verify function made with `withTokenParams()`. */
+export type DataCenterVerifyFunctionWithTokenParams = TokenParamsVerify<DataCenterProfile, undefined>;
+/** A Data Center verify function made with `withTokenParams()`, with `passReqToCallback: true`. */
+export type DataCenterVerifyFunctionWithRequestAndTokenParams = TokenParamsVerify<DataCenterProfile, Request>;
 
 export interface DataCenterStrategyOptionsBase extends Omit<CommonStrategyOptions, 'authorizationURL' | 'tokenURL'> {
   /**

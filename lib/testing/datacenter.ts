@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { clampInt, consentForms, escapeHtml, type EmulatorFault, Faults, isLoopback, LoopbackServer, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
+import { clampInt, consentForms, escapeHtml, type EmulatorFault, Faults, isLoopback, LoopbackServer, readBody, readForm, redirect, seededRandom, sendAvatar, sendJson, sendPage } from './shared';
 
 /** The endpoints of the Data Center emulator, as named in `latency`, `faults` and `stats`. */
 export type DataCenterEndpoint = 'authorize' | 'token' | 'whoami' | 'user' | 'users' | 'project' | 'repository';
@@ -149,6 +149,11 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     const url = new URL(req.url ?? '/', origin);
     const route = url.pathname.startsWith(contextPath) ? url.pathname.slice(contextPath.length) : '';
     const endpoint = endpointOf(req.method ?? 'GET', route);
+    // The user's page and avatar, which the user JSON links to (a browser opens them).
+    const page = /^\/users\/([^/]+)(\/avatar\.png)?$/.exec(route);
+    const owner = page ? users.find((u) => u.slug === decodeURIComponent(page[1] ?? '')) : undefined;
+    if (!endpoint && owner && page?.[2]) return sendAvatar(res, owner.slug, owner.displayName);
+    if (!endpoint && owner) return sendPage(res, 200, owner.displayName, 'This is the profile page of a local Bitbucket Data Center emulator account.');
     if (!endpoint) return sendJson(res, 404, dcError(`${url.pathname} does not exist.`));
     stats[endpoint] += 1;
     const run = (): void => {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StrategyOptionsBase } from '../cloud/types';
-import { clampInt, consentForms, escapeHtml, type EmulatorFault, Faults, isLoopback, LoopbackServer, readBody, readForm, redirect, seededRandom, sendJson, sendPage } from './shared';
+import { clampInt, consentForms, type EmulatorFault, Faults, isLoopback, LoopbackServer, readBody, readForm, redirect, seededRandom, sendAvatar, sendJson, sendPage } from './shared';
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
 export type EmulatorStrategyOptions = {
@@ -237,7 +237,10 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     const endpoint = endpointOf(req.method ?? 'GET', url.pathname);
     if (!endpoint) {
       if (REMOVED.has(url.pathname)) return sendJson(res, 410, GONE);
-      if (url.pathname.startsWith('/avatars/')) return sendAvatar(res, url.pathname);
+      if (url.pathname.startsWith('/avatars/')) {
+        const accountId = decodeURIComponent(url.pathname.slice('/avatars/'.length).replace(/\.svg$/, ''));
+        return sendAvatar(res, accountId, users.find((u) => u.accountId === accountId)?.displayName);
+      }
       const owner = users.find((u) => url.pathname === `/${encodeURIComponent(u.uuid)}/`);
       if (owner) return sendPage(res, 200, owner.displayName, 'This is the profile page of a local Bitbucket emulator account.');
       return sendJson(res, 404, apiError(`Resource not found`));
@@ -502,22 +505,6 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     };
     if (user.username !== null) json['username'] = user.username;
     return json;
-  }
-
-  function sendAvatar(res: ServerResponse, path: string): void {
-    const accountId = decodeURIComponent(path.slice('/avatars/'.length).replace(/\.svg$/, ''));
-    const user = users.find((u) => u.accountId === accountId);
-    const initials = (user?.displayName ?? '?')
-      .split(/\s+/)
-      .map((w) => w[0] ?? '')
-      .join('')
-      .slice(0, 2);
-    const hue = parseInt(createHash('sha256').update(accountId).digest('hex').slice(0, 2), 16);
-    res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' });
-    res.end(
-      `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><rect width="128" height="128" rx="64" fill="hsl(${hue},55%,45%)"/>` +
-        `<text x="64" y="78" font-family="sans-serif" font-size="44" fill="#fff" text-anchor="middle">${escapeHtml(initials)}</text></svg>`,
-    );
   }
 
   const strategyOptions: EmulatorStrategyOptions = {

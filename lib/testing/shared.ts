@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -255,4 +256,19 @@ export function consentForms(action: string, params: URLSearchParams, names: rea
     )
     .join('');
   return { accounts: `<ul>${list}</ul>`, deny: `<form method="post" action="${action}">${hidden}<button name="decision" value="deny" data-deny>Deny</button></form>` };
+}
+
+/** An avatar image for an emulator account: its initials on a colour derived from `key`. */
+export function sendAvatar(res: ServerResponse, key: string, displayName: string | undefined): void {
+  const initials = (displayName ?? '?')
+    .split(/\s+/)
+    .map((w) => w[0] ?? '')
+    .join('')
+    .slice(0, 2);
+  const hue = parseInt(createHash('sha256').update(key).digest('hex').slice(0, 2), 16);
+  res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' });
+  res.end(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><rect width="128" height="128" rx="64" fill="hsl(${hue},55%,45%)"/>` +
+      `<text x="64" y="78" font-family="sans-serif" font-size="44" fill="#fff" text-anchor="middle">${escapeHtml(initials)}</text></svg>`,
+  );
 }

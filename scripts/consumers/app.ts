@@ -10,6 +10,7 @@ import {
   type Profile,
   type VerifyFunctionWithParams,
   type VerifyFunctionWithRequest,
+  withTokenParams,
 } from 'passport-bitbucket-auth';
 import { startBitbucketEmulator, type BitbucketEmulator } from 'passport-bitbucket-auth/testing';
 
@@ -43,6 +44,18 @@ passport.use('bitbucket-req', new Strategy({ ...options, passReqToCallback: true
 const withParams: VerifyFunctionWithParams = (_at, _rt, params, profile, done) =>
   done(null, { id: profile.id, email: String(params.expires_in) });
 passport.use('bitbucket-params', new Strategy({ ...options, workspaces: ['acme'], minimumWorkspaceRole: 'owner' }, withParams));
+
+// The object form: params with no parameter counting, typed per product.
+passport.use(
+  'bitbucket-object',
+  new Strategy(options, withTokenParams(async ({ accessToken, params, profile }) => ({ id: profile.id, email: `${accessToken.length}:${params.scope ?? ''}` }))),
+);
+passport.use(
+  'bitbucket-dc-object',
+  new BitbucketDataCenterStrategy({ ...options, baseURL: 'https://bitbucket.example.com' }, withTokenParams(({ profile, req }) => ({ id: `${profile.slug}${req === undefined ? '' : '?'}` }))),
+);
+// @ts-expect-error a Cloud profile has no slug
+new Strategy(options, withTokenParams(({ profile }) => ({ id: profile.slug })));
 
 // @ts-expect-error clientSecret is required
 new Strategy({ clientID: 'k' }, () => undefined);
