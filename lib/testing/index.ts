@@ -1,10 +1,10 @@
+export type { CommonEmulatorOptions, EmulatorFault, EmulatorSurface } from './core';
 export {
   startBitbucketEmulator,
   DEMO_USERS,
   type BitbucketEmulator,
   type EmulatorEmail,
   type EmulatorEndpoint,
-  type EmulatorFault,
   type EmulatorOptions,
   type EmulatorStrategyOptions,
   type EmulatorUser,
