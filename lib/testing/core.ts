@@ -375,6 +375,7 @@ export async function startEmulator<E extends string, U>(
 
   function token(req: IncomingMessage, res: ServerResponse, body: string): void {
     const fail = ([status, error, description]: [number, string, string]): void => sendJson(res, status, { error, error_description: description });
+    res.setHeader('Cache-Control', 'no-store'); // RFC 6749 §5.1
     if (req.method !== 'POST' || !String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) return fail(product.notForm);
     const form = new URLSearchParams(body);
     const basic = product.clientAuth === 'basic' ? basicCredentials(req.headers.authorization) : undefined;

@@ -115,9 +115,9 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     const repo = (parts[7] ?? '').toLowerCase();
     const reachable = grant.user.projects.includes(key) || (endpoint === 'repository' && grant.user.repositories.includes(`${key}/${repo}`));
     if (!reachable) return sendJson(res, 404, dcError(`Project ${key} does not exist.`, 'com.atlassian.bitbucket.project.NoSuchProjectException'));
-    const project = { key, id: 1, name: key, public: false, type: 'NORMAL', links: { self: [{ href: `${baseURL}/projects/${key}` }] } };
+    const project = { key, id: 1, name: key, public: false, type: 'NORMAL' };
     if (endpoint === 'project') return sendJson(res, 200, project);
-    sendJson(res, 200, { slug: repo, id: 1, name: repo, scmId: 'git', state: 'AVAILABLE', forkable: true, public: false, project, links: { self: [{ href: `${baseURL}/projects/${key}/repos/${repo}/browse` }] } });
+    sendJson(res, 200, { slug: repo, id: 1, name: repo, scmId: 'git', state: 'AVAILABLE', forkable: true, public: false, project });
   }
 
   function userJson(user: DataCenterEmulatorUser, avatarSize: string | null): Record<string, unknown> {
