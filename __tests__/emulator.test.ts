@@ -1,6 +1,12 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { runCli } from '../lib/testing/cli';
 import { startBitbucketEmulator, type BitbucketEmulator, type EmulatorOptions } from '../lib/testing';
 import { fixtureJson } from './helpers/bitbucket';
+import { Browser, consentForm } from './helpers/demo';
+import { freePort } from './helpers/server';
 import { ManualClock } from './helpers/wait';
 
 let bb: BitbucketEmulator;
@@ -425,5 +431,85 @@ describe('emulator: odd requests', () => {
       .then((r) => r.text())
       .catch((error: unknown) => error);
     expect(dripped).toMatchObject({ name: 'TimeoutError' });
+  });
+});
+
+describe('npx passport-bitbucket-auth emulator', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => child?.kill());
+
+  /** Starts the command as a user would, from the source, and reads the variables it prints. */
+  async function command(...args: string[]): Promise<Record<string, string>> {
+    const cli = join(__dirname, '..', 'lib', 'testing', 'cli.ts');
+    child = spawn(process.execPath, ['-r', join(__dirname, 'readme', 'ts-hook.js'), cli, 'emulator', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      child!.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (/^export BITBUCKET_(USER_WORKSPACES_URL|DC_CLIENT_SECRET)=/m.test(output)) resolve();
+      });
+      child!.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child!.once('exit', (code) => reject(new Error(`the command exited with ${code}:\n${output}`)));
+    });
+    return Object.fromEntries([...output.matchAll(/^export (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+  }
+
+  it('starts the Cloud emulator, prints what an app reads, signs a user in through it, and stops on Ctrl+C', async () => {
+    const port = await freePort();
+    const env = await command('--port', String(port));
+    expect(env['BITBUCKET_AUTHORIZATION_URL']).toBe(`http://127.0.0.1:${port}/site/oauth2/authorize`);
+    // The demo app, configured from those variables only.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createApp } = require('../example/app') as { createApp: (config: Record<string, unknown>) => (req: unknown, res: unknown) => void };
+    const appPort = await freePort();
+    const app = createServer(
+      createApp({
+        baseURL: `http://127.0.0.1:${appPort}`,
+        clientID: env['BITBUCKET_CLIENT_ID'],
+        clientSecret: env['BITBUCKET_CLIENT_SECRET'],
+        authorizationURL: env['BITBUCKET_AUTHORIZATION_URL'],
+        tokenURL: env['BITBUCKET_TOKEN_URL'],
+        userProfileURL: env['BITBUCKET_USER_PROFILE_URL'],
+        userEmailsURL: env['BITBUCKET_USER_EMAILS_URL'],
+        userWorkspacesURL: env['BITBUCKET_USER_WORKSPACES_URL'],
+      }),
+    );
+    await new Promise<void>((resolve) => app.listen(appPort, '127.0.0.1', resolve));
+    try {
+      const browser = new Browser();
+      const consent = await browser.get((await browser.get(`http://127.0.0.1:${appPort}/auth/bitbucket`)).location!);
+      const decision = await browser.post(env['BITBUCKET_AUTHORIZATION_URL']!, consentForm(consent.body, 'ada-lovelace'));
+      const hops = await browser.follow(decision.location!);
+      expect(hops[hops.length - 1]!.body).toContain('Ada Lovelace');
+    } finally {
+      app.closeAllConnections();
+      await new Promise((resolve) => app.close(resolve));
+    }
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child!.kill('SIGINT');
+    expect(await exited).toBe(0);
+  }, 30_000);
+
+  it('starts the Data Center emulator with --datacenter, with the variables the demo reads', async () => {
+    const env = await command('--datacenter', '--port', '0', '--callback', 'http://localhost:3000/auth/bitbucket-dc/callback');
+    expect(Object.keys(env)).toEqual(['BITBUCKET_DC_URL', 'BITBUCKET_DC_CLIENT_ID', 'BITBUCKET_DC_CLIENT_SECRET']);
+    const who = await fetch(`${env['BITBUCKET_DC_URL']}/plugins/servlet/applinks/whoami`);
+    expect(who.status).toBe(200);
+  }, 30_000);
+
+  it('defaults to ports 4000 and 7990 and refuses what it does not know', async () => {
+    const lines: string[] = [];
+    await expect(runCli(['emulator', '--port', '70000'], (l) => lines.push(l))).rejects.toThrow(/^Usage: passport-bitbucket-auth emulator/);
+    await expect(runCli(['other'], (l) => lines.push(l))).rejects.toThrow(TypeError);
+    await expect(runCli(['emulator', '--nope'], (l) => lines.push(l))).rejects.toThrow(/nope/);
+    for (const [args, url] of [[[], 'http://127.0.0.1:4000'], [['--datacenter'], 'http://127.0.0.1:7990']] as const) {
+      const running = await runCli(['emulator', ...args], (l) => lines.push(l)).catch((error: unknown) => error);
+      // The fixed port may be taken on a developer's machine: then the error names it.
+      if (running instanceof Error) expect(running.message).toMatch(/EADDRINUSE/);
+      else {
+        expect(lines.join('\n')).toContain(`emulator at ${url}`);
+        await (running as { close(): Promise<void> }).close();
+      }
+    }
   });
 });
