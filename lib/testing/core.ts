@@ -2,11 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-/**
- * The OAuth 2.0 server both emulators are built on: authorization codes, the consent page,
- * redirect-URI checks, PKCE, the token and refresh grants, client authentication, faults,
- * latency and the loopback server. A product adds its REST routes, error shapes and quirks.
- */
+// The OAuth 2.0 server both emulators are built on (codes, consent, redirect checks, PKCE, grants,
+// client authentication, faults, latency, the loopback server); a product adds its REST routes,
+// error shapes and quirks.
 
 /**
  * A misbehaviour for one endpoint. `times` limits it to that many requests (default: all);
@@ -31,87 +29,88 @@ export interface CommonEmulatorOptions<E extends string> {
   clientSecret?: string;
   /** The registered callback: `redirect_uri` must start with it. Without it, any loopback `redirect_uri`. */
   callbackURL?: string | undefined;
-  /** How long an authorization code lives, in ms. */ codeLifetimeMs?: number;
-  /** `expires_in` of access tokens. */ accessTokenLifetimeSec?: number;
+  /** How long an authorization code lives, in ms. */
+  codeLifetimeMs?: number;
+  /** `expires_in` of access tokens. */
+  accessTokenLifetimeSec?: number;
   /** Whether a refresh returns a new refresh token and ends the old one. Default `true`. */
   rotateRefreshTokens?: boolean;
-  /** How long a rotated refresh token keeps working after its first use, in ms. */ refreshGraceMs?: number;
+  /** How long a rotated refresh token keeps working after its first use, in ms. */
+  refreshGraceMs?: number;
   /** Milliseconds added before every answer, for all endpoints or per endpoint. */
   latency?: number | Partial<Record<E, number>>;
   /** Per endpoint: a fault, or a list of faults of which each request draws one at random. */
   faults?: Partial<Record<E, EmulatorFault | EmulatorFault[]>>;
-  /** Sign this user in without showing the consent page. */ autoApprove?: string;
-  /** Default 0: any free port. The emulator listens on 127.0.0.1 only. */ port?: number;
-  /** How long it keeps an idle keep-alive connection open, in ms. Default 5000 (Node's). */ keepAliveTimeout?: number;
-  /** The clock for code, token and refresh lifetimes, in ms. Default `Date.now`. */ now?: () => number;
+  /** Sign this user in without showing the consent page. */
+  autoApprove?: string;
+  /** Default 0: any free port. The emulator listens on 127.0.0.1 only. */
+  port?: number;
+  /** How long it keeps an idle keep-alive connection open, in ms. Default 5000 (Node's). */
+  keepAliveTimeout?: number;
+  /** The clock for code, token and refresh lifetimes, in ms. Default `Date.now`. */
+  now?: () => number;
   /** Seed of the random fault draws: the same seed, the same faults. Default: random, readable as `seed`. */
   seed?: number;
 }
 
 /** What both emulators offer, with the same names. */
 export interface EmulatorSurface<E extends string, U> {
-  /** Where the product lives: `http://127.0.0.1:<port>` (and the context path, for Data Center). */ url: string;
+  /** Where the product lives: `http://127.0.0.1:<port>` (and the context path, for Data Center). */
+  url: string;
   authorizationURL: string;
   tokenURL: string;
   clientID: string;
   clientSecret: string;
-  /** The accounts. Changing one changes what the API answers from then on. */ users: U[];
-  /** Requests received per endpoint. */ stats: Record<E, number>;
-  /** The seed of the fault draws: pass it back as `seed` to replay a run. */ seed: number;
+  /** The accounts. Changing one changes what the API answers from then on. */
+  users: U[];
+  /** Requests received per endpoint. */
+  stats: Record<E, number>;
+  /** The seed of the fault draws: pass it back as `seed` to replay a run. */
+  seed: number;
   /** Sets (or with `undefined` clears) the fault of an endpoint: one, or a list to draw from. */
   setFault(endpoint: E, fault: EmulatorFault | EmulatorFault[] | undefined): void;
-  /** Sets the added latency of every endpoint, or of one. */ setLatency(ms: number, endpoint?: E): void;
-  /** Connections open on the emulator's side right now (in use or idle keep-alive). */ connections(): number;
+  /** Sets the added latency of every endpoint, or of one. */
+  setLatency(ms: number, endpoint?: E): void;
+  /** Connections open on the emulator's side right now (in use or idle keep-alive). */
+  connections(): number;
   /** The callback URL with a fresh code for `user`, as the consent page would give it, without a browser. */
   authorize(user: string, params?: Record<string, string | undefined>): string;
   close(): Promise<void>;
 }
 
-export interface Grant<U> {
-  user: U;
-  scopes: string[];
-  expiresAt: number;
-}
+export type Grant<U> = { user: U; scopes: string[]; expiresAt: number };
+/** A request to a product's own endpoint: `route` is the path below the context path; `grant` the Bearer token's, `'expired'`, or none. */
+export type Call<U> = { res: ServerResponse; url: URL; route: string; grant: Grant<U> | 'expired' | undefined };
 
-/** A request to a product's own endpoint; `grant` is the Bearer token's, `'expired'`, or none. */
-export interface Call<U> {
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: URL;
-  /** The path below the context path. */ route: string;
-  grant: Grant<U> | 'expired' | undefined;
-}
-
-/** What a product tells the core. */
+/**
+ * What a product tells the core: what its client and registered callback are called (`OAuth
+ * consumer`, `Callback URL`); its paths and own endpoints; its REST answers, error body and
+ * consent page; the scopes a code grants; what else makes an authorize request untrusted
+ * (`check`); whether `redirect_uri` is required; `basic` (HTTP Basic or the body) or `body`
+ * client authentication; the token endpoint's answers to what is not a form and to a wrong
+ * client; its fields in a token response; its defaults.
+ */
 export interface Product<E extends string, U> {
-  /** What the client and its registered callback are called: `OAuth consumer`, `Callback URL`. */
   client: [name: string, callback: string];
   contextPath: string;
   authorizePath: string;
   tokenPath: string;
   endpoints: readonly E[];
-  /** The product's own endpoint for a request, if it has one. */ route(method: string, route: string): E | undefined;
-  /** Answers a request no endpoint takes. */ notFound(res: ServerResponse, url: URL): void;
+  route(method: string, route: string): E | undefined;
+  notFound(res: ServerResponse, url: URL): void;
   handle(endpoint: E, call: Call<U>): void;
-  /** The product's REST error body. */ error(message: string): unknown;
+  error(message: string): unknown;
   findUser(key: string): U | undefined;
-  /** The consent page's text and its accounts' buttons. */
   consent(params: URLSearchParams): { text: string; accounts: Array<{ value: string; id: string; label: string; note?: string }> };
-  /** The scopes a code grants. */ scopes(params: URLSearchParams): string[];
-  /** Why the request cannot be trusted beyond the client and redirect checks, if it cannot. */
+  scopes(params: URLSearchParams): string[];
   check?(params: URLSearchParams): string | undefined;
-  /** Cloud: a missing `redirect_uri` means the Callback URL. Data Center requires one. */ redirectRequired: boolean;
-  /** `basic`: HTTP Basic or the body (Cloud); `body`: the form body only (Data Center). */
+  redirectRequired: boolean;
   clientAuth: 'basic' | 'body';
-  /** The token endpoint's answers to a request that is not a form, and to a wrong client. */
   notForm: [status: number, error: string, description: string];
   badClient: [status: number, error: string, description: string];
-  /** Adds the product's fields to a token response. */
   tokenBody(body: Record<string, unknown>, grantType: string): Record<string, unknown>;
   defaults: Required<Pick<CommonEmulatorOptions<E>, 'clientID' | 'clientSecret' | 'codeLifetimeMs' | 'accessTokenLifetimeSec' | 'refreshGraceMs'>>;
 }
-
-export const MAX_FORM_BYTES = 64 * 1024;
 
 /** A PRNG (mulberry32) that repeats its sequence for the same seed. */
 export function seededRandom(seed: number): () => number {
@@ -131,8 +130,7 @@ export function clampInt(value: string | null, fallback: number, min: number, ma
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) }).end(text);
 }
 
 export function escapeHtml(text: string): string {
@@ -147,65 +145,45 @@ export function sendPage(res: ServerResponse, status: number, title: string, bod
     `button{font-size:1rem;padding:.4rem .8rem;margin:.2rem 0;cursor:pointer}li{list-style:none;margin:.4rem 0}` +
     `header{color:#0052cc;font-weight:bold}</style></head><body><header>Bitbucket (local emulator)</header>` +
     `<h1>${escapeHtml(title)}</h1>${body.startsWith('<') ? body : `<p>${escapeHtml(body)}</p>`}</body></html>`;
-  res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) });
-  res.end(html);
+  res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) }).end(html);
 }
 
 function redirect(res: ServerResponse, target: string, params: Record<string, string | null>): void {
   const url = new URL(target);
   for (const [key, value] of Object.entries(params)) if (value !== null) url.searchParams.set(key, value);
-  res.writeHead(302, { Location: url.href, 'Content-Length': 0 });
-  res.end();
+  res.writeHead(302, { Location: url.href, 'Content-Length': 0 }).end();
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_FORM_BYTES) {
-        reject(new Error('body too large'));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+/** The request's body, up to 64 KiB: a larger one ends the request. */
+async function readBody(req: IncomingMessage): Promise<string> {
+  let body = '';
+  for await (const chunk of req) {
+    body += String(chunk);
+    if (body.length > 64 * 1024) throw new Error('body too large', { cause: req.destroy() });
+  }
+  return body;
 }
 
 function isLoopback(url: string): boolean {
-  try {
-    const { protocol, hostname } = new URL(url);
-    return (protocol === 'http:' || protocol === 'https:') && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
-  } catch {
-    return false;
-  }
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  return parsed !== undefined && /^https?:$/.test(parsed.protocol) && ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
 }
 
-/** `Authorization: Basic` credentials, or `undefined` without that header. */
+/** `Authorization: Basic` credentials (nulls when they do not decode), or `undefined` without that header. */
 function basicCredentials(header: string | undefined): { id: string | null; secret: string | null } | undefined {
-  const match = /^Basic\s+(\S+)$/i.exec(header ?? '');
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
+  const encoded = /^Basic\s+(\S+)$/i.exec(header ?? '')?.[1];
+  if (encoded === undefined) return undefined;
+  const [id, ...secret] = Buffer.from(encoded, 'base64').toString('utf8').split(':');
+  const decode = (s: string): string => decodeURIComponent(s.replace(/\+/g, ' '));
   try {
-    if (colon < 0) throw new Error('no colon');
-    const decode = (s: string): string => decodeURIComponent(s.replace(/\+/g, ' '));
-    return { id: decode(decoded.slice(0, colon)), secret: decode(decoded.slice(colon + 1)) };
+    return secret.length > 0 && id !== undefined ? { id: decode(id), secret: decode(secret.join(':')) } : { id: null, secret: null };
   } catch {
     return { id: null, secret: null };
   }
 }
 
-interface Code<U> {
-  user: U;
-  redirectUri: string | undefined;
-  scopes: string[];
-  challenge: string | undefined;
-  /** RFC 7636 §4.3: without a method the challenge is `plain`. */ method: string;
-  expiresAt: number;
-}
+/** A code's grant, what it was asked with, and (RFC 7636 §4.3: `plain` without one) the challenge method. */
+type Code<U> = Grant<U> & { redirectUri: string | undefined; challenge: string | undefined; method: string };
 
 /** Starts a product's emulator on 127.0.0.1. */
 export async function startEmulator<E extends string, U>(
@@ -245,12 +223,8 @@ export async function startEmulator<E extends string, U>(
     const url = new URL(req.url ?? '/', origin);
     const route = url.pathname.startsWith(product.contextPath) ? url.pathname.slice(product.contextPath.length) : '';
     const method = req.method ?? 'GET';
-    const endpoint: E | undefined =
-      route === product.authorizePath && (method === 'GET' || method === 'POST')
-        ? ('authorize' as E)
-        : route === product.tokenPath
-          ? ('token' as E)
-          : product.route(method, route);
+    const oauth = route === product.tokenPath ? 'token' : route === product.authorizePath && ['GET', 'POST'].includes(method) ? 'authorize' : undefined;
+    const endpoint = (oauth as E | undefined) ?? product.route(method, route);
     if (!endpoint) return product.notFound(res, url);
     stats[endpoint] += 1;
     const run = (): void => {
@@ -265,10 +239,7 @@ export async function startEmulator<E extends string, U>(
     socket.on('close', () => sockets.delete(socket));
   });
   if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port ?? 0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   async function handle(endpoint: E, req: IncomingMessage, res: ServerResponse, url: URL, route: string): Promise<void> {
@@ -276,9 +247,9 @@ export async function startEmulator<E extends string, U>(
       return req.method === 'POST' ? decide(res, new URLSearchParams(await readBody(req))) : consent(res, url.searchParams);
     }
     if (endpoint === 'token') return token(req, res, await readBody(req));
-    const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-    const found = match ? accessTokens.get(match[1] ?? '') : undefined;
-    product.handle(endpoint, { req, res, url, route, grant: found && found.expiresAt < now() ? 'expired' : found });
+    // NOTE: both products take the token only in the Authorization header (Cloud since May 2026).
+    const found = accessTokens.get(/^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    product.handle(endpoint, { res, url, route, grant: found && found.expiresAt < now() ? 'expired' : found });
   }
 
   function applyFault(endpoint: E, res: ServerResponse): boolean {
@@ -337,15 +308,9 @@ export async function startEmulator<E extends string, U>(
       .map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(params.get(name) ?? '')}">`)
       .join('');
     const form = (inner: string): string => `<form method="post" action="${escapeHtml(authorizePath)}">${hidden}${inner}</form>`;
-    const accounts = page.accounts
-      .map((a) =>
-        form(
-          `<input type="hidden" name="user" value="${escapeHtml(a.value)}"><button name="decision" value="grant" data-user="${escapeHtml(a.id)}">${escapeHtml(a.label)}</button>` +
-            (a.note ? ` <small>${escapeHtml(a.note)}</small>` : ''),
-        ),
-      )
-      .map((f) => `<li>${f}</li>`)
-      .join('');
+    const button = (a: (typeof page.accounts)[number]): string =>
+      `<input type="hidden" name="user" value="${escapeHtml(a.value)}"><button name="decision" value="grant" data-user="${escapeHtml(a.id)}">${escapeHtml(a.label)}</button>`;
+    const accounts = page.accounts.map((a) => `<li>${form(button(a))}${a.note ? ` <small>${escapeHtml(a.note)}</small>` : ''}</li>`).join('');
     sendPage(res, 200, 'Authorize access', `${page.text}<ul>${accounts}</ul>${form('<button name="decision" value="deny" data-deny>Deny</button>')}`);
   }
 
@@ -364,11 +329,11 @@ export async function startEmulator<E extends string, U>(
     const code = randomBytes(18).toString('base64url');
     codes.set(code, {
       user,
-      redirectUri: params.get('redirect_uri') ?? undefined,
       scopes: product.scopes(params),
+      expiresAt: now() + (options.codeLifetimeMs ?? product.defaults.codeLifetimeMs),
+      redirectUri: params.get('redirect_uri') ?? undefined,
       challenge: params.get('code_challenge') ?? undefined,
       method: params.get('code_challenge_method') ?? 'plain',
-      expiresAt: now() + (options.codeLifetimeMs ?? product.defaults.codeLifetimeMs),
     });
     return code;
   }
@@ -432,13 +397,11 @@ export async function startEmulator<E extends string, U>(
     stats,
     seed,
     setFault(endpoint, fault) {
+      faultUses.set(endpoint, 0);
       if (fault) faults.set(endpoint, fault);
       else faults.delete(endpoint);
-      faultUses.set(endpoint, 0);
     },
-    setLatency(ms, endpoint) {
-      for (const e of endpoint ? [endpoint] : all) latency[e] = ms;
-    },
+    setLatency: (ms, endpoint) => (endpoint ? [endpoint] : all).forEach((e) => (latency[e] = ms)),
     connections: () => sockets.size,
     authorize(key, params = {}) {
       const user = product.findUser(key);
@@ -459,6 +422,5 @@ export async function startEmulator<E extends string, U>(
 }
 
 function sendRaw(res: ServerResponse, body: string): void {
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
 }

@@ -5,49 +5,50 @@ export type DataCenterEndpoint = 'authorize' | 'token' | 'whoami' | 'user' | 'us
 
 /** A Data Center account the emulator knows. Everything but `name` has a default. */
 export interface DataCenterEmulatorUserInput {
-  /** The username. */ name: string;
-  displayName?: string;
-  /** Default: the name, lower-cased, with characters that are not URL-safe replaced. */ slug?: string;
-  id?: number;
-  /** `null`: a directory user without an address. Default `<slug>@example.com`. */ emailAddress?: string | null;
-  /** Default `true`; `false` for a deactivated account. */ active?: boolean;
-  /** Project keys the user can read. */ projects?: string[];
-  /** Repositories (`KEY/slug`) the user can read. */ repositories?: string[];
-}
-
-export interface DataCenterEmulatorUser {
+  /** The username. */
   name: string;
-  displayName: string;
-  slug: string;
-  id: number;
-  emailAddress: string | null;
-  active: boolean;
-  projects: string[];
-  repositories: string[];
+  displayName?: string;
+  /** Default: the name, lower-cased, with characters that are not URL-safe replaced. */
+  slug?: string;
+  id?: number;
+  /** `null`: a directory user without an address. Default `<slug>@example.com`. */
+  emailAddress?: string | null;
+  /** Default `true`; `false` for a deactivated account. */
+  active?: boolean;
+  /** Project keys, and repositories (`KEY/slug`), the user can read. */
+  projects?: string[];
+  repositories?: string[];
 }
 
+/** A user as the emulator holds it. Changing it changes what the API answers from then on. */
+export type DataCenterEmulatorUser = Required<DataCenterEmulatorUserInput>;
+
+/** `clientID` and `clientSecret` are the application link's Client ID and Client secret: `dc-client`, `dc-secret`. */
 export interface DataCenterEmulatorOptions extends CommonEmulatorOptions<DataCenterEndpoint> {
-  /** The application link's Client ID (`dc-client`) and Client secret (`dc-secret`). */ clientID?: string;
-  clientSecret?: string;
-  /** A context path the instance lives under, e.g. `/bitbucket`. Default none. */ contextPath?: string;
-  /** Default: three demo accounts, one whose slug is not its name. */ users?: DataCenterEmulatorUserInput[];
+  /** A context path the instance lives under, e.g. `/bitbucket`. Default none. */
+  contextPath?: string;
+  /** Default: three demo accounts, one whose slug is not its name. */
+  users?: DataCenterEmulatorUserInput[];
   /** Where whoami names the user: `body` and header (the default), or `header` alone (observed on 8.19). */
   whoami?: 'body' | 'header';
 }
 
-/** What the Data Center strategy needs to talk to this emulator: spread it into its options. */
-export interface DataCenterEmulatorStrategyOptions {
-  baseURL: string;
-  clientID: string;
-  clientSecret: string;
-  /** The emulator speaks plain HTTP on loopback. */ allowInsecureHTTP: true;
-}
+/** What the Data Center strategy needs to talk to this emulator (plain HTTP, on loopback): spread it into its options. */
+export type DataCenterEmulatorStrategyOptions = { baseURL: string; clientID: string; clientSecret: string; allowInsecureHTTP: true };
 
 export interface BitbucketDataCenterEmulator extends EmulatorSurface<DataCenterEndpoint, DataCenterEmulatorUser> {
-  /** The same as `url`: the instance's base URL, context path included. */ baseURL: string;
+  /** The same as `url`: the instance's base URL, context path included. */
+  baseURL: string;
   strategyOptions: DataCenterEmulatorStrategyOptions;
 }
 
+const ROUTES: Array<[RegExp, DataCenterEndpoint]> = [
+  [/^\/plugins\/servlet\/applinks\/whoami$/, 'whoami'],
+  [/^\/rest\/api\/latest\/users$/, 'users'],
+  [/^\/rest\/api\/latest\/users\/[^/]+$/, 'user'],
+  [/^\/rest\/api\/latest\/projects\/[^/]+$/, 'project'],
+  [/^\/rest\/api\/latest\/projects\/[^/]+\/repos\/[^/]+$/, 'repository'],
+];
 const SCOPES = ['PUBLIC_REPOS', 'REPO_READ', 'REPO_WRITE', 'REPO_ADMIN', 'PROJECT_ADMIN', 'ADMIN_WRITE', 'SYSTEM_ADMIN'];
 
 export const DATA_CENTER_DEMO_USERS: DataCenterEmulatorUserInput[] = [
@@ -120,20 +121,11 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     sendJson(res, 200, { slug: repo, id: 1, name: repo, scmId: 'git', state: 'AVAILABLE', forkable: true, public: false, project });
   }
 
-  function userJson(user: DataCenterEmulatorUser, avatarSize: string | null): Record<string, unknown> {
-    const json: Record<string, unknown> = {
-      name: user.name,
-      active: user.active,
-      displayName: user.displayName,
-      id: user.id,
-      slug: user.slug,
-      type: 'NORMAL',
-      links: { self: [{ href: `${baseURL}/users/${encodeURIComponent(user.slug)}` }] },
-    };
-    if (user.emailAddress !== null) json['emailAddress'] = user.emailAddress;
-    // NOTE: relative, and with the context path, as Data Center answers it.
-    if (avatarSize) json['avatarUrl'] = `${contextPath}/users/${encodeURIComponent(user.slug)}/avatar.png?s=${encodeURIComponent(avatarSize)}&v=1531929290000`;
-    return json;
+  function userJson({ name, active, displayName, id, slug, emailAddress }: DataCenterEmulatorUser, avatarSize: string | null): Record<string, unknown> {
+    const links = { self: [{ href: `${baseURL}/users/${encodeURIComponent(slug)}` }] };
+    // NOTE: the avatar is relative, and with the context path, as Data Center answers it.
+    const avatarUrl = `${contextPath}/users/${encodeURIComponent(slug)}/avatar.png?s=${encodeURIComponent(avatarSize ?? '')}&v=1531929290000`;
+    return { name, active, displayName, id, slug, type: 'NORMAL', links, ...(emailAddress === null ? {} : { emailAddress }), ...(avatarSize ? { avatarUrl } : {}) };
   }
 
   const core = await startEmulator<DataCenterEndpoint, DataCenterEmulatorUser>(
@@ -143,14 +135,7 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
       authorizePath: '/rest/oauth2/latest/authorize',
       tokenPath: '/rest/oauth2/latest/token',
       endpoints: ['whoami', 'user', 'users', 'project', 'repository'],
-      route(method, path) {
-        if (method !== 'GET') return undefined;
-        if (path === '/plugins/servlet/applinks/whoami') return 'whoami';
-        if (path === '/rest/api/latest/users') return 'users';
-        if (/^\/rest\/api\/latest\/users\/[^/]+$/.test(path)) return 'user';
-        if (/^\/rest\/api\/latest\/projects\/[^/]+$/.test(path)) return 'project';
-        return /^\/rest\/api\/latest\/projects\/[^/]+\/repos\/[^/]+$/.test(path) ? 'repository' : undefined;
-      },
+      route: (method, path) => (method === 'GET' ? ROUTES.find(([pattern]) => pattern.test(path))?.[1] : undefined),
       notFound: (res, url) => sendJson(res, 404, dcError(`${url.pathname} does not exist.`)),
       handle,
       error: (message) => dcError(message),
@@ -178,8 +163,7 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     users,
   );
   baseURL = core.url;
-  const strategyOptions: DataCenterEmulatorStrategyOptions = { baseURL, clientID: core.clientID, clientSecret: core.clientSecret, allowInsecureHTTP: true };
-  return Object.assign(core, { baseURL, strategyOptions });
+  return Object.assign(core, { baseURL, strategyOptions: { baseURL, clientID: core.clientID, clientSecret: core.clientSecret, allowInsecureHTTP: true as const } });
 }
 
 function resolveUser(input: DataCenterEmulatorUserInput, index: number): DataCenterEmulatorUser {
@@ -192,9 +176,6 @@ function resolveUser(input: DataCenterEmulatorUserInput, index: number): DataCen
     emailAddress: input.emailAddress === undefined ? `${slug}@example.com` : input.emailAddress,
     active: input.active ?? true,
     projects: (input.projects ?? []).map((p) => p.toUpperCase()),
-    repositories: (input.repositories ?? []).map((r) => {
-      const [key = '', repo = ''] = r.split('/');
-      return `${key.toUpperCase()}/${repo.toLowerCase()}`;
-    }),
+    repositories: (input.repositories ?? []).map((r) => r.split('/')).map(([key = '', repo = '']) => `${key.toUpperCase()}/${repo.toLowerCase()}`),
   };
 }

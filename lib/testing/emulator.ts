@@ -5,9 +5,7 @@ import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, 
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
 export type EmulatorStrategyOptions = {
-  [K in 'clientID' | 'clientSecret' | 'authorizationURL' | 'tokenURL' | 'userProfileURL' | 'userEmailsURL' | 'userWorkspacesURL']-?: NonNullable<
-    StrategyOptionsBase[K]
-  >;
+  [K in 'clientID' | 'clientSecret' | 'authorizationURL' | 'tokenURL' | 'userProfileURL' | 'userEmailsURL' | 'userWorkspacesURL']-?: NonNullable<StrategyOptionsBase[K]>;
 };
 
 /** The emulator's endpoints, as named in `latency`, `faults` and `stats`. */
@@ -16,15 +14,18 @@ export type WorkspacePermission = 'owner' | 'create-project' | 'member' | 'colla
 
 export interface EmulatorEmail {
   email: string;
-  /** Default: the first address is primary. */ primary?: boolean;
-  /** Default `true`. */ confirmed?: boolean;
+  /** Default: the first address is primary. */
+  primary?: boolean;
+  /** Default `true`. */
+  confirmed?: boolean;
 }
 
 export interface EmulatorWorkspace {
   slug: string;
   name?: string;
   uuid?: string;
-  /** The user's highest role there. Default `member`. */ permission?: WorkspacePermission;
+  /** The user's highest role there. Default `member`. */
+  permission?: WorkspacePermission;
 }
 
 /** A Bitbucket account the emulator knows. Everything but `displayName` has a default. */
@@ -40,35 +41,33 @@ export interface EmulatorUserInput {
 }
 
 /** A user as the emulator holds it. Changing it changes what the API answers from then on. */
-export interface EmulatorUser {
-  uuid: string;
-  accountId: string;
-  username: string | null;
-  nickname: string;
-  displayName: string;
+export type EmulatorUser = Required<Omit<EmulatorUserInput, 'emails' | 'workspaces'>> & {
   emails: Array<Required<EmulatorEmail>>;
   workspaces: Array<Required<EmulatorWorkspace>>;
-}
+};
 
 export type { EmulatorFault } from './core';
 
+/** `clientID` and `clientSecret` are the OAuth consumer's Key and Secret: `emulator-key`, `emulator-secret`. */
 export interface EmulatorOptions extends CommonEmulatorOptions<EmulatorEndpoint> {
-  /** The OAuth consumer's Key (`emulator-key`) and Secret (`emulator-secret`). */ clientID?: string;
-  clientSecret?: string;
-  /** The accounts. Default: three demo accounts. */ users?: EmulatorUserInput[];
-  /** The permissions ticked on the consumer. Default `['account', 'email']`. */ scopes?: string[];
+  /** The accounts. Default: three demo accounts. */
+  users?: EmulatorUserInput[];
+  /** The permissions ticked on the consumer. Default `['account', 'email']`. */
+  scopes?: string[];
   /** Token responses name the scopes `scope` (2026 on, the default) or `scopes` (before). */
   tokenFormat?: 'scope' | 'scopes';
 }
 
-export interface BitbucketEmulator extends EmulatorSurface<EmulatorEndpoint, EmulatorUser> {
-  userProfileURL: string;
-  userEmailsURL: string;
-  userWorkspacesURL: string;
+export interface BitbucketEmulator extends EmulatorSurface<EmulatorEndpoint, EmulatorUser>, EmulatorStrategyOptions {
   /** Everything the strategy needs to talk to this emulator: spread it into its options. */
   strategyOptions: EmulatorStrategyOptions;
 }
 
+const ROUTES = new Map<string, EmulatorEndpoint>([
+  ['/2.0/user', 'user'],
+  ['/2.0/user/emails', 'emails'],
+  ['/2.0/user/workspaces', 'workspaces'],
+]);
 /** Endpoints Atlassian removed with CHANGE-2770 (14 April 2026): they answer 410 with its notice. */
 const REMOVED = new Set(['/2.0/user/permissions/workspaces', '/2.0/workspaces', '/2.0/repositories', '/2.0/user/permissions/repositories']);
 const GONE = {
@@ -79,7 +78,7 @@ const GONE = {
     data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' },
   },
 };
-/** A fixed avatar (a filled circle): enough for an `<img>` to load. */
+/** One fixed avatar (a filled circle): enough for an `<img>` to load. */
 const AVATAR = '<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><circle cx="64" cy="64" r="64" fill="#0052cc"/></svg>';
 
 export const DEMO_USERS: EmulatorUserInput[] = [
@@ -89,10 +88,7 @@ export const DEMO_USERS: EmulatorUserInput[] = [
     uuid: '{0b7a1c3e-5d2f-4e8a-9c41-7f3e2a9d6b15}',
     accountId: '5c65cab48bcc9e016aeece31',
     emails: [{ email: 'ada@example.com', primary: true }, { email: 'ada.lovelace@example.org' }, { email: 'ada@unconfirmed.example.net', confirmed: false }],
-    workspaces: [
-      { slug: 'analytical-engines', name: 'Analytical Engines', permission: 'owner' },
-      { slug: 'difference-engines', name: 'Difference Engines', permission: 'member' },
-    ],
+    workspaces: [{ slug: 'analytical-engines', name: 'Analytical Engines', permission: 'owner' }, { slug: 'difference-engines', name: 'Difference Engines' }],
   },
   {
     displayName: 'Grace Hopper',
@@ -100,13 +96,9 @@ export const DEMO_USERS: EmulatorUserInput[] = [
     uuid: '{3d9f1a52-8c6e-4b07-a1d4-5e2f7c8b9a60}',
     accountId: '712020:6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f',
     emails: [{ email: 'grace@example.com', primary: true }],
-    workspaces: [{ slug: 'analytical-engines', name: 'Analytical Engines', permission: 'member' }],
+    workspaces: [{ slug: 'analytical-engines', name: 'Analytical Engines' }],
   },
-  {
-    displayName: 'Edsger Dijkstra',
-    username: 'ewd',
-    emails: [{ email: 'edsger@new.example.com', primary: true, confirmed: false }, { email: 'edsger@example.com' }],
-  },
+  { displayName: 'Edsger Dijkstra', username: 'ewd', emails: [{ email: 'edsger@new.example.com', primary: true, confirmed: false }, { email: 'edsger@example.com' }] },
 ];
 
 const apiError = (message: string): Record<string, unknown> => ({ type: 'error', error: { message } });
@@ -114,57 +106,43 @@ const apiError = (message: string): Record<string, unknown> => ({ type: 'error',
 /**
  * Starts a local Bitbucket Cloud on 127.0.0.1: the OAuth consent page and token endpoint,
  * `/2.0/user`, `/2.0/user/emails`, `/2.0/user/workspaces` and its `/{slug}/permission`, behaving as
- * Bitbucket does (HTTP Basic or body client credentials, single-use expiring codes, rotating
- * refresh tokens, Bearer-only API, Bitbucket's error shapes), with latency and faults to
- * order. For tests, demos and benchmarks: it uses no network beyond loopback.
+ * Bitbucket does (HTTP Basic or body client credentials, single-use codes that expire after 10
+ * minutes, rotating refresh tokens, Bearer-only API, Bitbucket's error shapes), with latency and
+ * faults to order. For tests, demos and benchmarks: it uses no network beyond loopback.
  *
  * @example
  * ```ts
  * const bitbucket = await startBitbucketEmulator({ callbackURL: 'http://localhost:3000/auth/bitbucket/callback' });
  * passport.use(new Strategy({ ...bitbucket.strategyOptions, callbackURL: 'http://localhost:3000/auth/bitbucket/callback' }, verify));
- * // …
- * await bitbucket.close();
+ * await bitbucket.close(); // when done
  * ```
  */
 export async function startBitbucketEmulator(options: EmulatorOptions = {}): Promise<BitbucketEmulator> {
   const granted = [...(options.scopes ?? ['account', 'email'])];
   const users = (options.users ?? DEMO_USERS).map(resolveUser);
-  const findUser = (key: string): EmulatorUser | undefined => users.find((u) => u.uuid === key || u.username === key || u.accountId === key);
   let base = '';
 
   /** The grant of a call that may read `scope`, or `undefined` after answering Bitbucket's 401 or 403. */
-  function authorized(call: Call<EmulatorUser>, scope: string): Grant<EmulatorUser> | undefined {
-    const { res, grant } = call;
+  function authorized({ res, grant }: Call<EmulatorUser>, scope: string): Grant<EmulatorUser> | undefined {
     if (grant === undefined || grant === 'expired') {
       res.setHeader('WWW-Authenticate', 'Basic realm="Bitbucket.org HTTP"');
-      sendJson(res, 401, apiError(grant ? 'Access token expired.' : 'Unauthorized'));
-      return undefined;
+      return void sendJson(res, 401, apiError(grant ? 'Access token expired.' : 'Unauthorized'));
     }
     if (!grant.scopes.includes(scope)) {
       const detail = { required: [scope], granted: grant.scopes };
-      sendJson(res, 403, { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail } });
-      return undefined;
+      return void sendJson(res, 403, { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail } });
     }
-    res.setHeader('X-OAuth-Scopes', grant.scopes.join(', '));
-    res.setHeader('X-Accepted-OAuth-Scopes', scope);
     return grant;
   }
 
   function handle(endpoint: EmulatorEndpoint, call: Call<EmulatorUser>): void {
     const { res, url } = call;
-    const grant = authorized(call, endpoint === 'emails' ? 'email' : 'account');
-    if (!grant) return;
-    const user = grant.user;
+    const user = authorized(call, endpoint === 'emails' ? 'email' : 'account')?.user;
+    if (!user) return;
     if (endpoint === 'user') return sendJson(res, 200, userJson(user, base));
     if (endpoint === 'emails') {
-      const values = user.emails.map((e) => ({
-        is_primary: e.primary,
-        is_confirmed: e.confirmed,
-        type: 'email',
-        email: e.email,
-        links: { self: { href: `${base}/2.0/user/emails/${encodeURIComponent(e.email)}` } },
-      }));
-      return sendJson(res, 200, paginate(values, url));
+      const links = (e: { email: string }): unknown => ({ self: { href: `${base}/2.0/user/emails/${encodeURIComponent(e.email)}` } });
+      return sendJson(res, 200, paginate(user.emails.map((e) => ({ is_primary: e.primary, is_confirmed: e.confirmed, type: 'email', email: e.email, links: links(e) })), url));
     }
     if (endpoint === 'workspaces') return sendJson(res, 200, paginate(user.workspaces.map(accessJson), url));
     // The slug, or the uuid in braces (URL-encoded or not).
@@ -176,10 +154,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
 
   function notFound(res: ServerResponse, url: URL): void {
     if (REMOVED.has(url.pathname)) return sendJson(res, 410, GONE);
-    if (url.pathname.startsWith('/avatars/')) {
-      res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' });
-      return void res.end(AVATAR);
-    }
+    if (url.pathname.startsWith('/avatars/')) return void res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' }).end(AVATAR);
     const owner = users.find((u) => url.pathname === `/${encodeURIComponent(u.uuid)}/`);
     if (owner) return sendPage(res, 200, owner.displayName, 'This is the profile page of a local Bitbucket emulator account.');
     sendJson(res, 404, apiError('Resource not found'));
@@ -192,17 +167,12 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
       authorizePath: '/site/oauth2/authorize',
       tokenPath: '/site/oauth2/access_token',
       endpoints: ['user', 'emails', 'workspaces', 'workspacePermission'],
-      route(method, path) {
-        if (method !== 'GET') return undefined;
-        if (path === '/2.0/user') return 'user';
-        if (path === '/2.0/user/emails') return 'emails';
-        if (path === '/2.0/user/workspaces') return 'workspaces';
-        return /^\/2\.0\/user\/workspaces\/[^/]+\/permission$/.test(path) ? 'workspacePermission' : undefined;
-      },
+      route: (method, path) =>
+        method !== 'GET' ? undefined : (ROUTES.get(path) ?? (/^\/2\.0\/user\/workspaces\/[^/]+\/permission$/.test(path) ? 'workspacePermission' : undefined)),
       notFound,
       handle,
       error: apiError,
-      findUser,
+      findUser: (key) => users.find((u) => u.uuid === key || u.username === key || u.accountId === key),
       consent: () => ({
         text:
           `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>` +
@@ -216,22 +186,15 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
       notForm: [400, 'unsupported_grant_type', 'Unsupported grant type: None'],
       badClient: [400, 'unauthorized_client', 'Invalid OAuth client credentials'],
       tokenBody: ({ scope, ...rest }, grantType) => ({ [options.tokenFormat ?? 'scope']: scope, ...rest, state: grantType }),
-      // NOTE: Bitbucket's codes live 10 minutes; a rotated refresh token dies minutes after its use.
+      // NOTE: Bitbucket's codes live 10 minutes; a rotated refresh token dies minutes after its first use.
       defaults: { clientID: 'emulator-key', clientSecret: 'emulator-secret', codeLifetimeMs: 600_000, accessTokenLifetimeSec: 7200, refreshGraceMs: 120_000 },
     },
     options,
     users,
   );
   base = core.url;
-  const strategyOptions: EmulatorStrategyOptions = {
-    clientID: core.clientID,
-    clientSecret: core.clientSecret,
-    authorizationURL: core.authorizationURL,
-    tokenURL: core.tokenURL,
-    userProfileURL: `${base}/2.0/user`,
-    userEmailsURL: `${base}/2.0/user/emails`,
-    userWorkspacesURL: `${base}/2.0/user/workspaces`,
-  };
+  const { clientID, clientSecret, authorizationURL, tokenURL } = core;
+  const strategyOptions = { clientID, clientSecret, authorizationURL, tokenURL, userProfileURL: `${base}/2.0/user`, userEmailsURL: `${base}/2.0/user/emails`, userWorkspacesURL: `${base}/2.0/user/workspaces` };
   return Object.assign(core, strategyOptions, { strategyOptions });
 }
 
@@ -239,30 +202,22 @@ function paginate<T>(values: T[], url: URL): Record<string, unknown> {
   const pagelen = clampInt(url.searchParams.get('pagelen'), 10, 1, 100);
   const page = clampInt(url.searchParams.get('page'), 1, 1, Number.MAX_SAFE_INTEGER);
   const start = (page - 1) * pagelen;
-  const result: Record<string, unknown> = { pagelen, values: values.slice(start, start + pagelen), page, size: values.length };
-  if (start + pagelen < values.length) {
-    const next = new URL(url.href);
-    next.searchParams.set('pagelen', String(pagelen));
-    next.searchParams.set('page', String(page + 1));
-    result['next'] = next.href;
-  }
-  return result;
+  const next = new URL(url.href);
+  next.searchParams.set('pagelen', String(pagelen));
+  next.searchParams.set('page', String(page + 1));
+  return { pagelen, values: values.slice(start, start + pagelen), page, size: values.length, ...(start + pagelen < values.length ? { next: next.href } : {}) };
 }
 
 function resolveUser(input: EmulatorUserInput, index: number): EmulatorUser {
   const slug = input.displayName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || `user-${index}`;
-  const emails = (input.emails ?? [{ email: `${slug}@example.com` }]).map((e, i, all) => ({
-    email: e.email,
-    primary: e.primary ?? (i === 0 && !all.some((x) => x.primary)),
-    confirmed: e.confirmed ?? true,
-  }));
+  const emails = input.emails ?? [{ email: `${slug}@example.com` }];
   return {
     uuid: input.uuid ?? `{${randomUUID()}}`,
     accountId: input.accountId ?? randomBytes(12).toString('hex'),
     username: input.username === undefined ? slug : input.username,
     nickname: input.nickname ?? input.displayName,
     displayName: input.displayName,
-    emails,
+    emails: emails.map((e, i) => ({ email: e.email, primary: e.primary ?? (i === 0 && !emails.some((x) => x.primary)), confirmed: e.confirmed ?? true })),
     workspaces: (input.workspaces ?? []).map((w) => ({ slug: w.slug, name: w.name ?? w.slug, uuid: w.uuid ?? `{${randomUUID()}}`, permission: w.permission ?? 'member' })),
   };
 }
@@ -270,17 +225,11 @@ function resolveUser(input: EmulatorUserInput, index: number): EmulatorUser {
 /** `GET /2.0/user`, as `fixtures/user.json`. */
 function userJson(user: EmulatorUser, base: string): Record<string, unknown> {
   const id = encodeURIComponent(user.uuid);
-  const json: Record<string, unknown> = {
+  const links = { hooks: `2.0/users/${id}/hooks`, self: `2.0/users/${id}`, repositories: `2.0/repositories/${id}`, html: `${id}/`, avatar: `avatars/${encodeURIComponent(user.accountId)}.svg`, snippets: `2.0/snippets/${id}` };
+  return {
     display_name: user.displayName,
     has_2fa_enabled: null,
-    links: {
-      hooks: { href: `${base}/2.0/users/${id}/hooks` },
-      self: { href: `${base}/2.0/users/${id}` },
-      repositories: { href: `${base}/2.0/repositories/${id}` },
-      html: { href: `${base}/${id}/` },
-      avatar: { href: `${base}/avatars/${encodeURIComponent(user.accountId)}.svg` },
-      snippets: { href: `${base}/2.0/snippets/${id}` },
-    },
+    links: Object.fromEntries(Object.entries(links).map(([name, path]) => [name, { href: `${base}/${path}` }])),
     nickname: user.nickname,
     account_id: user.accountId,
     created_on: '2019-02-19T10:36:46.361566-08:00',
@@ -288,9 +237,8 @@ function userJson(user: EmulatorUser, base: string): Record<string, unknown> {
     account_status: 'active',
     type: 'user',
     uuid: user.uuid,
+    ...(user.username === null ? {} : { username: user.username }),
   };
-  if (user.username !== null) json['username'] = user.username;
-  return json;
 }
 
 /** `GET /2.0/user/workspaces/{workspace}/permission`, as `fixtures/workspace-permission.json`. */

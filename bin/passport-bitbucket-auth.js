@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import { startBitbucketDataCenterEmulator } from './datacenter';
-import { startBitbucketEmulator } from './emulator';
+'use strict';
+/**
+ * `npx passport-bitbucket-auth emulator [--datacenter] [--port N] [--callback URL]`: starts the
+ * Cloud emulator on port 4000 (with --datacenter, the Data Center one on 7990, Data Center's own
+ * default), prints the environment variables an app reads to use it, and runs until Ctrl+C.
+ */
+const { parseArgs } = require('node:util');
+const { startBitbucketDataCenterEmulator, startBitbucketEmulator } = require('passport-bitbucket-auth/testing');
 
+const USAGE = 'Usage: passport-bitbucket-auth emulator [--datacenter] [--port N] [--callback URL]';
 /** The variables the README's Usage app reads, for each of the Cloud strategy's options. */
 const CLOUD_VARIABLES = {
   clientID: 'BITBUCKET_CLIENT_ID',
@@ -12,17 +18,12 @@ const CLOUD_VARIABLES = {
   userProfileURL: 'BITBUCKET_USER_PROFILE_URL',
   userEmailsURL: 'BITBUCKET_USER_EMAILS_URL',
   userWorkspacesURL: 'BITBUCKET_USER_WORKSPACES_URL',
-} as const;
-const USAGE = 'Usage: passport-bitbucket-auth emulator [--datacenter] [--port N] [--callback URL]';
+};
 
-/**
- * `passport-bitbucket-auth emulator`: starts the Cloud emulator on port 4000 (with
- * `--datacenter`, the Data Center one on 7990, Data Center's own default) and prints the
- * environment variables an app reads to use it. Resolves with the running emulator.
- */
-export async function runCli(args: readonly string[], print: (line: string) => void): Promise<{ close(): Promise<void> }> {
+/** Starts the emulator `args` ask for, prints what an app needs with `print`, and resolves with it. */
+async function run(args, print) {
   const { values, positionals } = parseArgs({
-    args: [...args],
+    args,
     allowPositionals: true,
     options: { datacenter: { type: 'boolean', default: false }, port: { type: 'string' }, callback: { type: 'string' } },
   });
@@ -39,20 +40,22 @@ export async function runCli(args: readonly string[], print: (line: string) => v
   }
   const cloud = await startBitbucketEmulator(options);
   print(`Bitbucket Cloud emulator at ${cloud.url}. Accounts: ${cloud.users.map((u) => u.displayName).join(', ')}. Ctrl+C stops it.`);
-  for (const [option, name] of Object.entries(CLOUD_VARIABLES)) print(`export ${name}=${cloud.strategyOptions[option as keyof typeof CLOUD_VARIABLES]}`);
+  for (const [option, name] of Object.entries(CLOUD_VARIABLES)) print(`export ${name}=${cloud.strategyOptions[option]}`);
   return cloud;
 }
 
 if (require.main === module) {
-  runCli(process.argv.slice(2), (line) => console.log(line)).then(
+  run(process.argv.slice(2), (line) => console.log(line)).then(
     (emulator) => {
-      const stop = (): void => void emulator.close().then(() => process.exit(0));
+      const stop = () => void emulator.close().then(() => process.exit(0));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     },
-    (error: unknown) => {
+    (error) => {
       console.error(error instanceof Error ? error.message : String(error));
       process.exitCode = 2;
     },
   );
 }
+
+module.exports = { run };
