@@ -73,7 +73,7 @@ describe('Data Center emulator: authorization', () => {
     expect(await elsewhere.text()).toContain('accepts only a loopback redirect_uri');
     const unknown = await fetch(dc.authorizationURL, { method: 'POST', body: new URLSearchParams({ client_id: dc.clientID, redirect_uri: CALLBACK, decision: 'grant', user: 'nobody' }) });
     expect(unknown.status).toBe(400);
-    expect(() => dc.authorize('nobody')).toThrow(/No Data Center emulator user nobody/);
+    expect(() => dc.authorize('nobody')).toThrow(/No emulator user nobody/);
   });
 });
 
@@ -88,6 +88,11 @@ describe('Data Center emulator: tokens', () => {
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     const pkce = codeFor('jdoe', { code_challenge: challenge, code_challenge_method: 'S256' });
     expect((await token({ ...credentials(), grant_type: 'authorization_code', code: pkce, redirect_uri: CALLBACK, code_verifier: 'w'.repeat(43) })).json['error']).toBe('invalid_grant');
+    // RFC 7636 §4.3: no code_challenge_method means plain, as on Cloud.
+    const unnamed = codeFor('jdoe', { code_challenge: verifier });
+    expect((await token({ ...credentials(), grant_type: 'authorization_code', code: unnamed, redirect_uri: CALLBACK, code_verifier: verifier })).status).toBe(200);
+    const hashed = codeFor('jdoe', { code_challenge: challenge });
+    expect((await token({ ...credentials(), grant_type: 'authorization_code', code: hashed, redirect_uri: CALLBACK, code_verifier: verifier })).json['error']).toBe('invalid_grant');
     const plain = codeFor('jdoe', { code_challenge: verifier, code_challenge_method: 'plain' });
     expect((await token({ ...credentials(), grant_type: 'authorization_code', code: plain, redirect_uri: CALLBACK, code_verifier: verifier })).status).toBe(200);
   });
@@ -101,6 +106,19 @@ describe('Data Center emulator: tokens', () => {
     const late = codeFor();
     clock.advance(10_001);
     expect((await token({ ...credentials(), grant_type: 'authorization_code', code: late, redirect_uri: CALLBACK })).json['error']).toBe('invalid_grant');
+  });
+
+  it('rotates refresh tokens: the used one dies at once unless refreshGraceMs, and a scope narrows the grant', async () => {
+    const clock = new ManualClock();
+    await start({ now: clock.now, refreshGraceMs: 0 });
+    const first = await tokensFor('jdoe', 'REPO_READ');
+    const refresh = (refreshToken: unknown, scope?: string): Promise<{ status: number; json: Record<string, unknown> }> =>
+      token({ ...credentials(), grant_type: 'refresh_token', refresh_token: String(refreshToken), ...(scope ? { scope } : {}) });
+    const second = await refresh(first['refresh_token'], 'PUBLIC_REPOS');
+    expect(second.json).toMatchObject({ scope: '', token_type: 'bearer' });
+    expect(second.json['refresh_token']).not.toBe(first['refresh_token']);
+    expect((await refresh(first['refresh_token'])).json).toEqual({ error: 'invalid_grant', error_description: 'Invalid refresh_token' });
+    expect((await refresh(second.json['refresh_token'])).status).toBe(200);
   });
 
   it('refuses what is not a form POST, unknown grants and dead refresh tokens', async () => {

@@ -2,7 +2,8 @@
 /**
  * A standalone local Bitbucket, for running several demo instances against one emulator:
  *   CALLBACK_URL=http://localhost:8080/auth/bitbucket/callback EMULATOR_PORT=4000 npm run emulator
- * then start each instance with EMULATOR_URL=http://127.0.0.1:4000.
+ * then start each instance with EMULATOR_URL=http://127.0.0.1:4000. For any other app,
+ * `npx passport-bitbucket-auth emulator` does the same and prints the variables the app reads.
  */
 const { startBitbucketEmulator } = require('passport-bitbucket-auth/testing');
 
