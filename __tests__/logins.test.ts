@@ -5,7 +5,7 @@
  */
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { inspect } from 'node:util';
-import { TokenError } from 'passport-oauth2';
+import { AuthorizationError, InternalOAuthError, TokenError } from 'passport-oauth2';
 import { BitbucketDataCenterStrategy, BitbucketNetworkError, BitbucketResponseError, Strategy, type StrategyOptions } from '../lib';
 import { ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, fixture, REFRESH_TOKEN, tokenBody } from './helpers/bitbucket';
 import { expectType, fakeRequest, run, signIn, type FakeRequest } from './helpers/passport';
@@ -237,5 +237,55 @@ describe('refresh()', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     await expect(strategy.refresh(REFRESH_TOKEN)).rejects.toBeInstanceOf(TokenError);
     expect(exchanges).toBe(2);
+  });
+});
+
+describe('around the login', () => {
+  it('a refusal outside a login (userProfile called by the app) is an AuthorizationError, not a profile', async () => {
+    await bitbucket({ api: (req, res) => (req.url?.includes('/permission') ? json(res, 403, { type: 'error', error: { message: 'No access' } }) : user(req, res, '')) });
+    const strategy = cloud({ workspaces: ['acme'], userWorkspacesURL: `${server!.url}/2.0/user/workspaces` });
+    const outcome = await new Promise<unknown[]>((resolve) => strategy.userProfile(ACCESS_TOKEN, (...args: unknown[]) => resolve(args)));
+    expect(outcome[0]).toBeInstanceOf(AuthorizationError);
+    expect(outcome[0]).toMatchObject({ code: 'access_denied', status: 403 });
+    expect(outcome[1]).toBeUndefined();
+  });
+
+  it('wraps an error from a replaced OAuth2 client the way passport-oauth2 does', async () => {
+    await bitbucket();
+    const strategy = cloud();
+    (strategy as unknown as { _oauth2: { getOAuthAccessToken(c: unknown, p: unknown, cb: (e: unknown) => void): void } })._oauth2.getOAuthAccessToken = (_c, _p, cb) =>
+      cb({ statusCode: 500, data: 'nope' });
+    const { error } = expectType((await signIn(strategy)).outcome, 'error');
+    expect(error).toBeInstanceOf(InternalOAuthError);
+  });
+
+  it('guards a custom state store whose verify takes (req, state, meta, callback)', async () => {
+    await bitbucket();
+    const states = new Set<string>();
+    const store = {
+      store: (_req: unknown, _verifier: unknown, state: unknown, _meta: unknown, cb: (e: null, s: string) => void) => cb(null, 'state-from-store-0123'),
+      // Stateless: it accepts its own state every time, so only the one-use guard stops a replay.
+      verify: (_req: unknown, state: string, _meta: unknown, cb: (e: null, ok: string) => void) => cb(null, states.add(state) && 'verifier-0123456789-0123456789-0123456789-abc'),
+    };
+    const strategy = cloud({ store: store as unknown as StrategyOptions['store'] });
+    const callback = fakeRequest({ code: 'the-code', state: 'state-from-store-0123' }, {});
+    expectType(await run(strategy, callback), 'success');
+    expect(await run(strategy, callback)).toMatchObject({ type: 'fail', status: 403 });
+  });
+
+  it('forgets a used state after ten minutes', async () => {
+    await bitbucket();
+    const strategy = cloud();
+    const { session, state } = await authorize(strategy);
+    const copy = structuredClone(session);
+    expectType(await run(strategy, fakeRequest({ code: 'the-code', state }, session)), 'success');
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 10 * 60_000 + 1);
+    try {
+      // The session copy still holds the state: only the process had remembered it was used.
+      expectType(await run(strategy, fakeRequest({ code: 'the-code', state }, copy)), 'success');
+    } finally {
+      clock.mockRestore();
+    }
   });
 });

@@ -48,9 +48,8 @@ export function send(request: HttpRequest): Promise<HttpResponse> {
     if (signal.aborted) return reject(abortedError(what, signal));
     let outgoing: http.ClientRequest;
     try {
-      const transport = request.url.startsWith('https:') ? https : request.url.startsWith('http:') ? http : undefined;
-      if (!transport) throw new Error('only http: and https: URLs are requested');
-      outgoing = transport.request(request.url, { method: request.method, headers: request.headers, agent: request.agent });
+      // Every URL requested is an http(s) URL (the options and page links are checked).
+      outgoing = (request.url.startsWith('https:') ? https : http).request(request.url, { method: request.method, headers: request.headers, agent: request.agent });
     } catch (cause) {
       // An unparsable URL, or a header Node refuses to send (a control character).
       return reject(networkError(what, cause));
