@@ -5,7 +5,7 @@
  * the variables that command prints.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -23,6 +23,10 @@ describe('the code blocks of README.md and docs/', () => {
 
   it('are there to check', () => {
     expect(blocksOf('README.md').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('fit a README of at most 350 lines (the rest is in docs/)', () => {
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8').trimEnd().split('\n').length).toBeLessThanOrEqual(350);
   });
 
   it.each(all.map((b) => [b.name, b.code] as const))('%s type-checks on its own', (name, code) => {
