@@ -56,14 +56,15 @@ export interface RunningApp {
   output(): string;
 }
 
-/** Runs a README app (TypeScript source) in a child process, with the package pointed at the emulators. */
+/** Runs a README app (TypeScript source) in a child process, as `node` would run it compiled (see ts-hook.js). */
 export function runApp(code: string, name: string, port: number, env: Record<string, string>): RunningApp {
   const { outputText } = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
   mkdirSync(WORK, { recursive: true });
   const file = join(WORK, `${name}.js`);
   writeFileSync(file, outputText);
   const child = spawn(process.execPath, ['-r', join(__dirname, 'ts-hook.js'), file], {
-    env: { ...process.env, PORT: String(port), ...env },
+    // Nothing of Bitbucket's from the shell running the tests: the app gets `env` alone.
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('BITBUCKET_'))), PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

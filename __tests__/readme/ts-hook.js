@@ -1,6 +1,6 @@
 // Loaded with `node -r` by readme.test.ts: lets the child process require the package's
-// TypeScript source as an app requires the package, with the strategy pointed at the emulator
-// the test started (EMULATOR_OPTIONS), so a README block runs exactly as written.
+// TypeScript source as an app requires the package (see emulated-package.js), so a README
+// block runs exactly as written.
 const Module = require('node:module');
 const path = require('node:path');
 const ts = require('typescript');
