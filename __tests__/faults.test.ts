@@ -12,8 +12,9 @@ import { startBitbucketEmulator, type BitbucketEmulator, type EmulatorEndpoint, 
 import { expectType, run, fakeRequest, type Outcome } from './helpers/passport';
 import { until } from './helpers/wait';
 
-// Long enough for the healthy requests of a login on a slow machine; stalls still end at it.
-const TIMEOUT = 600;
+// Long enough for the healthy loopback requests of a login on a busy machine, short enough that
+// the stall and drip cases (each waits the login deadline, 3 × TIMEOUT) stay cheap.
+const TIMEOUT = 150;
 const CALLBACK = 'https://app.example.com/auth/bitbucket/callback';
 
 type Expectation = { outcome: 'error'; type: Function; code?: string } | { outcome: 'success'; emails: number };

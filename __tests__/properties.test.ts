@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { BitbucketResponseError } from '../lib';
 import { parseProfile } from '../lib/cloud/profile';
-import { orderEmails, parseEmailsPage, type RawEmail } from '../lib/cloud/emails';
+import { parseEmailsPage } from '../lib/cloud/emails';
 import { parsePermission, parseWorkspacesPage } from '../lib/cloud/workspaces';
 
 const RUNS = { numRuns: 500 };
@@ -85,46 +85,6 @@ describe('parseEmailsPage, parseWorkspacesPage and parsePermission, for any inpu
           expect(typeof permission.value.slug).toBe('string');
           expect(['string', 'undefined']).toContain(typeof permission.value.permission);
         }
-      }),
-      RUNS,
-    );
-  });
-});
-
-describe('orderEmails invariants', () => {
-  const raw = fc.array(
-    fc.record({
-      email: fc.constantFrom('a@x.io', 'A@x.io', 'b@x.io', 'c@x.io', 'd@y.io', 'e@y.io'),
-      isPrimary: fc.boolean(),
-      isConfirmed: fc.boolean(),
-    }),
-    { maxLength: 12 },
-  );
-
-  it('hold for any list of addresses', () => {
-    fc.assert(
-      fc.property(raw, fc.boolean(), (input: RawEmail[], includeUnverified) => {
-        const out = orderEmails(input, includeUnverified);
-        // No duplicates, compared case-insensitively.
-        const keys = out.map((e) => e.value.toLowerCase());
-        expect(new Set(keys).size).toBe(keys.length);
-        // Nothing invented: each entry is an input entry with the same flags.
-        for (const e of out) {
-          expect(input).toContainEqual({ email: e.value, isPrimary: e.primary, isConfirmed: e.verified });
-        }
-        // No unconfirmed address unless asked for.
-        if (!includeUnverified) expect(out.every((e) => e.verified)).toBe(true);
-        // Confirmed addresses come before unconfirmed ones.
-        const firstUnverified = out.findIndex((e) => !e.verified);
-        if (firstUnverified >= 0) expect(out.slice(firstUnverified).every((e) => !e.verified)).toBe(true);
-        // A confirmed primary, when there is one, is first.
-        if (input.some((e) => e.isPrimary && e.isConfirmed)) expect(out[0]).toMatchObject({ primary: true, verified: true });
-        // An unconfirmed primary is never ahead of an address that is not one.
-        const unconfirmedPrimary = (e: { primary: boolean; verified: boolean }): boolean => e.primary && !e.verified;
-        const lastOther = out.map((e) => !unconfirmedPrimary(e)).lastIndexOf(true);
-        if (lastOther >= 0) expect(out.slice(0, lastOther).some(unconfirmedPrimary)).toBe(false);
-        // Every confirmed address is kept (once).
-        for (const e of input.filter((x) => x.isConfirmed)) expect(keys).toContain(e.email.toLowerCase());
       }),
       RUNS,
     );

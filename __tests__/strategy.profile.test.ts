@@ -75,30 +75,12 @@ describe('userProfile against Bitbucket (nock)', () => {
     api.done();
   });
 
-  it('orders confirmed addresses primary first and leaves unconfirmed ones out by default', async () => {
-    const body = JSON.stringify({
-      pagelen: 100,
-      values: [email('old@example.com'), email('unconfirmed@example.com', false, false), email('main@example.com', true)],
-    });
-    mockApi({}, { body });
-    const { profile } = await loadProfile(strategyWith().strategy);
-    expect(profile?.emails).toEqual([
-      { value: 'main@example.com', primary: true, verified: true },
-      { value: 'old@example.com', primary: false, verified: true },
-    ]);
-  });
-
-  it('includes unconfirmed addresses, after the confirmed ones, with includeUnverifiedEmails', async () => {
-    const body = JSON.stringify({
-      values: [email('new-primary@example.com', true, false), email('pending@example.com', false, false), email('ok@example.com')],
-    });
+  // The order itself is orderEmails' (profile.test.ts); here only that the option reaches it.
+  it('includes unconfirmed addresses with includeUnverifiedEmails', async () => {
+    const body = JSON.stringify({ values: [email('pending@example.com', false, false), email('ok@example.com')] });
     mockApi({}, { body });
     const { profile } = await loadProfile(strategyWith({ includeUnverifiedEmails: true }).strategy);
-    expect(profile?.emails).toEqual([
-      { value: 'ok@example.com', primary: false, verified: true },
-      { value: 'pending@example.com', primary: false, verified: false },
-      { value: 'new-primary@example.com', primary: true, verified: false },
-    ]);
+    expect(profile?.emails.map((e) => [e.value, e.verified])).toEqual([['ok@example.com', true], ['pending@example.com', false]]);
   });
 
   it('follows next links on the same origin until the last page', async () => {
@@ -286,24 +268,6 @@ describe('userProfile against a real server on 127.0.0.1', () => {
     // 150 ms, a pause, 150 ms again: the stalled user request was sent twice.
     expect(server.requests.filter((r) => r.url === '/2.0/user')).toHaveLength(2);
     await until(() => server!.openSockets() === 0, 'the stalled sockets to close');
-  });
-
-  it('bounds a slow drip that never ends by the same deadline', async () => {
-    server = await startServer((_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      const timer = setInterval(() => res.write(' '), 20);
-      res.on('close', () => clearInterval(timer));
-    });
-    const { error } = await loadProfile(strategyWith({ ...endpoints(server.url), timeout: 200 }).strategy);
-    expect(error).toBeInstanceOf(BitbucketTimeoutError);
-  });
-
-  it('times out the token exchange too', async () => {
-    server = await startServer(() => undefined);
-    const { strategy } = strategyWith({ tokenURL: `${server.url}/site/oauth2/access_token`, timeout: 100 });
-    const outcome = expectType((await signIn(strategy)).outcome, 'error');
-    expect(outcome.error).toBeInstanceOf(BitbucketTimeoutError);
-    expect((outcome.error as Error).message).toMatch(/^Exchanging|POST .*access_token.*within 100 ms/);
   });
 
   it.each([
