@@ -30,16 +30,18 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
   }
 }
 
-/**
- * `value` when it is an absolute `http:` or `https:` URL, else undefined: what a profile may
- * hand an app to put in a link or an image (`javascript:` and `data:` URLs never).
- */
-export function httpURL(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
+/** `value` parsed, when it is an absolute `http:` or `https:` URL. */
+export function parseHttpURL(value: unknown): URL | undefined {
+  if (typeof value !== 'string') return undefined;
   try {
-    const { protocol } = new URL(value);
-    return protocol === 'http:' || protocol === 'https:' ? value : undefined;
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** `value` when it is an absolute http(s) URL: what a profile may hand an app to put in a link or an image (`javascript:` and `data:` URLs never). */
+export function httpURL(value: string | undefined): string | undefined {
+  return parseHttpURL(value) ? value : undefined;
 }
