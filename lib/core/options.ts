@@ -128,8 +128,13 @@ export function resolveCommon(input: unknown, product: ProductOptions): CommonOp
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
   checkOtherProduct(input, product.product);
   checkNames(input, [...COMMON_NAMES, ...PRODUCTS[product.product].names]);
-  const clientID = requiredCredential(input, 'clientID', product.credentials.id, product.credentials.where);
-  const clientSecret = requiredCredential(input, 'clientSecret', product.credentials.secret, product.credentials.where);
+  const { id, secret, where } = product.credentials;
+  for (const [key, label] of [['clientID', id], ['clientSecret', secret]] as const) {
+    const value = input[key];
+    if (typeof value !== 'string' || value.trim() === '') {
+      throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${where}`);
+    }
+  }
   const given: Record<string, unknown> = { ...input };
   for (const [name, value] of Object.entries({ ...COMMON_DEFAULTS, ...product.defaults })) given[name] ??= value;
   const timeout = given['timeout'];
@@ -155,8 +160,8 @@ export function resolveCommon(input: unknown, product: ProductOptions): CommonOp
   const skip = input['skipUserProfile'];
   return {
     values: given,
-    clientID,
-    clientSecret,
+    clientID: input['clientID'] as string,
+    clientSecret: input['clientSecret'] as string,
     state: input['state'] !== false,
     passReqToCallback: input['passReqToCallback'] === true,
     timeout,
@@ -240,14 +245,6 @@ function distance(a: string, b: string): number {
     }
   }
   return rows[a.length]![b.length]!;
-}
-
-function requiredCredential(input: Record<string, unknown>, key: string, label: string, where: string): string {
-  const value = input[key];
-  if (typeof value !== 'string' || value.trim() === '') {
-    throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${where}`);
-  }
-  return value;
 }
 
 /** An absolute http(s) URL without credentials: what an endpoint option must be. */
