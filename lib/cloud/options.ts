@@ -1,6 +1,5 @@
 import { type CommonOptions, flags, isEndpointURL, listOf, PREFIX, resolveCommon } from '../core/options';
 import { pagedEndpoint, type PagedEndpoint } from './pages';
-import { permissionURL } from './workspaces';
 
 /** Bitbucket Cloud's endpoints, and the options that replace them. */
 const ENDPOINTS = {
@@ -63,6 +62,7 @@ export function resolveOptions(options: unknown): { common: CommonOptions; setti
     throw new TypeError(`${PREFIX} options.workspaces needs the profile: it cannot be combined with skipUserProfile`);
   }
   const url = (name: keyof typeof ENDPOINTS): string => (values[name] as string | undefined) ?? ENDPOINTS[name];
+  const workspacesBase = url('userWorkspacesURL').replace(/\/+$/, '');
   return {
     common,
     settings: {
@@ -72,7 +72,8 @@ export function resolveOptions(options: unknown): { common: CommonOptions; setti
       emails: pagedEndpoint(url('userEmailsURL')),
       workspaceList: pagedEndpoint(url('userWorkspacesURL')),
       workspaces,
-      permissionURLs: (workspaces ?? []).map((slug) => [slug, permissionURL(url('userWorkspacesURL'), slug)] as const),
+      // The user's role in one workspace: `<userWorkspacesURL>/<slug>/permission`.
+      permissionURLs: (workspaces ?? []).map((slug) => [slug, `${workspacesBase}/${encodeURIComponent(slug)}/permission`] as const),
       minimumWorkspaceRole: values['minimumWorkspaceRole'] as MinimumWorkspaceRole,
       fetchWorkspaces: values['fetchWorkspaces'] === true,
       skipEmails: values['skipEmails'] === true,

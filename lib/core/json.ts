@@ -5,29 +5,35 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The string at `key`, or undefined when it is absent or not a string. */
-export function optionalString(object: JsonObject, key: string): string | undefined {
-  const value = object[key];
-  return typeof value === 'string' ? value : undefined;
+/** `value[key]`, when `value` is a JSON object. */
+export function member(value: unknown, key: string): unknown {
+  return isJsonObject(value) ? value[key] : undefined;
 }
 
-/** `object.links[name].href` as Bitbucket nests its links, when every step is what it should be. */
-export function linkHref(object: JsonObject, name: string): string | undefined {
-  const links = object['links'];
-  if (!isJsonObject(links)) return undefined;
-  const link = links[name];
-  if (!isJsonObject(link)) return undefined;
-  const href = optionalString(link, 'href');
-  return href === '' ? undefined : href;
+/** The string at `key` of `value`, or undefined when `value` is no object or the member no string. */
+export function optionalString(value: unknown, key: string): string | undefined {
+  const found = member(value, key);
+  return typeof found === 'string' ? found : undefined;
 }
 
-/** JSON.parse that reports failure as undefined instead of throwing. */
+/** `object.links[name].href` as Bitbucket nests its links, when every step is what it should be (and not empty). */
+export function linkHref(object: unknown, name: string): string | undefined {
+  return optionalString(member(member(object, 'links'), name), 'href') || undefined;
+}
+
+/** JSON.parse that reports failure instead of throwing. */
 export function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch {
     return { ok: false };
   }
+}
+
+/** The JSON object `text` holds, or undefined when it holds anything else. */
+export function parseObject(text: string): JsonObject | undefined {
+  const parsed = parseJson(text);
+  return parsed.ok && isJsonObject(parsed.value) ? parsed.value : undefined;
 }
 
 /** `value` parsed, when it is an absolute `http:` or `https:` URL. */

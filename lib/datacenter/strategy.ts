@@ -3,7 +3,7 @@ import { BitbucketResponseError } from '../core/errors';
 import type { HttpResponse } from '../core/http';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
-import { isJsonObject, type JsonObject, optionalString, parseJson } from '../core/json';
+import { type JsonObject, member, optionalString, parseObject } from '../core/json';
 import { type DataCenterSettings, gateURL, resolveDataCenterOptions } from './options';
 import { findUser, parseDataCenterUser, userJson } from './profile';
 import type {
@@ -79,27 +79,27 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
    * profile is always of the user whoami named; an answer about anyone else is an error.
    */
   private async fetchUser(accessToken: string, login: Login): Promise<DataCenterProfile> {
-    const whoami = await this._oauth2.apiGet(this._settings.whoamiURL, accessToken, login);
+    const { whoamiURL, usersURL, avatarSize, baseURL, trustEmail } = this._settings;
+    const whoami = await this._oauth2.apiGet(whoamiURL, accessToken, login);
     if (whoami.status !== 200) throw apiError('Asking Bitbucket Data Center who signed in', whoami);
     const username = signedIn(whoami);
-    const avatar = `avatarSize=${this._settings.avatarSize}`;
-    const bySlug = await this._oauth2.apiGet(`${this._settings.usersURL}/${encodeURIComponent(username)}?${avatar}`, accessToken, login);
+    const bySlug = await this._oauth2.apiGet(`${usersURL}/${encodeURIComponent(username)}?avatarSize=${avatarSize}`, accessToken, login);
     if (bySlug.status === 200) {
       const json = userJson(bySlug.body);
       // A user whose slug is this username but whose name is another's is not the one who
       // signed in: then, as after a 404, the user is found by name.
-      if (sameName(json, username)) return parseDataCenterUser(json, bySlug.body, this._settings.baseURL, this._settings.trustEmail);
+      if (sameName(json, username)) return parseDataCenterUser(json, bySlug.body, baseURL, trustEmail);
     } else if (bySlug.status !== 404) {
       throw apiError('Fetching the Data Center user', bySlug);
     }
     // NOTE: a user's slug is not always the username (names with characters that are not
     // URL-safe get another slug): then the user is found by name.
-    const query = new URLSearchParams({ filter: username, limit: '100', avatarSize: String(this._settings.avatarSize) });
-    const search = await this._oauth2.apiGet(`${this._settings.usersURL}?${query}`, accessToken, login);
+    const query = new URLSearchParams({ filter: username, limit: '100', avatarSize: String(avatarSize) });
+    const search = await this._oauth2.apiGet(`${usersURL}?${query}`, accessToken, login);
     if (search.status !== 200) throw apiError('Finding the Data Center user', search);
     const json = findUser(search.body, username);
     if (!json || !sameName(json, username)) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
-    return parseDataCenterUser(json, JSON.stringify(json), this._settings.baseURL, this._settings.trustEmail);
+    return parseDataCenterUser(json, JSON.stringify(json), baseURL, trustEmail);
   }
 
   /**
@@ -126,22 +126,14 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
     );
     return answers.some(Boolean);
   }
-
 }
 
 /** The gate URL of what a 200 describes: a repository (`slug` and `project.key`) or a project (`key`). */
 function answeredURL(body: string, baseURL: string): string | undefined {
-  const parsed = parseJson(body);
-  const json = parsed.ok ? parsed.value : undefined;
-  if (!isJsonObject(json)) return undefined;
+  const json = parseObject(body);
   const slug = optionalString(json, 'slug');
-  if (slug !== undefined) {
-    const project = json['project'];
-    const key = isJsonObject(project) ? optionalString(project, 'key') : undefined;
-    return key === undefined ? undefined : gateURL(baseURL, key, slug);
-  }
-  const key = optionalString(json, 'key');
-  return key === undefined ? undefined : gateURL(baseURL, key);
+  const key = slug === undefined ? optionalString(json, 'key') : optionalString(member(json, 'project'), 'key');
+  return key === undefined ? undefined : gateURL(baseURL, key, slug);
 }
 
 /**
@@ -150,8 +142,7 @@ function answeredURL(body: string, baseURL: string): string | undefined {
  * `filter=` fallback already matches that way), so the names are compared ignoring case.
  */
 function sameName(json: JsonObject, username: string): boolean {
-  const name = optionalString(json, 'name');
-  return name !== undefined && name.toLowerCase() === username.toLowerCase();
+  return optionalString(json, 'name')?.toLowerCase() === username.toLowerCase();
 }
 
 /** A deactivated account, or one the gate did not let through (`allowed` false), may not sign in. */
