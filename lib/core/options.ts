@@ -74,7 +74,7 @@ const COMMON_NAMES = [
   'passReqToCallback', 'agent', 'callbackURLs',
 ];
 
-const isStrings = (value: unknown): boolean => Array.isArray(value) && value.every((v) => typeof v === 'string');
+const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 
 /** A check that each of `names` is true or false. */
 export function flags(...names: string[]): Check {
@@ -83,7 +83,7 @@ export function flags(...names: string[]): Check {
 
 /** A check that `name` is a non-empty array of strings that match `pattern`. */
 export function listOf(name: string, pattern: RegExp, what: string): Check {
-  const valid = (value: unknown): boolean => isStrings(value) && (value as string[]).length > 0 && (value as string[]).every((v) => pattern.test(v));
+  const valid = (value: unknown): boolean => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v));
   return [[name], valid, `must be a non-empty array of ${what}`];
 }
 
@@ -101,7 +101,7 @@ const COMMON_CHECKS: readonly Check[] = [
   [['agent'], (v) => isJsonObject(v) && typeof v['addRequest'] === 'function', 'must be an http.Agent or https.Agent'],
   [['retries'], (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_RETRIES, `must be a whole number from 0 to ${MAX_RETRIES}`],
   [['callbackURL', 'scopeSeparator', 'sessionKey'], (v) => typeof v === 'string', 'must be a string'],
-  [['callbackURLs'], (v) => isStrings(v) && !(v as string[]).includes(''), 'must be an array of callback URLs (strings)'],
+  [['callbackURLs'], (v) => isStrings(v) && !v.includes(''), 'must be an array of callback URLs (strings)'],
   [['scope'], (v) => typeof v === 'string' || isStrings(v), 'must be a string or an array of strings'],
   [['skipUserProfile'], (v) => typeof v === 'boolean' || typeof v === 'function', 'must be a boolean or a function'],
   [
