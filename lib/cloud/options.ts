@@ -1,14 +1,17 @@
-import { endpoint, PREFIX, resolveCommon, type CommonOptions } from '../core/options';
+import { type CommonOptions, flags, isEndpointURL, listOf, PREFIX, resolveCommon } from '../core/options';
+import { pagedEndpoint, type PagedEndpoint } from './pages';
 
-/** Bitbucket Cloud's endpoints. */
-export const AUTHORIZATION_URL = 'https://bitbucket.org/site/oauth2/authorize';
-export const TOKEN_URL = 'https://bitbucket.org/site/oauth2/access_token';
-export const USER_PROFILE_URL = 'https://api.bitbucket.org/2.0/user';
-export const USER_EMAILS_URL = 'https://api.bitbucket.org/2.0/user/emails';
-export const USER_WORKSPACES_URL = 'https://api.bitbucket.org/2.0/user/workspaces';
+/** Bitbucket Cloud's endpoints, and the options that replace them. */
+const ENDPOINTS = {
+  authorizationURL: 'https://bitbucket.org/site/oauth2/authorize',
+  tokenURL: 'https://bitbucket.org/site/oauth2/access_token',
+  userProfileURL: 'https://api.bitbucket.org/2.0/user',
+  userEmailsURL: 'https://api.bitbucket.org/2.0/user/emails',
+  userWorkspacesURL: 'https://api.bitbucket.org/2.0/user/workspaces',
+};
 
 /** The roles `minimumWorkspaceRole` accepts, lowest first. */
-export const MINIMUM_ROLES = ['member', 'create-project', 'owner'] as const;
+const MINIMUM_ROLES = ['member', 'create-project', 'owner'] as const;
 export type MinimumWorkspaceRole = (typeof MINIMUM_ROLES)[number];
 
 /**
@@ -19,63 +22,62 @@ const SLUG = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$/;
 /** Each listed workspace is one concurrent request per login: a bound on them. */
 const MAX_WORKSPACES = 20;
 
-/** The Cloud strategy's options after checking, with every default filled in. */
-export interface ResolvedOptions extends CommonOptions {
+/** What the Cloud strategy reads of its options, after checking, with every default filled in. */
+export interface CloudSettings {
   authorizationURL: string;
   tokenURL: string;
   userProfileURL: string;
-  userEmailsURL: string;
-  userWorkspacesURL: string;
-  /** Allowed workspace slugs, or undefined when sign-in is not restricted. */
+  emails: PagedEndpoint;
+  workspaceList: PagedEndpoint;
+  /** The allowed workspace slugs (duplicates dropped, ignoring case), or undefined when sign-in is not restricted. */
   workspaces: string[] | undefined;
+  /** Each allowed workspace's slug and the URL of the user's permission in it. */
+  permissionURLs: ReadonlyArray<readonly [slug: string, url: string]>;
   minimumWorkspaceRole: MinimumWorkspaceRole;
   fetchWorkspaces: boolean;
   skipEmails: boolean;
   includeUnverifiedEmails: boolean;
 }
 
-/**
- * Checks the Cloud strategy's options and returns a new object: the caller's is never changed.
- */
-export function resolveOptions(options: unknown): ResolvedOptions {
+/** Checks the Cloud strategy's options; the caller's object is never changed. */
+export function resolveOptions(options: unknown): { common: CommonOptions; settings: CloudSettings } {
   const common = resolveCommon(options, {
     product: 'cloud',
-    booleans: ['skipEmails', 'includeUnverifiedEmails', 'fetchWorkspaces'],
+    checks: [
+      flags('skipEmails', 'includeUnverifiedEmails', 'fetchWorkspaces'),
+      listOf('workspaces', SLUG, "workspace slugs (letters, digits, '-', '_', '.')"),
+      [['minimumWorkspaceRole'], (v) => MINIMUM_ROLES.includes(v as MinimumWorkspaceRole), `must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`],
+      [Object.keys(ENDPOINTS), isEndpointURL, 'must be an absolute http(s) URL without credentials'],
+    ],
+    defaults: { minimumWorkspaceRole: 'member' },
     credentials: { id: 'Key', secret: 'Secret', where: "Bitbucket OAuth consumer (Workspace settings → OAuth consumers, the consumer's Key and Secret)" },
   });
-  const { input } = common;
-  const workspaces = input['workspaces'];
-  if (
-    workspaces !== undefined &&
-    !(Array.isArray(workspaces) && workspaces.length > 0 && workspaces.every((w) => typeof w === 'string' && SLUG.test(w)))
-  ) {
-    throw new TypeError(
-      `${PREFIX} options.workspaces must be a non-empty array of workspace slugs (letters, digits, '-', '_', '.')`,
-    );
-  }
-  const slugs = workspaces === undefined ? undefined : [...new Map((workspaces as string[]).map((w) => [w.toLowerCase(), w])).values()];
-  if (slugs && slugs.length > MAX_WORKSPACES) {
+  const { values } = common;
+  const given = values['workspaces'] as string[] | undefined;
+  const workspaces = given === undefined ? undefined : [...new Map(given.map((w) => [w.toLowerCase(), w])).values()];
+  if (workspaces && workspaces.length > MAX_WORKSPACES) {
     throw new TypeError(`${PREFIX} options.workspaces may list at most ${MAX_WORKSPACES} workspaces (one request each per login)`);
   }
-  const minimumRole = input['minimumWorkspaceRole'] ?? 'member';
-  if (!MINIMUM_ROLES.includes(minimumRole as MinimumWorkspaceRole)) {
-    throw new TypeError(`${PREFIX} options.minimumWorkspaceRole must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`);
-  }
-  if (workspaces !== undefined && common.maySkipProfile) {
+  if (workspaces && common.maySkipProfile) {
     throw new TypeError(`${PREFIX} options.workspaces needs the profile: it cannot be combined with skipUserProfile`);
   }
-
+  const url = (name: keyof typeof ENDPOINTS): string => (values[name] as string | undefined) ?? ENDPOINTS[name];
+  const workspacesBase = url('userWorkspacesURL').replace(/\/+$/, '');
   return {
-    ...common,
-    authorizationURL: endpoint(input, 'authorizationURL', AUTHORIZATION_URL),
-    tokenURL: endpoint(input, 'tokenURL', TOKEN_URL),
-    userProfileURL: endpoint(input, 'userProfileURL', USER_PROFILE_URL),
-    userEmailsURL: endpoint(input, 'userEmailsURL', USER_EMAILS_URL),
-    userWorkspacesURL: endpoint(input, 'userWorkspacesURL', USER_WORKSPACES_URL),
-    workspaces: slugs,
-    minimumWorkspaceRole: minimumRole as MinimumWorkspaceRole,
-    fetchWorkspaces: input['fetchWorkspaces'] === true,
-    skipEmails: input['skipEmails'] === true,
-    includeUnverifiedEmails: input['includeUnverifiedEmails'] === true,
+    common,
+    settings: {
+      authorizationURL: url('authorizationURL'),
+      tokenURL: url('tokenURL'),
+      userProfileURL: url('userProfileURL'),
+      emails: pagedEndpoint(url('userEmailsURL')),
+      workspaceList: pagedEndpoint(url('userWorkspacesURL')),
+      workspaces,
+      // The user's role in one workspace: `<userWorkspacesURL>/<slug>/permission`.
+      permissionURLs: (workspaces ?? []).map((slug) => [slug, `${workspacesBase}/${encodeURIComponent(slug)}/permission`] as const),
+      minimumWorkspaceRole: values['minimumWorkspaceRole'] as MinimumWorkspaceRole,
+      fetchWorkspaces: values['fetchWorkspaces'] === true,
+      skipEmails: values['skipEmails'] === true,
+      includeUnverifiedEmails: values['includeUnverifiedEmails'] === true,
+    },
   };
 }

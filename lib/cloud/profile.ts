@@ -9,37 +9,25 @@ import type { Profile } from './types';
  */
 export function parseProfile(body: string): Profile {
   const parsed = parseJson(body);
-  if (!parsed.ok) {
-    throw new BitbucketResponseError('Failed to parse user profile: Bitbucket did not answer JSON');
-  }
-  return profileFromJson(parsed.value, body);
-}
-
-/** Builds the profile from an already parsed `/2.0/user` value. */
-export function profileFromJson(json: unknown, raw: string): Profile {
-  if (!isJsonObject(json)) {
-    throw new BitbucketResponseError('Failed to parse user profile: the answer is not a JSON object');
-  }
+  if (!parsed.ok) throw new BitbucketResponseError('Failed to parse user profile: Bitbucket did not answer JSON');
+  const json = parsed.value;
+  if (!isJsonObject(json)) throw new BitbucketResponseError('Failed to parse user profile: the answer is not a JSON object');
   const uuid = optionalString(json, 'uuid');
-  if (!uuid) {
-    throw new BitbucketResponseError('Failed to parse user profile: the user has no uuid');
-  }
+  if (!uuid) throw new BitbucketResponseError('Failed to parse user profile: the user has no uuid');
   const username = optionalString(json, 'username') || undefined;
   const nickname = optionalString(json, 'nickname') || undefined;
-  const displayName = optionalString(json, 'display_name') || nickname || username || '';
   // Links and the avatar only as absolute http(s) URLs: never `javascript:` or `data:`.
   const avatar = httpURL(linkHref(json, 'avatar'));
-
   const profile: Profile = {
     provider: 'bitbucket',
     id: uuid,
     accountId: optionalString(json, 'account_id') || undefined,
     nickname,
-    displayName,
+    displayName: optionalString(json, 'display_name') || nickname || username || '',
     profileUrl: httpURL(linkHref(json, 'html')),
     photos: avatar ? [{ value: avatar }] : [],
     emails: [],
-    _raw: raw,
+    _raw: body,
     _json: json,
   };
   // NOTE: `username` is deprecated (2019 privacy changes) but still returned for the

@@ -3,8 +3,8 @@ import { BitbucketResponseError } from '../core/errors';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
 import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
-import { type MinimumWorkspaceRole, resolveOptions } from './options';
-import { fetchAllPages, pagedEndpoint, type PagedEndpoint } from './pages';
+import { type CloudSettings, type MinimumWorkspaceRole, resolveOptions } from './options';
+import { fetchAllPages } from './pages';
 import { parseProfile } from './profile';
 import type {
   BitbucketWorkspace,
@@ -18,14 +18,7 @@ import type {
   VerifyFunctionWithRequestAndTokenParams,
   VerifyFunctionWithTokenParams,
 } from './types';
-import {
-  isPermitted,
-  mergeWorkspaces,
-  parsePermission,
-  parseWorkspacesPage,
-  permissionURL,
-  unknownRoleMessage,
-} from './workspaces';
+import { isPermitted, mergeWorkspaces, parsePermission, parseWorkspacesPage, unknownRoleMessage } from './workspaces';
 
 const REFUSALS: Readonly<Record<MinimumWorkspaceRole, string>> = {
   member: 'Only members of a permitted Bitbucket workspace may sign in.',
@@ -50,15 +43,7 @@ const REFUSALS: Readonly<Record<MinimumWorkspaceRole, string>> = {
  * ```
  */
 export class Strategy extends BitbucketStrategyBase<Profile> {
-  private readonly _userProfileURL: string;
-  private readonly _emailsEndpoint: PagedEndpoint;
-  private readonly _workspacesEndpoint: PagedEndpoint;
-  private readonly _permissionURLs: ReadonlyArray<readonly [slug: string, url: string]>;
-  private readonly _skipEmails: boolean;
-  private readonly _includeUnverifiedEmails: boolean;
-  private readonly _workspaces: readonly string[] | undefined;
-  private readonly _minimumWorkspaceRole: MinimumWorkspaceRole;
-  private readonly _listWorkspaces: boolean;
+  private readonly _settings: CloudSettings;
 
   // The withTokenParams() forms come first, so that TypeScript infers their object's types.
   constructor(options: StrategyOptions, verify: VerifyFunctionWithTokenParams);
@@ -67,52 +52,27 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
   constructor(options: StrategyOptions, verify: VerifyFunctionWithParams);
   constructor(options: StrategyOptionsWithRequest, verify: VerifyFunctionWithRequest);
   constructor(options: StrategyOptionsWithRequest, verify: VerifyFunctionWithRequestAndParams);
-  constructor(
-    options: StrategyOptions | StrategyOptionsWithRequest,
-    verify:
-      | VerifyFunction
-      | VerifyFunctionWithParams
-      | VerifyFunctionWithRequest
-      | VerifyFunctionWithRequestAndParams
-      | VerifyFunctionWithTokenParams
-      | VerifyFunctionWithRequestAndTokenParams,
-  ) {
-    const resolved = resolveOptions(options);
-    const permissionURLs = (resolved.workspaces ?? []).map((slug) => [slug, permissionURL(resolved.userWorkspacesURL, slug)] as const);
-    super(
-      resolved,
-      {
-        name: 'bitbucket',
-        authorizationURL: resolved.authorizationURL,
-        tokenURL: resolved.tokenURL,
-        clientAuthentication: 'basic',
-      },
-      verify,
-    );
-    this._userProfileURL = resolved.userProfileURL;
-    this._emailsEndpoint = pagedEndpoint(resolved.userEmailsURL);
-    this._workspacesEndpoint = pagedEndpoint(resolved.userWorkspacesURL);
-    this._permissionURLs = permissionURLs;
-    this._skipEmails = resolved.skipEmails;
-    this._includeUnverifiedEmails = resolved.includeUnverifiedEmails;
-    this._workspaces = resolved.workspaces;
-    this._minimumWorkspaceRole = resolved.minimumWorkspaceRole;
-    this._listWorkspaces = resolved.fetchWorkspaces;
+  // Both are checked at run time: the options by resolveOptions(), the function by the base class.
+  constructor(options: unknown, verify: unknown) {
+    const { common, settings } = resolveOptions(options);
+    const { authorizationURL, tokenURL } = settings;
+    super(common, { name: 'bitbucket', authorizationURL, tokenURL, clientAuthentication: 'basic' }, verify);
+    this._settings = settings;
   }
 
   protected async loadProfileParts(accessToken: string, login: Login): Promise<{ profile: Profile; refusal: Refusal | undefined }> {
+    const { skipEmails, workspaces: allowed, fetchWorkspaces, includeUnverifiedEmails, minimumWorkspaceRole } = this._settings;
     const user = this.fetchUser(accessToken, login);
-    const emails = this._skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, login);
-    const checked = this._workspaces ? this.checkWorkspaces(accessToken, login) : undefined;
-    const listed = this._listWorkspaces ? this.fetchWorkspaces(accessToken, login) : undefined;
+    const emails = skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, login);
+    const checked = allowed ? this.checkWorkspaces(accessToken, login) : undefined;
+    const listed = fetchWorkspaces ? this.fetchWorkspaces(accessToken, login) : undefined;
     const [profile, rawEmails, memberships, all] = await Promise.all([user, emails, checked, listed]);
-    profile.emails = orderEmails(rawEmails, this._includeUnverifiedEmails);
+    profile.emails = orderEmails(rawEmails, includeUnverifiedEmails);
     if (all) profile.workspaces = mergeWorkspaces(all, memberships ?? []);
     else if (memberships) profile.workspaces = memberships;
     // The workspace rule: only what the permission requests found counts, never the listing's entries.
-    const allowed = this._workspaces;
-    const refusal = allowed && !isPermitted(memberships ?? [], allowed, this._minimumWorkspaceRole)
-      ? { message: unknownRoleMessage(memberships ?? [], allowed) ?? REFUSALS[this._minimumWorkspaceRole], reason: 'workspace' }
+    const refusal = allowed && !isPermitted(memberships ?? [], allowed, minimumWorkspaceRole)
+      ? { message: unknownRoleMessage(memberships ?? [], allowed) ?? REFUSALS[minimumWorkspaceRole], reason: 'workspace' }
       : undefined;
     return { profile, refusal };
   }
@@ -123,7 +83,7 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
    */
   private async checkWorkspaces(accessToken: string, login: Login): Promise<BitbucketWorkspace[]> {
     const answers = await Promise.all(
-      this._permissionURLs.map(async ([slug, url]) => {
+      this._settings.permissionURLs.map(async ([slug, url]) => {
         const response = await this._oauth2.apiGet(url, accessToken, login);
         if (response.status === 200) {
           const membership = parsePermission(response.body);
@@ -140,7 +100,7 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
   }
 
   private async fetchUser(accessToken: string, login: Login): Promise<Profile> {
-    const response = await this._oauth2.apiGet(this._userProfileURL, accessToken, login);
+    const response = await this._oauth2.apiGet(this._settings.userProfileURL, accessToken, login);
     if (response.status !== 200) throw apiError('Fetching the user profile', response, true);
     return parseProfile(response.body);
   }
@@ -148,7 +108,7 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
   private fetchEmails(accessToken: string, login: Login): Promise<RawEmail[]> {
     return fetchAllPages({
       what: 'user emails',
-      endpoint: this._emailsEndpoint,
+      endpoint: this._settings.emails,
       get: (url) => this._oauth2.apiGet(url, accessToken, login),
       parse: parseEmailsPage,
       // NOTE: Bitbucket answers 403 ("Your credentials lack one or more required privilege
@@ -161,7 +121,7 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
   private fetchWorkspaces(accessToken: string, login: Login): Promise<BitbucketWorkspace[]> {
     return fetchAllPages({
       what: 'workspaces',
-      endpoint: this._workspacesEndpoint,
+      endpoint: this._settings.workspaceList,
       get: (page) => this._oauth2.apiGet(page, accessToken, login),
       parse: parseWorkspacesPage,
       onError: (response) => apiError('Fetching the workspaces', response, true),

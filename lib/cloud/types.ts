@@ -14,18 +14,13 @@ export interface BitbucketEmail {
 /** A role in a workspace, highest first: `owner`, `create-project`, `member`, `collaborator` (deprecated by Bitbucket). */
 export type WorkspaceRole = 'owner' | 'create-project' | 'member' | 'collaborator' | (string & {});
 
-/**
- * A workspace the user can access. Which fields are there depends on how it was learnt:
- * - checked with `workspaces` (`GET /2.0/user/workspaces/{slug}/permission`): `slug`, `uuid`,
- *   `name`, `permission` (the user's highest role) and `administrator` (the role is `owner`);
- * - listed with `fetchWorkspaces` (`GET /2.0/user/workspaces`): `slug`, `uuid` and
- *   `administrator`; `name` only when Bitbucket included it; no `permission`, except for the
- *   workspaces that `workspaces` also checked.
- */
+/** A workspace the user can access, checked with `workspaces` or listed with `fetchWorkspaces`. */
 export interface BitbucketWorkspace {
   slug: string;
   uuid: string;
+  /** Always for a checked workspace; for a listed one, when Bitbucket included it. */
   name?: string;
+  /** The user's highest role: only for workspaces that `workspaces` checked. */
   permission?: WorkspaceRole;
   /** The user administers the workspace (its `owner` role). */
   administrator: boolean;
@@ -47,16 +42,9 @@ export interface Profile extends PassportProfile {
   profileUrl: string | undefined;
   /** The avatar (`links.avatar.href`), when Bitbucket gave one. */
   photos: Array<{ value: string }>;
-  /**
-   * Confirmed addresses, the confirmed primary first. Unconfirmed addresses appear only with
-   * `includeUnverifiedEmails`, after the confirmed ones. Empty when the consumer lacks the
-   * Account: Email permission or `skipEmails` is set.
-   */
+  /** Confirmed addresses, the primary first; unconfirmed ones after them with `includeUnverifiedEmails`. */
   emails: BitbucketEmail[];
-  /**
-   * The workspaces the user can access, when `workspaces` or `fetchWorkspaces` is set. With
-   * `workspaces` alone: only those of the listed workspaces the user is in.
-   */
+  /** With `fetchWorkspaces`, every workspace the user can access; with `workspaces` alone, the listed ones the user is in. */
   workspaces?: BitbucketWorkspace[];
   /** The body of `GET /2.0/user`, as received. */
   _raw: string;
@@ -69,15 +57,10 @@ export type { TokenParamsVerify, VerifyArguments } from '../core/types';
 import type { CommonStrategyOptions, TokenParams, TokenParamsVerify, Verify } from '../core/types';
 
 export type VerifyFunction = Verify<[accessToken: string, refreshToken: string, profile: Profile]>;
-/**
- * `(accessToken, refreshToken, params, profile, done)`: declare all five. TypeScript accepts a
- * function with fewer here, but passport-oauth2 counts the declared parameters, and calls one
- * with four as `(accessToken, refreshToken, profile, done)`. To get `params`, prefer
- * `withTokenParams(({ accessToken, refreshToken, params, profile }) => user)`.
- */
+/** Declare all five parameters (passport-oauth2 calls a function with four without `params`); prefer `withTokenParams()`. */
 export type VerifyFunctionWithParams = Verify<[accessToken: string, refreshToken: string, params: TokenParams, profile: Profile]>;
 export type VerifyFunctionWithRequest = Verify<[req: Request, accessToken: string, refreshToken: string, profile: Profile]>;
-/** `(req, accessToken, refreshToken, params, profile, done)`: declare all six (see {@link VerifyFunctionWithParams}). */
+/** Declare all six parameters (see {@link VerifyFunctionWithParams}). */
 export type VerifyFunctionWithRequestAndParams = Verify<
   [req: Request, accessToken: string, refreshToken: string, params: TokenParams, profile: Profile]
 >;
@@ -89,20 +72,11 @@ export type VerifyFunctionWithRequestAndTokenParams = TokenParamsVerify<Profile,
 export interface StrategyOptionsBase extends CommonStrategyOptions {
   userProfileURL?: string | undefined;
   userEmailsURL?: string | undefined;
-  /**
-   * Base of the workspace endpoints, default `https://api.bitbucket.org/2.0/user/workspaces`:
-   * the listing itself (`fetchWorkspaces`), and `<base>/<slug>/permission` (`workspaces`).
-   */
+  /** Base of the workspace endpoints: the listing (`fetchWorkspaces`) and `<base>/<slug>/permission` (`workspaces`). */
   userWorkspacesURL?: string | undefined;
-  /**
-   * Only members of these workspaces (slugs) may sign in; anyone else is a failed login that
-   * never reaches the verify function. Fills `profile.workspaces`.
-   */
+  /** Only members of these workspaces (slugs) may sign in; anyone else fails before the verify function. */
   workspaces?: readonly string[] | undefined;
-  /**
-   * With `workspaces`: the lowest role that may sign in, of `member` < `create-project` <
-   * `owner`. Default `member` (which the deprecated `collaborator` role also meets).
-   */
+  /** With `workspaces`: the lowest role that may sign in, `member` (default) < `create-project` < `owner`. */
   minimumWorkspaceRole?: 'member' | 'create-project' | 'owner' | undefined;
   /** Fill `profile.workspaces` with every workspace the user can access. Default `false`. */
   fetchWorkspaces?: boolean | undefined;

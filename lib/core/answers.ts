@@ -1,7 +1,7 @@
 import { TokenError } from 'passport-oauth2';
 import { BitbucketAPIError, type BitbucketError, BitbucketEndpointRemovedError } from './errors';
 import type { HttpResponse } from './http';
-import { isJsonObject, optionalString, parseJson } from './json';
+import { isJsonObject, member, optionalString, parseObject } from './json';
 
 /**
  * Reading what Bitbucket answered when it is not a success: every error body the strategy
@@ -39,11 +39,9 @@ export function apiError(what: string, response: HttpResponse, scopeHint = false
 
 /** The token endpoint's answer: its OAuth error body as passport-oauth2's `TokenError`, or {@link apiError}. */
 export function tokenError(what: string, response: HttpResponse): Error {
-  const parsed = parseJson(response.body);
-  const code = parsed.ok && isJsonObject(parsed.value) ? optionalString(parsed.value, 'error') : undefined;
-  if (code && parsed.ok && isJsonObject(parsed.value)) {
-    return new TokenError(optionalString(parsed.value, 'error_description'), code, optionalString(parsed.value, 'error_uri'), response.status);
-  }
+  const json = parseObject(response.body);
+  const code = optionalString(json, 'error');
+  if (code) return new TokenError(optionalString(json, 'error_description'), code, optionalString(json, 'error_uri'), response.status);
   return apiError(what, response);
 }
 
@@ -52,10 +50,8 @@ export function tokenError(what: string, response: HttpResponse): Error {
  * missing-scope 403 (`fixtures/error-scope.json`), not a refusal of the resource.
  */
 export function missingScopes(response: HttpResponse): unknown[] | undefined {
-  const parsed = parseJson(response.body);
-  const error = parsed.ok && isJsonObject(parsed.value) ? parsed.value['error'] : undefined;
-  const detail = isJsonObject(error) ? error['detail'] : undefined;
-  return isJsonObject(detail) && Array.isArray(detail['required']) ? detail['required'] : undefined;
+  const required = member(member(member(parseObject(response.body), 'error'), 'detail'), 'required');
+  return Array.isArray(required) ? required : undefined;
 }
 
 function permissionHint(required: readonly unknown[]): string {
@@ -65,13 +61,10 @@ function permissionHint(required: readonly unknown[]): string {
 
 /** `CHANGE-N` and its announcement from `{"error": {"message": "CHANGE-N - …", "data": {"announcement_url"}}}`. */
 function removalNotice(body: string): { change: string; announcementURL: string } | undefined {
-  const parsed = parseJson(body);
-  const error = parsed.ok && isJsonObject(parsed.value) ? parsed.value['error'] : undefined;
-  const message = isJsonObject(error) ? optionalString(error, 'message') : undefined;
-  const change = message ? CHANGE_NOTICE.exec(message)?.[1] : undefined;
-  if (!change || !isJsonObject(error)) return undefined;
-  const data = error['data'];
-  const given = isJsonObject(data) ? optionalString(data, 'announcement_url') : undefined;
+  const error = member(parseObject(body), 'error');
+  const change = CHANGE_NOTICE.exec(optionalString(error, 'message') ?? '')?.[1];
+  if (!change) return undefined;
+  const given = optionalString(member(error, 'data'), 'announcement_url');
   // Only an Atlassian page is quoted; otherwise the changelog entry the id names.
   const announcementURL = given && given.startsWith('https://developer.atlassian.com/') && !/\s/.test(given) ? given : `${CHANGELOG}#${change}`;
   return { change, announcementURL };
@@ -84,14 +77,13 @@ function removalNotice(body: string): { change: string; announcementURL: string 
  * text/plain body (the 429 rate-limit answer). HTML pages are never quoted.
  */
 function messageFromBody(body: string, contentType: string | undefined): string | undefined {
-  const parsed = parseJson(body);
-  if (parsed.ok && isJsonObject(parsed.value)) {
-    const error = parsed.value['error'];
-    // Cloud: {"error": {"message"}}; Data Center: {"errors": [{"message", "exceptionName"}]}.
-    const errors = parsed.value['errors'];
+  const json = parseObject(body);
+  if (json) {
+    const error = json['error'];
+    const errors = json['errors'];
     const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
-    const message = isJsonObject(error) ? optionalString(error, 'message') : isJsonObject(first) ? optionalString(first, 'message') : undefined;
-    const text = message || optionalString(parsed.value, 'error_description') || (typeof error === 'string' ? error : undefined);
+    const message = isJsonObject(error) ? optionalString(error, 'message') : optionalString(first, 'message');
+    const text = message || optionalString(json, 'error_description') || (typeof error === 'string' ? error : undefined);
     return text ? text.slice(0, MAX_TEXT_MESSAGE) : undefined;
   }
   const text = body.trim();
@@ -100,10 +92,7 @@ function messageFromBody(body: string, contentType: string | undefined): string 
 
 /** A URL for a message: origin and path only, so that no query value (a secret, say) is repeated. */
 export function safeURL(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.origin}${parsed.pathname}`;
-  } catch {
-    return '(an invalid URL)';
-  }
+  if (!URL.canParse(url)) return '(an invalid URL)';
+  const { origin, pathname } = new URL(url);
+  return `${origin}${pathname}`;
 }

@@ -1,26 +1,13 @@
 import { InternalOAuthError } from 'passport-oauth2';
 
+type ResponseErrorCode = 'BITBUCKET_INVALID_RESPONSE' | 'BITBUCKET_RESPONSE_TOO_LARGE' | 'BITBUCKET_UNSAFE_PAGINATION';
+
 /**
- * Stable codes carried by every {@link BitbucketError}. Classes and codes pair up: the class
- * says what kind of thing went wrong (for `instanceof`, as Passport apps check errors), the
- * code says which case, and survives serialisation and a second copy of the package:
- *
- * | class | code |
- * | --- | --- |
- * | `BitbucketAPIError` | `BITBUCKET_API_ERROR` |
- * | `BitbucketEndpointRemovedError` | `BITBUCKET_ENDPOINT_REMOVED` |
- * | `BitbucketResponseError` | `BITBUCKET_INVALID_RESPONSE`, `BITBUCKET_RESPONSE_TOO_LARGE`, `BITBUCKET_UNSAFE_PAGINATION` |
- * | `BitbucketTimeoutError` | `BITBUCKET_TIMEOUT` |
- * | `BitbucketNetworkError` | `BITBUCKET_NETWORK_ERROR` |
+ * Stable codes carried by every {@link BitbucketError}: the class says what kind of thing went
+ * wrong (for `instanceof`), the code which case, and survives serialisation and a second copy
+ * of the package. Each class has its own code, except `BitbucketResponseError`'s three.
  */
-export type BitbucketErrorCode =
-  | 'BITBUCKET_API_ERROR'
-  | 'BITBUCKET_ENDPOINT_REMOVED'
-  | 'BITBUCKET_INVALID_RESPONSE'
-  | 'BITBUCKET_RESPONSE_TOO_LARGE'
-  | 'BITBUCKET_UNSAFE_PAGINATION'
-  | 'BITBUCKET_TIMEOUT'
-  | 'BITBUCKET_NETWORK_ERROR';
+export type BitbucketErrorCode = 'BITBUCKET_API_ERROR' | 'BITBUCKET_ENDPOINT_REMOVED' | ResponseErrorCode | 'BITBUCKET_TIMEOUT' | 'BITBUCKET_NETWORK_ERROR';
 
 /** What Bitbucket answered, in the shape passport-oauth2's `InternalOAuthError` keeps. */
 export interface BitbucketOAuthErrorData {
@@ -28,11 +15,9 @@ export interface BitbucketOAuthErrorData {
   data: string;
 }
 
-/** What an error may carry besides its message. */
+/** What an error may carry besides its message: the status and body (kept in `oauthError`) Bitbucket answered with. */
 export interface ErrorDetails {
-  /** The HTTP status Bitbucket answered with. */
   status?: number | undefined;
-  /** The body Bitbucket answered with (kept in `oauthError.data`). */
   body?: string | undefined;
   cause?: unknown;
 }
@@ -60,10 +45,7 @@ export class BitbucketError extends InternalOAuthError {
   }
 }
 
-/**
- * Bitbucket answered with an error status. `message` carries Bitbucket's own
- * `error.message` when it sent one; `oauthError` keeps `{ statusCode, data }`.
- */
+/** Bitbucket answered with an error status; `message` carries Bitbucket's own words when it sent some. */
 export class BitbucketAPIError extends BitbucketError {
   /** The HTTP status Bitbucket answered with. */
   readonly status: number;
@@ -78,11 +60,7 @@ export class BitbucketAPIError extends BitbucketError {
   }
 }
 
-/**
- * Bitbucket answered 410 Gone with its removal notice (`error.message` starting `CHANGE-N - `):
- * the endpoint no longer exists. `change` names Atlassian's changelog entry and
- * `announcementURL` where to read it. Usually an endpoint option points at an old URL.
- */
+/** Bitbucket answered 410 Gone with its removal notice (`CHANGE-N - …`): usually an endpoint option points at an old URL. */
 export class BitbucketEndpointRemovedError extends BitbucketError {
   /** Always 410. */
   readonly status: number;
@@ -102,18 +80,12 @@ export class BitbucketEndpointRemovedError extends BitbucketError {
 
 /** Bitbucket answered, but not with what the protocol promises (not JSON, wrong shape, too large, unsafe `next`). */
 export class BitbucketResponseError extends BitbucketError {
-  constructor(
-    message: string,
-    details: ErrorDetails & { code?: 'BITBUCKET_INVALID_RESPONSE' | 'BITBUCKET_RESPONSE_TOO_LARGE' | 'BITBUCKET_UNSAFE_PAGINATION' } = {},
-  ) {
+  constructor(message: string, details: ErrorDetails & { code?: ResponseErrorCode } = {}) {
     super(message, details.code ?? 'BITBUCKET_INVALID_RESPONSE', details);
   }
 }
 
-/**
- * Bitbucket took too long: one request longer than the `timeout` option allows (`limit:
- * 'request'`), or the whole login longer than its deadline, 3 × `timeout` (`limit: 'login'`).
- */
+/** Bitbucket took too long: one request longer than `timeout` (`limit: 'request'`), or the login past 3 × `timeout` (`'login'`). */
 export class BitbucketTimeoutError extends BitbucketError {
   /** The limit that was exceeded, in milliseconds. */
   readonly timeout: number;

@@ -5,23 +5,23 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The string at `key`, or undefined when it is absent or not a string. */
-export function optionalString(object: JsonObject, key: string): string | undefined {
-  const value = object[key];
-  return typeof value === 'string' ? value : undefined;
+/** `value[key]`, when `value` is a JSON object. */
+export function member(value: unknown, key: string): unknown {
+  return isJsonObject(value) ? value[key] : undefined;
 }
 
-/** `object.links[name].href` as Bitbucket nests its links, when every step is what it should be. */
-export function linkHref(object: JsonObject, name: string): string | undefined {
-  const links = object['links'];
-  if (!isJsonObject(links)) return undefined;
-  const link = links[name];
-  if (!isJsonObject(link)) return undefined;
-  const href = optionalString(link, 'href');
-  return href === '' ? undefined : href;
+/** The string at `key` of `value`, or undefined when `value` is no object or the member no string. */
+export function optionalString(value: unknown, key: string): string | undefined {
+  const found = member(value, key);
+  return typeof found === 'string' ? found : undefined;
 }
 
-/** JSON.parse that reports failure as undefined instead of throwing. */
+/** `object.links[name].href` as Bitbucket nests its links, when every step is what it should be (and not empty). */
+export function linkHref(object: unknown, name: string): string | undefined {
+  return optionalString(member(member(object, 'links'), name), 'href') || undefined;
+}
+
+/** JSON.parse that reports failure instead of throwing. */
 export function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
@@ -30,16 +30,24 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
   }
 }
 
-/**
- * `value` when it is an absolute `http:` or `https:` URL, else undefined: what a profile may
- * hand an app to put in a link or an image (`javascript:` and `data:` URLs never).
- */
-export function httpURL(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
+/** The JSON object `text` holds, or undefined when it holds anything else. */
+export function parseObject(text: string): JsonObject | undefined {
+  const parsed = parseJson(text);
+  return parsed.ok && isJsonObject(parsed.value) ? parsed.value : undefined;
+}
+
+/** `value` parsed, when it is an absolute `http:` or `https:` URL. */
+export function parseHttpURL(value: unknown): URL | undefined {
+  if (typeof value !== 'string') return undefined;
   try {
-    const { protocol } = new URL(value);
-    return protocol === 'http:' || protocol === 'https:' ? value : undefined;
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** `value` when it is an absolute http(s) URL: what a profile may hand an app to put in a link or an image (`javascript:` and `data:` URLs never). */
+export function httpURL(value: string | undefined): string | undefined {
+  return parseHttpURL(value) ? value : undefined;
 }

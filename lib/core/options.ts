@@ -1,5 +1,5 @@
 import type { Agent, OutgoingHttpHeaders } from 'node:http';
-import { isJsonObject } from './json';
+import { isJsonObject, parseHttpURL } from './json';
 import { VERSION } from './version';
 
 /** Default bounds: 10 s a request, 1 MiB a response (a full page of 100 emails is ~30 KB). */
@@ -49,12 +49,20 @@ const PRODUCTS = {
   },
 } as const;
 
+/**
+ * One check of optional values: the options it applies to, whether a given value is valid, and
+ * how the TypeError that names the option ends otherwise. `undefined` always passes.
+ */
+export type Check = readonly [names: readonly string[], valid: (value: unknown) => boolean, problem: string];
+
 /** What a product adds to the shared option checks. */
 export interface ProductOptions {
   /** Which product: its own option names pass, the other product's are refused. */
   product: keyof typeof PRODUCTS;
-  /** Its own boolean options. */
-  booleans: readonly string[];
+  /** Checks of its own options, run after the shared ones. */
+  checks: readonly Check[];
+  /** Defaults of its own options, for a value left out (or null). */
+  defaults?: Record<string, unknown>;
   /** Where the credentials are found, for the message when one is missing. */
   credentials: { id: string; secret: string; where: string };
 }
@@ -66,74 +74,81 @@ const COMMON_NAMES = [
   'passReqToCallback', 'agent', 'callbackURLs',
 ];
 
+const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
+
+/** A check that each of `names` is true or false. */
+export function flags(...names: string[]): Check {
+  return [names, (value) => typeof value === 'boolean', 'must be true or false'];
+}
+
+/** A check that `name` is a non-empty array of strings that match `pattern`. */
+export function listOf(name: string, pattern: RegExp, what: string): Check {
+  const valid = (value: unknown): boolean => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v));
+  return [[name], valid, `must be a non-empty array of ${what}`];
+}
+
+/** Defaults of the shared options, for a value left out (or null). */
+const COMMON_DEFAULTS = {
+  timeout: DEFAULT_TIMEOUT,
+  retries: DEFAULT_RETRIES,
+  userAgent: `passport-bitbucket-auth/${VERSION}`,
+  customHeaders: {},
+  callbackURLs: [],
+};
+
+const COMMON_CHECKS: readonly Check[] = [
+  flags('state', 'passReqToCallback', 'proxy'),
+  [['agent'], (v) => isJsonObject(v) && typeof v['addRequest'] === 'function', 'must be an http.Agent or https.Agent'],
+  [['retries'], (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_RETRIES, `must be a whole number from 0 to ${MAX_RETRIES}`],
+  [['callbackURL', 'scopeSeparator', 'sessionKey'], (v) => typeof v === 'string', 'must be a string'],
+  [['callbackURLs'], (v) => isStrings(v) && !v.includes(''), 'must be an array of callback URLs (strings)'],
+  [['scope'], (v) => typeof v === 'string' || isStrings(v), 'must be a string or an array of strings'],
+  [['skipUserProfile'], (v) => typeof v === 'boolean' || typeof v === 'function', 'must be a boolean or a function'],
+  [
+    ['store'],
+    (v) => isJsonObject(v) && typeof v['store'] === 'function' && typeof v['verify'] === 'function',
+    'must be an object with store() and verify() methods',
+  ],
+  [['pkce'], (v) => typeof v === 'boolean' || v === 'S256' || v === 'plain', "must be true, false, 'S256' or 'plain'"],
+  [['userAgent'], (v) => typeof v === 'string' && v !== '', 'must be a non-empty string'],
+  [
+    ['customHeaders'],
+    (v) => isJsonObject(v) && Object.values(v).every((h) => typeof h === 'string' || typeof h === 'number' || isStrings(h)),
+    'must be an object of header names to strings',
+  ],
+];
+
 /**
- * Checks the options both strategies share (which may come from plain JavaScript). Every
- * problem is a TypeError (RangeError for a timeout out of range) naming the option; no value
- * is echoed, so a secret pasted into the wrong option does not end up in a log.
+ * Checks the options both strategies share (which may come from plain JavaScript), then the
+ * product's own. Every problem is a TypeError (RangeError for a timeout out of range) naming
+ * the option; no value is echoed, so a secret pasted into the wrong option does not end up in
+ * a log.
  */
-export function resolveCommon(input: unknown, product: ProductOptions): CommonOptions & { input: Record<string, unknown> } {
+export function resolveCommon(input: unknown, product: ProductOptions): CommonOptions & { values: Record<string, unknown> } {
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
   checkOtherProduct(input, product.product);
   checkNames(input, [...COMMON_NAMES, ...PRODUCTS[product.product].names]);
-  const clientID = requiredCredential(input, 'clientID', product.credentials.id, product.credentials.where);
-  const clientSecret = requiredCredential(input, 'clientSecret', product.credentials.secret, product.credentials.where);
-  const timeout = input['timeout'] ?? DEFAULT_TIMEOUT;
+  const { id, secret, where } = product.credentials;
+  for (const [key, label] of [['clientID', id], ['clientSecret', secret]] as const) {
+    const value = input[key];
+    if (typeof value !== 'string' || value.trim() === '') {
+      throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${where}`);
+    }
+  }
+  const given: Record<string, unknown> = { ...input };
+  for (const [name, value] of Object.entries({ ...COMMON_DEFAULTS, ...product.defaults })) given[name] ??= value;
+  const timeout = given['timeout'];
   if (typeof timeout !== 'number') throw new TypeError(`${PREFIX} options.timeout must be a number of milliseconds`);
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_TIMEOUT) {
     throw new RangeError(`${PREFIX} options.timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`);
   }
-
-  for (const key of ['state', 'passReqToCallback', 'proxy', ...product.booleans]) {
-    if (input[key] !== undefined && typeof input[key] !== 'boolean') {
-      throw new TypeError(`${PREFIX} options.${key} must be true or false`);
+  for (const [names, valid, problem] of [...COMMON_CHECKS, ...product.checks]) {
+    for (const name of names) {
+      if (given[name] !== undefined && !valid(given[name])) throw new TypeError(`${PREFIX} options.${name} ${problem}`);
     }
   }
-  const agent = input['agent'];
-  if (agent !== undefined && !(isJsonObject(agent) && typeof agent['addRequest'] === 'function')) {
-    throw new TypeError(`${PREFIX} options.agent must be an http.Agent or https.Agent`);
-  }
-  const retries = input['retries'] ?? DEFAULT_RETRIES;
-  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
-    throw new TypeError(`${PREFIX} options.retries must be a whole number from 0 to ${MAX_RETRIES}`);
-  }
-  for (const key of ['callbackURL', 'scopeSeparator', 'sessionKey'] as const) {
-    if (input[key] !== undefined && typeof input[key] !== 'string') {
-      throw new TypeError(`${PREFIX} options.${key} must be a string`);
-    }
-  }
-  const callbackURLs = input['callbackURLs'] ?? [];
-  if (!Array.isArray(callbackURLs) || !callbackURLs.every((url) => typeof url === 'string' && url !== '')) {
-    throw new TypeError(`${PREFIX} options.callbackURLs must be an array of callback URLs (strings)`);
-  }
-  const scope = input['scope'];
-  if (
-    scope !== undefined &&
-    typeof scope !== 'string' &&
-    !(Array.isArray(scope) && scope.every((s) => typeof s === 'string'))
-  ) {
-    throw new TypeError(`${PREFIX} options.scope must be a string or an array of strings`);
-  }
-  const skip = input['skipUserProfile'];
-  if (skip !== undefined && typeof skip !== 'boolean' && typeof skip !== 'function') {
-    throw new TypeError(`${PREFIX} options.skipUserProfile must be a boolean or a function`);
-  }
-  const store = input['store'];
-  if (
-    store !== undefined &&
-    !(isJsonObject(store) && typeof store['store'] === 'function' && typeof store['verify'] === 'function')
-  ) {
-    throw new TypeError(`${PREFIX} options.store must be an object with store() and verify() methods`);
-  }
-  const pkce = resolvePkce(input['pkce'], input['state'] !== false, store as { store: { length: number } } | undefined);
-
-  const userAgent = input['userAgent'] ?? `passport-bitbucket-auth/${VERSION}`;
-  if (typeof userAgent !== 'string' || userAgent === '') {
-    throw new TypeError(`${PREFIX} options.userAgent must be a non-empty string`);
-  }
-  const custom = input['customHeaders'] ?? {};
-  if (!isJsonObject(custom) || !Object.values(custom).every(isHeaderValue)) {
-    throw new TypeError(`${PREFIX} options.customHeaders must be an object of header names to strings`);
-  }
+  const store = input['store'] as { store: { length: number } } | undefined;
+  const pkce = resolvePkce(input['pkce'] as boolean | 'S256' | 'plain' | undefined, input['state'] !== false, store);
 
   // Everything else goes to passport-oauth2 as given (it may know options this package does
   // not), except the secret, which only BitbucketOAuth2 keeps.
@@ -141,19 +156,20 @@ export function resolveCommon(input: unknown, product: ProductOptions): CommonOp
   for (const [key, value] of Object.entries(input)) {
     if (value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)) passThrough[key] = value;
   }
-
+  const callbackURL = input['callbackURL'] as string | undefined;
+  const skip = input['skipUserProfile'];
   return {
-    input,
-    clientID,
-    clientSecret,
+    values: given,
+    clientID: input['clientID'] as string,
+    clientSecret: input['clientSecret'] as string,
     state: input['state'] !== false,
     passReqToCallback: input['passReqToCallback'] === true,
     timeout,
-    retries,
+    retries: given['retries'] as number,
     pkce,
-    agent: agent as Agent | undefined,
-    headers: { ...(custom as OutgoingHttpHeaders), 'User-Agent': userAgent },
-    callbackURLs: [...(typeof input['callbackURL'] === 'string' ? [input['callbackURL']] : []), ...(callbackURLs as string[])],
+    agent: input['agent'] as Agent | undefined,
+    headers: { ...(given['customHeaders'] as OutgoingHttpHeaders), 'User-Agent': given['userAgent'] as string },
+    callbackURLs: [...(callbackURL === undefined ? [] : [callbackURL]), ...(given['callbackURLs'] as string[])],
     maySkipProfile: skip !== undefined && skip !== false,
     passThrough,
   };
@@ -166,12 +182,8 @@ export function resolveCommon(input: unknown, product: ProductOptions): CommonOp
  * meta, callback)`). `pkce: false` opts out. With `state: false` and no store there is nowhere
  * to keep a verifier: PKCE stays off unless asked for, and asking is an error.
  */
-function resolvePkce(value: unknown, state: boolean, store: { store: { length: number } } | undefined): false | 'S256' | 'plain' {
-  if (value !== undefined && typeof value !== 'boolean' && value !== 'S256' && value !== 'plain') {
-    throw new TypeError(`${PREFIX} options.pkce must be true, false, 'S256' or 'plain'`);
-  }
+function resolvePkce(value: boolean | 'S256' | 'plain' | undefined, state: boolean, store: { store: { length: number } } | undefined): false | 'S256' | 'plain' {
   if (value === false) return false;
-  const method = value === 'plain' ? 'plain' : 'S256';
   if (store !== undefined && store.store.length !== 5) {
     throw new TypeError(
       `${PREFIX} options.store cannot keep a PKCE verifier: its store() must take (req, verifier, state, meta, callback). ` +
@@ -182,7 +194,7 @@ function resolvePkce(value: unknown, state: boolean, store: { store: { length: n
     if (value === undefined) return false;
     throw new TypeError(`${PREFIX} options.pkce needs somewhere to keep the verifier: leave state on, or give a store`);
   }
-  return method;
+  return value === 'plain' ? 'plain' : 'S256';
 }
 
 /**
@@ -235,35 +247,8 @@ function distance(a: string, b: string): number {
   return rows[a.length]![b.length]!;
 }
 
-function requiredCredential(input: Record<string, unknown>, key: string, label: string, where: string): string {
-  const value = input[key];
-  if (typeof value !== 'string' || value.trim() === '') {
-    throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${where}`);
-  }
-  return value;
-}
-
-export function endpoint(input: Record<string, unknown>, key: string, fallback: string): string {
-  const value = input[key];
-  if (value === undefined) return fallback;
-  if (typeof value === 'string') {
-    let url: URL | undefined;
-    try {
-      url = new URL(value);
-    } catch {
-      url = undefined;
-    }
-    if (url && (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password) {
-      return value;
-    }
-  }
-  throw new TypeError(`${PREFIX} options.${key} must be an absolute http(s) URL without credentials`);
-}
-
-function isHeaderValue(value: unknown): boolean {
-  return (
-    typeof value === 'string' ||
-    typeof value === 'number' ||
-    (Array.isArray(value) && value.every((v) => typeof v === 'string'))
-  );
+/** An absolute http(s) URL without credentials: what an endpoint option must be. */
+export function isEndpointURL(value: unknown): boolean {
+  const url = parseHttpURL(value);
+  return url !== undefined && !url.username && !url.password;
 }

@@ -13,11 +13,7 @@ export interface TokenParams {
 /** What {@link Strategy.refresh} resolves with. */
 export interface RefreshedTokens {
   accessToken: string;
-  /**
-   * The refresh token to store **now**: Bitbucket rotates refresh tokens, and the one you
-   * just used stops working minutes later. (Should Bitbucket ever answer without one, this is
-   * the token you passed in.)
-   */
+  /** Store it **now**: Bitbucket rotates refresh tokens (the one passed in, should Bitbucket send none). */
   refreshToken: string;
   /** Seconds the access token lives (`expires_in`), when Bitbucket said. */
   expiresIn: number | undefined;
@@ -32,22 +28,13 @@ export interface RefreshedTokens {
 /** Called by verify functions, as in every Passport strategy. */
 export type VerifyCallback = (err?: Error | null | unknown, user?: Express.User | false, info?: object) => void;
 
-/**
- * What an async verify function may resolve with: the user, or `false` (also `null` or
- * nothing) to refuse the login. `boolean` is accepted because TypeScript infers
- * `Promise<boolean>` for `async () => false`; resolving with `true` is an error at run time,
- * as it names no user.
- */
+/** The user, or `false` (`null`, nothing) to refuse the login; `true` (allowed for `async () => false`) is an error at run time. */
 export type VerifyResult = Express.User | boolean | null | undefined | void;
 
 /** A verify function taking `args` then passport's `done`; it may return a promise instead. */
 export type Verify<Args extends unknown[]> = (...args: [...Args, done: VerifyCallback]) => void | PromiseLike<VerifyResult>;
 
-/**
- * The one argument of a verify function made with `withTokenParams()`. `P` is the product's
- * profile (`Profile` or `DataCenterProfile`); `Req` is `Request` with `passReqToCallback:
- * true`, `undefined` otherwise.
- */
+/** The one argument of a `withTokenParams()` verify function: `P` is the profile, `Req` the request (with `passReqToCallback: true`). */
 export interface VerifyArguments<P, Req = undefined> {
   accessToken: string;
   /** Store it: Bitbucket Cloud rotates refresh tokens (docs/refreshing-tokens.md). */
@@ -80,43 +67,24 @@ export interface CommonStrategyOptions {
   clientSecret: string;
   /** Where Bitbucket sends the user back. Must start with the consumer's Callback URL. May be relative. */
   callbackURL?: string | undefined;
-  /**
-   * The other callback URLs a login may name with `passport.authenticate(name, { callbackURL })`,
-   * e.g. one per custom domain. A per-request `callbackURL` that is neither this list's nor
-   * `callbackURL` fails the login (400) before any redirect.
-   */
+  /** Other callback URLs a login may name per request (`authenticate(name, { callbackURL })`); any other fails (400). */
   callbackURLs?: readonly string[] | undefined;
   authorizationURL?: string | undefined;
   tokenURL?: string | undefined;
   /** Guard the login with a `state` value kept in the session (CSRF protection). Default `true`. */
   state?: boolean | undefined;
-  /**
-   * PKCE (RFC 7636), on by default with `S256` wherever the verifier can be kept: the session
-   * (`state`, the default) or a `store` whose `store()` takes the verifier. `false` turns it
-   * off; with `state: false` and no store it is off unless asked for.
-   */
+  /** PKCE: `S256` by default wherever the verifier can be kept (session state, or a 5-argument `store()`); `false` turns it off. */
   pkce?: boolean | 'S256' | 'plain' | undefined;
   /** A custom state store (e.g. for apps without sessions). */
   store?: StateStore | undefined;
   /** Session key for the state; default `oauth2:<authorization host>`. */
   sessionKey?: string | undefined;
   skipUserProfile?: SkipUserProfile | undefined;
-  /**
-   * Milliseconds allowed for each request to Bitbucket, token exchange included. Default
-   * 10000. The whole login (token exchange and profile requests, retries included) fails
-   * within 3 × `timeout` at most.
-   */
+  /** Milliseconds for each request to Bitbucket (default 10000); the whole login fails within 3 × `timeout`. */
   timeout?: number | undefined;
-  /**
-   * How often each GET of the profile stage is tried again after a 5xx, a reset or a refused
-   * connection (never after a 4xx, and never the token exchange), from 0 (off) to 5. Default 2.
-   */
+  /** Retries of each profile-stage GET after a 5xx, reset or refused connection, 0 to 5 (default 2); never the token exchange. */
   retries?: number | undefined;
-  /**
-   * An agent for every request to Bitbucket, instead of the strategy's own keep-alive pool
-   * (which keeps idle connections 4 minutes and opens the API connections while the code is
-   * exchanged). With your own agent, nothing is opened ahead.
-   */
+  /** An agent for every request to Bitbucket, instead of the strategy's own keep-alive pool. */
   agent?: Agent | undefined;
   /** User-Agent for every request. Default `passport-bitbucket-auth/<version>`. */
   userAgent?: string | undefined;

@@ -1,4 +1,5 @@
-import { type CommonOptions, PREFIX, resolveCommon } from '../core/options';
+import { type CommonOptions, flags, listOf, PREFIX, resolveCommon } from '../core/options';
+import { parseHttpURL } from '../core/json';
 
 /**
  * A project key, and a repository as `KEY/slug`: one separator, no `%`, and a slug that is not
@@ -9,8 +10,8 @@ const REPOSITORY = /^~?[A-Za-z0-9_]{1,128}\/(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 /** Each project or repository is one concurrent request per login: a bound on them. */
 const MAX_TARGETS = 20;
 
-/** The Data Center strategy's options after checking, with every default filled in. */
-export interface DataCenterOptions extends CommonOptions {
+/** What the Data Center strategy reads of its options, after checking, with every default filled in. */
+export interface DataCenterSettings {
   /** The base URL without a trailing slash. */
   baseURL: string;
   authorizationURL: string;
@@ -24,26 +25,31 @@ export interface DataCenterOptions extends CommonOptions {
   scope: string;
 }
 
-/** Checks the Data Center strategy's options and returns a new object; the caller's is never changed. */
-export function resolveDataCenterOptions(options: unknown): DataCenterOptions {
+/** Checks the Data Center strategy's options; the caller's object is never changed. */
+export function resolveDataCenterOptions(options: unknown): { common: CommonOptions; settings: DataCenterSettings } {
   const common = resolveCommon(options, {
     product: 'datacenter',
-    booleans: ['allowInsecureHTTP', 'trustEmail'],
+    checks: [
+      flags('allowInsecureHTTP', 'trustEmail'),
+      [
+        ['avatarSize'],
+        (v) => Number.isInteger(v) && (v as number) >= 16 && (v as number) <= 2048,
+        'must be a whole number of pixels from 16 to 2048',
+      ],
+      listOf('projects', PROJECT_KEY, 'project keys'),
+      listOf('repositories', REPOSITORY, "repositories as 'KEY/slug'"),
+    ],
+    defaults: { avatarSize: 64 },
     credentials: {
       id: 'Client ID',
       secret: 'Client secret',
       where: 'Bitbucket Data Center incoming application link (Administration → Application Links)',
     },
   });
-  const { input } = common;
-  const baseURL = checkBaseURL(input['baseURL'], input['allowInsecureHTTP'] === true);
-
-  const avatarSize = input['avatarSize'] ?? 64;
-  if (typeof avatarSize !== 'number' || !Number.isInteger(avatarSize) || avatarSize < 16 || avatarSize > 2048) {
-    throw new TypeError(`${PREFIX} options.avatarSize must be a whole number of pixels from 16 to 2048`);
-  }
-  const projects = list(input['projects'], 'projects', PROJECT_KEY, 'project keys');
-  const repositories = list(input['repositories'], 'repositories', REPOSITORY, "repositories as 'KEY/slug'");
+  const { values } = common;
+  const baseURL = checkBaseURL(values['baseURL'], values['allowInsecureHTTP'] === true);
+  const projects = [...new Set((values['projects'] as string[] | undefined) ?? [])];
+  const repositories = [...new Set((values['repositories'] as string[] | undefined) ?? [])];
   if (projects.length + repositories.length > MAX_TARGETS) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories may name at most ${MAX_TARGETS} together (one request each per login)`);
   }
@@ -51,27 +57,26 @@ export function resolveDataCenterOptions(options: unknown): DataCenterOptions {
   if (gated && common.maySkipProfile) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories need the profile stage: they cannot be combined with skipUserProfile`);
   }
-  const api = `${baseURL}/rest/api/latest`;
   const gate = [
     ...projects.map((key) => gateURL(baseURL, key)),
-    ...repositories.map((name) => {
-      const [key = '', slug = ''] = name.split('/');
-      return gateURL(baseURL, key, slug);
-    }),
+    // REPOSITORY allows exactly one '/'.
+    ...repositories.map((name) => gateURL(baseURL, ...(name.split('/') as [string, string]))),
   ];
   return {
-    ...common,
-    baseURL,
-    authorizationURL: `${baseURL}/rest/oauth2/latest/authorize`,
-    tokenURL: `${baseURL}/rest/oauth2/latest/token`,
-    whoamiURL: `${baseURL}/plugins/servlet/applinks/whoami`,
-    usersURL: `${api}/users`,
-    avatarSize,
-    trustEmail: input['trustEmail'] === true,
-    gate,
-    // NOTE: Data Center honours `scope` (unlike Cloud). PUBLIC_REPOS is what signing in needs;
-    // the project and repository checks need REPO_READ.
-    scope: gated ? 'REPO_READ' : 'PUBLIC_REPOS',
+    common,
+    settings: {
+      baseURL,
+      authorizationURL: `${baseURL}/rest/oauth2/latest/authorize`,
+      tokenURL: `${baseURL}/rest/oauth2/latest/token`,
+      whoamiURL: `${baseURL}/plugins/servlet/applinks/whoami`,
+      usersURL: `${baseURL}/rest/api/latest/users`,
+      avatarSize: values['avatarSize'] as number,
+      trustEmail: values['trustEmail'] === true,
+      gate,
+      // NOTE: Data Center honours `scope` (unlike Cloud). PUBLIC_REPOS is what signing in needs;
+      // the project and repository checks need REPO_READ.
+      scope: gated ? 'REPO_READ' : 'PUBLIC_REPOS',
+    },
   };
 }
 
@@ -82,13 +87,8 @@ export function gateURL(baseURL: string, key: string, slug?: string): string {
 }
 
 function checkBaseURL(value: unknown, allowInsecureHTTP: boolean): string {
-  let url: URL | undefined;
-  try {
-    url = typeof value === 'string' ? new URL(value) : undefined;
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash) {
+  const url = parseHttpURL(value);
+  if (!url || url.username || url.password || url.search || url.hash) {
     throw new TypeError(
       `${PREFIX} options.baseURL is required: your Bitbucket Data Center's address, e.g. https://bitbucket.example.com or https://example.com/bitbucket (no credentials, query or fragment)`,
     );
@@ -100,12 +100,4 @@ function checkBaseURL(value: unknown, allowInsecureHTTP: boolean): string {
     );
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-function list(value: unknown, name: string, pattern: RegExp, what: string): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' && pattern.test(v))) {
-    throw new TypeError(`${PREFIX} options.${name} must be a non-empty array of ${what}`);
-  }
-  return [...new Set(value as string[])];
 }

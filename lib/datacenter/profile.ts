@@ -1,19 +1,19 @@
 import { BitbucketResponseError } from '../core/errors';
-import { httpURL, isJsonObject, type JsonObject, optionalString, parseJson } from '../core/json';
+import { httpURL, isJsonObject, type JsonObject, member, optionalString, parseObject } from '../core/json';
 import type { DataCenterProfile } from './types';
 
 /** The user's JSON, from a user request's body, or one entry of a `users?filter=` page. */
 export function userJson(body: string): JsonObject {
-  const parsed = parseJson(body);
-  if (!parsed.ok || !isJsonObject(parsed.value)) throw new BitbucketResponseError('Failed to parse the Data Center user: the answer is not a JSON object');
-  return parsed.value;
+  const json = parseObject(body);
+  if (!json) throw new BitbucketResponseError('Failed to parse the Data Center user: the answer is not a JSON object');
+  return json;
 }
 
 /** Finds the user named `username` on a `users?filter=` page: an exact `name`, else one that differs only in case. */
 export function findUser(body: string, username: string): JsonObject | undefined {
   const page = userJson(body);
   const values = Array.isArray(page['values']) ? (page['values'] as unknown[]).filter(isJsonObject) : [];
-  return values.find((u) => u['name'] === username) ?? values.find((u) => typeof u['name'] === 'string' && u['name'].toLowerCase() === username.toLowerCase());
+  return values.find((u) => u['name'] === username) ?? values.find((u) => optionalString(u, 'name')?.toLowerCase() === username.toLowerCase());
 }
 
 /**
@@ -28,25 +28,20 @@ export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: stri
   }
   const email = optionalString(json, 'emailAddress');
   const avatar = absoluteAvatar(optionalString(json, 'avatarUrl'), baseURL);
+  // Data Center nests its links as `links.self[0].href`.
+  const self = member(member(json, 'links'), 'self');
   return {
     provider: 'bitbucket-datacenter',
     id: String(id),
     username: name,
     slug: optionalString(json, 'slug') || name,
     displayName: optionalString(json, 'displayName') || name,
-    profileUrl: selfLink(json),
+    profileUrl: httpURL(optionalString(Array.isArray(self) ? self[0] : undefined, 'href')),
     photos: avatar ? [{ value: avatar }] : [],
     emails: email ? [{ value: email, primary: true, verified: trustEmail }] : [],
     _raw: raw,
     _json: json,
   };
-}
-
-/** `links.self[0].href`, as Data Center nests its links, when it is an absolute http(s) URL. */
-function selfLink(json: JsonObject): string | undefined {
-  const links = json['links'];
-  const self = isJsonObject(links) && Array.isArray(links['self']) ? (links['self'] as unknown[])[0] : undefined;
-  return isJsonObject(self) ? httpURL(optionalString(self, 'href')) : undefined;
 }
 
 /**

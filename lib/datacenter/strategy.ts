@@ -3,8 +3,8 @@ import { BitbucketResponseError } from '../core/errors';
 import type { HttpResponse } from '../core/http';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
-import { isJsonObject, type JsonObject, optionalString, parseJson } from '../core/json';
-import { gateURL, resolveDataCenterOptions } from './options';
+import { type JsonObject, member, optionalString, parseObject } from '../core/json';
+import { type DataCenterSettings, gateURL, resolveDataCenterOptions } from './options';
 import { findUser, parseDataCenterUser, userJson } from './profile';
 import type {
   DataCenterProfile,
@@ -38,12 +38,7 @@ const USERNAME = /^[^\s<>]{1,255}$/;
  * ```
  */
 export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCenterProfile> {
-  private readonly _whoamiURL: string;
-  private readonly _usersURL: string;
-  private readonly _baseURL: string;
-  private readonly _avatarSize: number;
-  private readonly _trustEmail: boolean;
-  private readonly _gate: readonly string[];
+  private readonly _settings: DataCenterSettings;
 
   // The withTokenParams() forms come first, so that TypeScript infers their object's types.
   constructor(options: DataCenterStrategyOptions, verify: DataCenterVerifyFunctionWithTokenParams);
@@ -52,41 +47,29 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
   constructor(options: DataCenterStrategyOptions, verify: DataCenterVerifyFunctionWithParams);
   constructor(options: DataCenterStrategyOptionsWithRequest, verify: DataCenterVerifyFunctionWithRequest);
   constructor(options: DataCenterStrategyOptionsWithRequest, verify: DataCenterVerifyFunctionWithRequestAndParams);
-  constructor(
-    options: DataCenterStrategyOptions | DataCenterStrategyOptionsWithRequest,
-    verify:
-      | DataCenterVerifyFunction
-      | DataCenterVerifyFunctionWithParams
-      | DataCenterVerifyFunctionWithRequest
-      | DataCenterVerifyFunctionWithRequestAndParams
-      | DataCenterVerifyFunctionWithTokenParams
-      | DataCenterVerifyFunctionWithRequestAndTokenParams,
-  ) {
-    const resolved = resolveDataCenterOptions(options);
+  // Both are checked at run time: the options by resolveDataCenterOptions(), the function by the base class.
+  constructor(options: unknown, verify: unknown) {
+    const { common, settings } = resolveDataCenterOptions(options);
+    const { authorizationURL, tokenURL, scope } = settings;
     super(
-      resolved,
+      common,
       {
         name: 'bitbucket-datacenter',
-        authorizationURL: resolved.authorizationURL,
-        tokenURL: resolved.tokenURL,
+        authorizationURL,
+        tokenURL,
         // NOTE: Data Center's token endpoint takes the client's credentials in the form body
         // (client_secret_post); HTTP Basic is not documented.
         clientAuthentication: 'body',
-        passportOptions: { scope: resolved.scope, scopeSeparator: ' ' },
+        passportOptions: { scope, scopeSeparator: ' ' },
       },
       verify,
     );
-    this._whoamiURL = resolved.whoamiURL;
-    this._usersURL = resolved.usersURL;
-    this._baseURL = resolved.baseURL;
-    this._avatarSize = resolved.avatarSize;
-    this._trustEmail = resolved.trustEmail;
-    this._gate = resolved.gate;
+    this._settings = settings;
   }
 
   protected async loadProfileParts(accessToken: string, login: Login): Promise<{ profile: DataCenterProfile; refusal: Refusal | undefined }> {
     const user = this.fetchUser(accessToken, login);
-    const gate = this._gate.length > 0 ? this.checkGate(accessToken, login) : undefined;
+    const gate = this._settings.gate.length > 0 ? this.checkGate(accessToken, login) : undefined;
     const [profile, allowed] = await Promise.all([user, gate]);
     return { profile, refusal: refusal(profile, allowed) };
   }
@@ -96,27 +79,27 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
    * profile is always of the user whoami named; an answer about anyone else is an error.
    */
   private async fetchUser(accessToken: string, login: Login): Promise<DataCenterProfile> {
-    const whoami = await this._oauth2.apiGet(this._whoamiURL, accessToken, login);
+    const { whoamiURL, usersURL, avatarSize, baseURL, trustEmail } = this._settings;
+    const whoami = await this._oauth2.apiGet(whoamiURL, accessToken, login);
     if (whoami.status !== 200) throw apiError('Asking Bitbucket Data Center who signed in', whoami);
     const username = signedIn(whoami);
-    const avatar = `avatarSize=${this._avatarSize}`;
-    const bySlug = await this._oauth2.apiGet(`${this._usersURL}/${encodeURIComponent(username)}?${avatar}`, accessToken, login);
+    const bySlug = await this._oauth2.apiGet(`${usersURL}/${encodeURIComponent(username)}?avatarSize=${avatarSize}`, accessToken, login);
     if (bySlug.status === 200) {
       const json = userJson(bySlug.body);
       // A user whose slug is this username but whose name is another's is not the one who
       // signed in: then, as after a 404, the user is found by name.
-      if (sameName(json, username)) return parseDataCenterUser(json, bySlug.body, this._baseURL, this._trustEmail);
+      if (sameName(json, username)) return parseDataCenterUser(json, bySlug.body, baseURL, trustEmail);
     } else if (bySlug.status !== 404) {
       throw apiError('Fetching the Data Center user', bySlug);
     }
     // NOTE: a user's slug is not always the username (names with characters that are not
     // URL-safe get another slug): then the user is found by name.
-    const query = new URLSearchParams({ filter: username, limit: '100', avatarSize: String(this._avatarSize) });
-    const search = await this._oauth2.apiGet(`${this._usersURL}?${query}`, accessToken, login);
+    const query = new URLSearchParams({ filter: username, limit: '100', avatarSize: String(avatarSize) });
+    const search = await this._oauth2.apiGet(`${usersURL}?${query}`, accessToken, login);
     if (search.status !== 200) throw apiError('Finding the Data Center user', search);
     const json = findUser(search.body, username);
     if (!json || !sameName(json, username)) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
-    return parseDataCenterUser(json, JSON.stringify(json), this._baseURL, this._trustEmail);
+    return parseDataCenterUser(json, JSON.stringify(json), baseURL, trustEmail);
   }
 
   /**
@@ -127,12 +110,12 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
    */
   private async checkGate(accessToken: string, login: Login): Promise<boolean> {
     const answers = await Promise.all(
-      this._gate.map(async (url) => {
+      this._settings.gate.map(async (url) => {
         const response = await this._oauth2.apiGet(url, accessToken, login);
         if (response.status === 200) {
           // NOTE: Bitbucket matches project keys (upper-case) and repository slugs
           // (lower-case) without regard to case, so the comparison ignores case too.
-          if (answeredURL(response.body, this._baseURL)?.toLowerCase() === url.toLowerCase()) return true;
+          if (answeredURL(response.body, this._settings.baseURL)?.toLowerCase() === url.toLowerCase()) return true;
           throw new BitbucketResponseError(
             'Checking access to a Data Center project or repository: Bitbucket answered 200, but not with the project or repository asked for',
           );
@@ -143,22 +126,14 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
     );
     return answers.some(Boolean);
   }
-
 }
 
 /** The gate URL of what a 200 describes: a repository (`slug` and `project.key`) or a project (`key`). */
 function answeredURL(body: string, baseURL: string): string | undefined {
-  const parsed = parseJson(body);
-  const json = parsed.ok ? parsed.value : undefined;
-  if (!isJsonObject(json)) return undefined;
+  const json = parseObject(body);
   const slug = optionalString(json, 'slug');
-  if (slug !== undefined) {
-    const project = json['project'];
-    const key = isJsonObject(project) ? optionalString(project, 'key') : undefined;
-    return key === undefined ? undefined : gateURL(baseURL, key, slug);
-  }
-  const key = optionalString(json, 'key');
-  return key === undefined ? undefined : gateURL(baseURL, key);
+  const key = slug === undefined ? optionalString(json, 'key') : optionalString(member(json, 'project'), 'key');
+  return key === undefined ? undefined : gateURL(baseURL, key, slug);
 }
 
 /**
@@ -167,8 +142,7 @@ function answeredURL(body: string, baseURL: string): string | undefined {
  * `filter=` fallback already matches that way), so the names are compared ignoring case.
  */
 function sameName(json: JsonObject, username: string): boolean {
-  const name = optionalString(json, 'name');
-  return name !== undefined && name.toLowerCase() === username.toLowerCase();
+  return optionalString(json, 'name')?.toLowerCase() === username.toLowerCase();
 }
 
 /** A deactivated account, or one the gate did not let through (`allowed` false), may not sign in. */

@@ -17,11 +17,7 @@ export interface DataCenterProfile extends PassportProfile {
   profileUrl: string | undefined;
   /** The avatar, made absolute, when the instance gave one. */
   photos: Array<{ value: string }>;
-  /**
-   * The user's one address (`emailAddress`), or none. Data Center does not say whether it
-   * was verified: `verified` is `false` unless `trustEmail` says the instance's directory
-   * manages the addresses.
-   */
+  /** The user's one address (`emailAddress`), or none; `verified` only with `trustEmail` (Data Center does not say). */
   emails: Array<{ value: string; primary: true; verified: boolean }>;
   /** The body of the user request, as received. */
   _raw: string;
@@ -30,13 +26,10 @@ export interface DataCenterProfile extends PassportProfile {
 }
 
 export type DataCenterVerifyFunction = Verify<[accessToken: string, refreshToken: string, profile: DataCenterProfile]>;
-/**
- * `(accessToken, refreshToken, params, profile, done)`: declare all five (a function with four
- * is called as `(accessToken, refreshToken, profile, done)`). Prefer `withTokenParams()`.
- */
+/** Declare all five parameters (a function with four is called without `params`); prefer `withTokenParams()`. */
 export type DataCenterVerifyFunctionWithParams = Verify<[accessToken: string, refreshToken: string, params: TokenParams, profile: DataCenterProfile]>;
 export type DataCenterVerifyFunctionWithRequest = Verify<[req: Request, accessToken: string, refreshToken: string, profile: DataCenterProfile]>;
-/** `(req, accessToken, refreshToken, params, profile, done)`: declare all six. Prefer `withTokenParams()`. */
+/** Declare all six parameters; prefer `withTokenParams()`. */
 export type DataCenterVerifyFunctionWithRequestAndParams = Verify<
   [req: Request, accessToken: string, refreshToken: string, params: TokenParams, profile: DataCenterProfile]
 >;
@@ -46,10 +39,7 @@ export type DataCenterVerifyFunctionWithTokenParams = TokenParamsVerify<DataCent
 export type DataCenterVerifyFunctionWithRequestAndTokenParams = TokenParamsVerify<DataCenterProfile, Request>;
 
 export interface DataCenterStrategyOptionsBase extends Omit<CommonStrategyOptions, 'authorizationURL' | 'tokenURL'> {
-  /**
-   * The instance's base URL, context path included (`https://bitbucket.example.com` or
-   * `https://example.com/bitbucket`). Required. Every endpoint derives from it.
-   */
+  /** The instance's base URL, context path included (`https://example.com/bitbucket`). Required. */
   baseURL: string;
   /** The incoming application link's **Client ID** (Administration → Application Links). Required. */
   clientID: string;
