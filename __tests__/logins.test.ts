@@ -263,7 +263,7 @@ describe('around the login', () => {
     await bitbucket();
     const states = new Set<string>();
     const store = {
-      store: (_req: unknown, _verifier: unknown, state: unknown, _meta: unknown, cb: (e: null, s: string) => void) => cb(null, 'state-from-store-0123'),
+      store: (_req: unknown, _verifier: unknown, _state: unknown, _meta: unknown, cb: (e: null, s: string) => void) => cb(null, 'state-from-store-0123'),
       // Stateless: it accepts its own state every time, so only the one-use guard stops a replay.
       verify: (_req: unknown, state: string, _meta: unknown, cb: (e: null, ok: string) => void) => cb(null, states.add(state) && 'verifier-0123456789-0123456789-0123456789-abc'),
     };
