@@ -95,8 +95,8 @@ export interface Product<E extends string, U> {
   contextPath: string;
   authorizePath: string;
   tokenPath: string;
-  endpoints: readonly E[];
-  route(method: string, route: string): E | undefined;
+  /** The product's own `GET` endpoints: the path (below the context path) each answers. */
+  routes: ReadonlyArray<[RegExp, E]>;
   notFound(res: ServerResponse, url: URL): void;
   handle(endpoint: E, call: Call<U>): void;
   error(message: string): unknown;
@@ -205,7 +205,7 @@ export async function startEmulator<E extends string, U>(
   const random = seededRandom(seed);
   const rotate = options.rotateRefreshTokens ?? true;
   const grace = options.refreshGraceMs ?? product.defaults.refreshGraceMs;
-  const all = ['authorize', 'token', ...product.endpoints] as E[];
+  const all = ['authorize', 'token', ...product.routes.map((r) => r[1])] as E[];
   const latency = Object.fromEntries(all.map((e) => [e, typeof options.latency === 'number' ? options.latency : (options.latency?.[e] ?? 0)])) as Record<E, number>;
   const stats = Object.fromEntries(all.map((e) => [e, 0])) as Record<E, number>;
   const faults = new Map<E, EmulatorFault | EmulatorFault[]>(Object.entries(options.faults ?? {}).filter((e) => e[1] !== undefined) as Array<[E, EmulatorFault]>);
@@ -230,7 +230,7 @@ export async function startEmulator<E extends string, U>(
     const route = url.pathname.startsWith(product.contextPath) ? url.pathname.slice(product.contextPath.length) : '';
     const method = req.method ?? 'GET';
     const oauth = route === product.tokenPath ? 'token' : route === product.authorizePath && ['GET', 'POST'].includes(method) ? 'authorize' : undefined;
-    const endpoint = (oauth as E | undefined) ?? product.route(method, route);
+    const endpoint = (oauth as E | undefined) ?? (method === 'GET' ? product.routes.find(([pattern]) => pattern.test(route))?.[1] : undefined);
     if (!endpoint) return product.notFound(res, url);
     stats[endpoint] += 1;
     const run = (): void => {

@@ -44,8 +44,8 @@ export interface BitbucketDataCenterEmulator extends EmulatorSurface<DataCenterE
 
 const ROUTES: Array<[RegExp, DataCenterEndpoint]> = [
   [/^\/plugins\/servlet\/applinks\/whoami$/, 'whoami'],
-  [/^\/rest\/api\/latest\/users$/, 'users'],
   [/^\/rest\/api\/latest\/users\/[^/]+$/, 'user'],
+  [/^\/rest\/api\/latest\/users$/, 'users'],
   [/^\/rest\/api\/latest\/projects\/[^/]+$/, 'project'],
   [/^\/rest\/api\/latest\/projects\/[^/]+\/repos\/[^/]+$/, 'repository'],
 ];
@@ -134,8 +134,7 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
       contextPath,
       authorizePath: '/rest/oauth2/latest/authorize',
       tokenPath: '/rest/oauth2/latest/token',
-      endpoints: ['whoami', 'user', 'users', 'project', 'repository'],
-      route: (method, path) => (method === 'GET' ? ROUTES.find(([pattern]) => pattern.test(path))?.[1] : undefined),
+      routes: ROUTES,
       notFound: (res, url) => {
         // The user's page and avatar, which the user JSON links to (a browser opens them).
         const page = /^\/users\/([^/]+)(\/avatar\.png)?$/.exec(url.pathname.slice(contextPath.length));

@@ -63,11 +63,12 @@ export interface BitbucketEmulator extends EmulatorSurface<EmulatorEndpoint, Emu
   strategyOptions: EmulatorStrategyOptions;
 }
 
-const ROUTES = new Map<string, EmulatorEndpoint>([
-  ['/2.0/user', 'user'],
-  ['/2.0/user/emails', 'emails'],
-  ['/2.0/user/workspaces', 'workspaces'],
-]);
+const ROUTES: Array<[RegExp, EmulatorEndpoint]> = [
+  [/^\/2\.0\/user$/, 'user'],
+  [/^\/2\.0\/user\/emails$/, 'emails'],
+  [/^\/2\.0\/user\/workspaces$/, 'workspaces'],
+  [/^\/2\.0\/user\/workspaces\/[^/]+\/permission$/, 'workspacePermission'],
+];
 /** Endpoints Atlassian removed with CHANGE-2770 (14 April 2026): they answer 410 with its notice. */
 const REMOVED = new Set(['/2.0/user/permissions/workspaces', '/2.0/workspaces', '/2.0/repositories', '/2.0/user/permissions/repositories']);
 const GONE = {
@@ -164,9 +165,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
       contextPath: '',
       authorizePath: '/site/oauth2/authorize',
       tokenPath: '/site/oauth2/access_token',
-      endpoints: ['user', 'emails', 'workspaces', 'workspacePermission'],
-      route: (method, path) =>
-        method !== 'GET' ? undefined : (ROUTES.get(path) ?? (/^\/2\.0\/user\/workspaces\/[^/]+\/permission$/.test(path) ? 'workspacePermission' : undefined)),
+      routes: ROUTES,
       notFound,
       handle,
       error: apiError,
