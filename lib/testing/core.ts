@@ -250,7 +250,10 @@ export async function startEmulator<E extends string, U>(
 
   async function handle(endpoint: E, req: IncomingMessage, res: ServerResponse, url: URL, route: string): Promise<void> {
     if (endpoint === 'authorize') {
-      return req.method === 'POST' ? decide(res, new URLSearchParams(await readBody(req))) : consent(res, url.searchParams);
+      const params = req.method === 'POST' ? new URLSearchParams(await readBody(req)) : url.searchParams;
+      const problem = checkClient(params);
+      if (problem) return sendPage(res, 400, 'Invalid OAuth request', problem);
+      return req.method === 'POST' ? decide(res, params) : consent(res, params);
     }
     if (endpoint === 'token') return token(req, res, await readBody(req));
     // NOTE: both products take the token only in the Authorization header (Cloud since May 2026).
@@ -302,8 +305,6 @@ export async function startEmulator<E extends string, U>(
   }
 
   function consent(res: ServerResponse, params: URLSearchParams): void {
-    const problem = checkClient(params);
-    if (problem) return sendPage(res, 400, 'Invalid OAuth request', problem);
     if (params.get('response_type') !== 'code') {
       return redirect(res, params.get('redirect_uri') ?? callbackURL ?? '', { error: 'unsupported_response_type', state: params.get('state') });
     }
@@ -321,8 +322,6 @@ export async function startEmulator<E extends string, U>(
   }
 
   function decide(res: ServerResponse, form: URLSearchParams): void {
-    const problem = checkClient(form);
-    if (problem) return sendPage(res, 400, 'Invalid OAuth request', problem);
     const target = form.get('redirect_uri') ?? callbackURL ?? '';
     const state = form.get('state');
     if (form.get('decision') !== 'grant') return redirect(res, target, { error: 'access_denied', error_description: 'The user denied access.', state });
