@@ -90,13 +90,17 @@ export type Call<U> = { res: ServerResponse; url: URL; route: string; grant: Gra
  * client authentication; the token endpoint's answers to what is not a form and to a wrong
  * client; its fields in a token response; its defaults.
  */
-export interface Product<E extends string, U> {
+export interface Product<E extends string, U extends { displayName: string }> {
+  /** As the consent and profile pages name it: `Bitbucket` or `Bitbucket Data Center`. */
+  name: string;
   client: [name: string, callback: string];
   contextPath: string;
   authorizePath: string;
   tokenPath: string;
   /** The product's own `GET` endpoints: the path (below the context path) each answers. */
   routes: ReadonlyArray<[RegExp, E]>;
+  /** The user whose profile page `route` is, or `'avatar'` for an avatar: the user JSON links to both. */
+  profile(route: string): U | 'avatar' | undefined;
   notFound(res: ServerResponse, url: URL): void;
   handle(endpoint: E, call: Call<U>): void;
   error(message: string): unknown;
@@ -138,13 +142,7 @@ export function escapeHtml(text: string): string {
 }
 
 /** An HTML page; `body` is HTML when it starts with `<`, else text. */
-/** One fixed avatar (a filled circle): enough for an `<img>` to load. */
-export function sendAvatar(res: ServerResponse): void {
-  res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' });
-  res.end('<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><circle cx="64" cy="64" r="64" fill="#0052cc"/></svg>');
-}
-
-export function sendPage(res: ServerResponse, status: number, title: string, body: string): void {
+function sendPage(res: ServerResponse, status: number, title: string, body: string): void {
   const html =
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Bitbucket emulator</title>` +
     `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;color:#172b4d}` +
@@ -192,7 +190,7 @@ function basicCredentials(header: string | undefined): { id: string | null; secr
 type Code<U> = Grant<U> & { redirectUri: string | undefined; challenge: string | undefined; method: string };
 
 /** Starts a product's emulator on 127.0.0.1. */
-export async function startEmulator<E extends string, U>(
+export async function startEmulator<E extends string, U extends { displayName: string }>(
   product: Product<E, U>,
   options: CommonEmulatorOptions<E>,
   users: U[],
@@ -231,7 +229,16 @@ export async function startEmulator<E extends string, U>(
     const method = req.method ?? 'GET';
     const oauth = route === product.tokenPath ? 'token' : route === product.authorizePath && ['GET', 'POST'].includes(method) ? 'authorize' : undefined;
     const endpoint = (oauth as E | undefined) ?? (method === 'GET' ? product.routes.find(([pattern]) => pattern.test(route))?.[1] : undefined);
-    if (!endpoint) return product.notFound(res, url);
+    if (!endpoint) {
+      const owner = product.profile(route);
+      if (owner === 'avatar') {
+        // One fixed avatar (a filled circle): enough for an `<img>` to load.
+        res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' });
+        return void res.end('<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><circle cx="64" cy="64" r="64" fill="#0052cc"/></svg>');
+      }
+      if (owner) return sendPage(res, 200, owner.displayName, `This is the profile page of a local ${product.name} emulator account.`);
+      return product.notFound(res, url);
+    }
     stats[endpoint] += 1;
     const run = (): void => {
       if (applyFault(endpoint, res)) return;
@@ -318,7 +325,8 @@ export async function startEmulator<E extends string, U>(
     const button = (a: (typeof page.accounts)[number]): string =>
       `<input type="hidden" name="user" value="${escapeHtml(a.value)}"><button name="decision" value="grant" data-user="${escapeHtml(a.id)}">${escapeHtml(a.label)}</button>`;
     const accounts = page.accounts.map((a) => `<li>${form(button(a))}${a.note ? ` <small>${escapeHtml(a.note)}</small>` : ''}</li>`).join('');
-    sendPage(res, 200, 'Authorize access', `${page.text}<ul>${accounts}</ul>${form('<button name="decision" value="deny" data-deny>Deny</button>')}`);
+    const choose = `<p>Choose an account of this local ${product.name} emulator:</p>`;
+    sendPage(res, 200, 'Authorize access', `${page.text}${choose}<ul>${accounts}</ul>${form('<button name="decision" value="deny" data-deny>Deny</button>')}`);
   }
 
   function decide(res: ServerResponse, form: URLSearchParams): void {

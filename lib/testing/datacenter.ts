@@ -1,4 +1,4 @@
-import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, escapeHtml, sendAvatar, sendJson, sendPage, startEmulator } from './core';
+import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, escapeHtml, sendJson, startEmulator } from './core';
 
 /** The endpoints of the Data Center emulator, as named in `latency`, `faults` and `stats`. */
 export type DataCenterEndpoint = 'authorize' | 'token' | 'whoami' | 'user' | 'users' | 'project' | 'repository';
@@ -130,26 +130,23 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
 
   const core = await startEmulator<DataCenterEndpoint, DataCenterEmulatorUser>(
     {
+      name: 'Bitbucket Data Center',
       client: ['application link', 'Redirect URL'],
       contextPath,
       authorizePath: '/rest/oauth2/latest/authorize',
       tokenPath: '/rest/oauth2/latest/token',
       routes: ROUTES,
-      notFound: (res, url) => {
-        // The user's page and avatar, which the user JSON links to (a browser opens them).
-        const page = /^\/users\/([^/]+)(\/avatar\.png)?$/.exec(url.pathname.slice(contextPath.length));
+      profile: (path) => {
+        const page = /^\/users\/([^/]+)(\/avatar\.png)?$/.exec(path);
         const owner = page ? users.find((u) => u.slug === decodeURIComponent(page[1] ?? '')) : undefined;
-        if (owner && page?.[2]) return sendAvatar(res);
-        if (owner) return sendPage(res, 200, owner.displayName, 'This is the profile page of a local Bitbucket Data Center emulator account.');
-        sendJson(res, 404, dcError(`${url.pathname} does not exist.`));
+        return owner && page?.[2] ? 'avatar' : owner;
       },
+      notFound: (res, url) => sendJson(res, 404, dcError(`${url.pathname} does not exist.`)),
       handle,
       error: (message) => dcError(message),
       findUser: (key) => users.find((u) => u.name === key || u.slug === key),
       consent: (params) => ({
-        text:
-          `<p>An application wants to access your account with the permission <b>${escapeHtml(params.get('scope') ?? 'PUBLIC_REPOS')}</b>.</p>` +
-          '<p>Choose an account of this local Bitbucket Data Center emulator:</p>',
+        text: `<p>An application wants to access your account with the permission <b>${escapeHtml(params.get('scope') ?? 'PUBLIC_REPOS')}</b>.</p>`,
         accounts: users.map((u) => ({ value: u.name, id: u.name, label: `Allow as ${u.displayName}` })),
       }),
       scopes: scopesOf,

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import type { StrategyOptionsBase } from '../cloud/types';
-import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, type Grant, sendAvatar, sendJson, sendPage, startEmulator } from './core';
+import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, type Grant, sendJson, startEmulator } from './core';
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
 export type EmulatorStrategyOptions = {
@@ -151,29 +150,21 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     sendJson(res, 200, membershipJson(user, workspace, base));
   }
 
-  function notFound(res: ServerResponse, url: URL): void {
-    if (REMOVED.has(url.pathname)) return sendJson(res, 410, GONE);
-    if (url.pathname.startsWith('/avatars/')) return sendAvatar(res);
-    const owner = users.find((u) => url.pathname === `/${encodeURIComponent(u.uuid)}/`);
-    if (owner) return sendPage(res, 200, owner.displayName, 'This is the profile page of a local Bitbucket emulator account.');
-    sendJson(res, 404, apiError('Resource not found'));
-  }
-
   const core = await startEmulator<EmulatorEndpoint, EmulatorUser>(
     {
+      name: 'Bitbucket',
       client: ['OAuth consumer', 'Callback URL'],
       contextPath: '',
       authorizePath: '/site/oauth2/authorize',
       tokenPath: '/site/oauth2/access_token',
       routes: ROUTES,
-      notFound,
+      profile: (path) => (path.startsWith('/avatars/') ? 'avatar' : users.find((u) => path === `/${encodeURIComponent(u.uuid)}/`)),
+      notFound: (res, url) => (REMOVED.has(url.pathname) ? sendJson(res, 410, GONE) : sendJson(res, 404, apiError('Resource not found'))),
       handle,
       error: apiError,
       findUser: (key) => users.find((u) => u.uuid === key || u.username === key || u.accountId === key),
       consent: () => ({
-        text:
-          `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>` +
-          '<p>Choose an account of this local Bitbucket emulator:</p>',
+        text: `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>`,
         accounts: users.map((u) => ({ value: u.uuid, id: u.username ?? u.uuid, label: `Grant access as ${u.displayName}`, note: u.emails.find((e) => e.primary)?.email ?? '' })),
       }),
       // NOTE: Bitbucket takes the scopes from the consumer's permission boxes, not the request.
