@@ -29,7 +29,6 @@ export interface CommonEmulatorOptions<E extends string> {
   clientSecret?: string;
   /** The registered callback: `redirect_uri` must start with it. Without it, any loopback `redirect_uri`. */
   callbackURL?: string | undefined;
-  /** How long an authorization code lives, in ms. */
   codeLifetimeMs?: number;
   /** `expires_in` of access tokens. */
   accessTokenLifetimeSec?: number;
@@ -69,7 +68,6 @@ export interface EmulatorSurface<E extends string, U> {
   seed: number;
   /** Sets (or with `undefined` clears) the fault of an endpoint: one, or a list to draw from. */
   setFault(endpoint: E, fault: EmulatorFault | EmulatorFault[] | undefined): void;
-  /** Sets the added latency of every endpoint, or of one. */
   setLatency(ms: number, endpoint?: E): void;
   /** Connections open on the emulator's side right now (in use or idle keep-alive). */
   connections(): number;
@@ -83,12 +81,9 @@ export type Grant<U> = { user: U; scopes: string[]; expiresAt: number };
 export type Call<U> = { res: ServerResponse; url: URL; route: string; grant: Grant<U> | 'expired' | undefined };
 
 /**
- * What a product tells the core: what its client and registered callback are called (`OAuth
- * consumer`, `Callback URL`); its paths and own endpoints; its REST answers, error body and
- * consent page; the scopes a code grants; what else makes an authorize request untrusted
- * (`check`); whether `redirect_uri` is required; `basic` (HTTP Basic or the body) or `body`
- * client authentication; the token endpoint's answers to what is not a form and to a wrong
- * client; its fields in a token response; its defaults.
+ * What a product tells the core. `client`: what its client and registered callback are called;
+ * `check`: what else makes an authorize request untrusted; `clientAuth: 'basic'`: HTTP Basic or
+ * the body; `notForm`, `badClient`: the token endpoint's answers to what is not a form, and to a wrong client.
  */
 export interface Product<E extends string, U extends { displayName: string }> {
   /** As the consent and profile pages name it: `Bitbucket` or `Bitbucket Data Center`. */

@@ -58,7 +58,6 @@ export const DATA_CENTER_DEMO_USERS: DataCenterEmulatorUserInput[] = [
   { name: 'gone', displayName: 'Former Employee', id: 103, active: false },
 ];
 
-/** Data Center's REST error body. */
 function dcError(message: string, exceptionName = 'com.atlassian.bitbucket.ServiceException'): Record<string, unknown> {
   return { errors: [{ context: null, message, exceptionName }] };
 }
@@ -155,7 +154,6 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
         return unknown.length > 0 ? `Invalid scope: ${unknown.join(' ').slice(0, 100)} (known: ${SCOPES.join(', ')}).` : undefined;
       },
       redirectRequired: true,
-      // NOTE: Data Center reads the client's credentials from the form body.
       clientAuth: 'body',
       notForm: [400, 'invalid_request', 'The token request must be a form POST.'],
       badClient: [401, 'invalid_client', 'Client authentication failed.'],
