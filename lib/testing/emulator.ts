@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { StrategyOptionsBase } from '../cloud/types';
-import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, type Grant, sendJson, startEmulator } from './core';
+import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, sendJson, startEmulator } from './core';
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
 export type EmulatorStrategyOptions = {
@@ -120,34 +120,43 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
   const users = (options.users ?? DEMO_USERS).map(resolveUser);
   let base = '';
 
-  /** The grant of a call that may read `scope`, or `undefined` after answering Bitbucket's 401 or 403. */
-  function authorized({ res, grant }: Call<EmulatorUser>, scope: string): Grant<EmulatorUser> | undefined {
+  function handle(endpoint: EmulatorEndpoint, { res, url, grant }: Call<EmulatorUser>): void {
     if (grant === undefined || grant === 'expired') {
       res.setHeader('WWW-Authenticate', 'Basic realm="Bitbucket.org HTTP"');
-      return void sendJson(res, 401, apiError(grant ? 'Access token expired.' : 'Unauthorized'));
+      return sendJson(res, 401, apiError(grant ? 'Access token expired.' : 'Unauthorized'));
     }
+    const scope = endpoint === 'emails' ? 'email' : 'account';
     if (!grant.scopes.includes(scope)) {
       const detail = { required: [scope], granted: grant.scopes };
-      return void sendJson(res, 403, { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail } });
+      return sendJson(res, 403, { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail } });
     }
-    return grant;
-  }
-
-  function handle(endpoint: EmulatorEndpoint, call: Call<EmulatorUser>): void {
-    const { res, url } = call;
-    const user = authorized(call, endpoint === 'emails' ? 'email' : 'account')?.user;
-    if (!user) return;
+    const user = grant.user;
     if (endpoint === 'user') return sendJson(res, 200, userJson(user, base));
     if (endpoint === 'emails') {
       const links = (e: { email: string }): unknown => ({ self: { href: `${base}/2.0/user/emails/${encodeURIComponent(e.email)}` } });
       return sendJson(res, 200, paginate(user.emails.map((e) => ({ is_primary: e.primary, is_confirmed: e.confirmed, type: 'email', email: e.email, links: links(e) })), url));
     }
-    if (endpoint === 'workspaces') return sendJson(res, 200, paginate(user.workspaces.map(accessJson), url));
+    if (endpoint === 'workspaces') {
+      // As `fixtures/user-workspaces.json`: no name, no role.
+      const access = user.workspaces.map(({ uuid, slug, permission }) => ({
+        type: 'workspace_access',
+        administrator: permission === 'owner',
+        workspace: { type: 'workspace_base', uuid, slug },
+      }));
+      return sendJson(res, 200, paginate(access, url));
+    }
     // The slug, or the uuid in braces (URL-encoded or not).
     const key = decodeURIComponent(url.pathname.split('/')[4] ?? '');
-    const workspace = user.workspaces.find((w) => w.slug.toLowerCase() === key.toLowerCase() || w.uuid === key);
-    if (!workspace) return sendJson(res, 403, apiError('You do not have access to this workspace.'));
-    sendJson(res, 200, membershipJson(user, workspace, base));
+    const w = user.workspaces.find((x) => x.slug.toLowerCase() === key.toLowerCase() || x.uuid === key);
+    if (!w) return sendJson(res, 403, apiError('You do not have access to this workspace.'));
+    // As `fixtures/workspace-permission.json`.
+    sendJson(res, 200, {
+      type: 'workspace_membership',
+      permission: w.permission,
+      user: { type: 'user', uuid: user.uuid, account_id: user.accountId, nickname: user.nickname, display_name: user.displayName },
+      workspace: { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name, links: { self: { href: `${base}/2.0/workspaces/${w.slug}` } } },
+      links: { self: { href: `${base}/2.0/user/workspaces/${w.slug}/permission` } },
+    });
   }
 
   const core = await startEmulator<EmulatorEndpoint, EmulatorUser>(
@@ -227,20 +236,4 @@ function userJson(user: EmulatorUser, base: string): Record<string, unknown> {
     uuid: user.uuid,
     ...(user.username === null ? {} : { username: user.username }),
   };
-}
-
-/** `GET /2.0/user/workspaces/{workspace}/permission`, as `fixtures/workspace-permission.json`. */
-function membershipJson(user: EmulatorUser, w: Required<EmulatorWorkspace>, base: string): Record<string, unknown> {
-  return {
-    type: 'workspace_membership',
-    permission: w.permission,
-    user: { type: 'user', uuid: user.uuid, account_id: user.accountId, nickname: user.nickname, display_name: user.displayName },
-    workspace: { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name, links: { self: { href: `${base}/2.0/workspaces/${w.slug}` } } },
-    links: { self: { href: `${base}/2.0/user/workspaces/${w.slug}/permission` } },
-  };
-}
-
-/** An entry of `GET /2.0/user/workspaces`, as `fixtures/user-workspaces.json`: no name, no role. */
-function accessJson(w: Required<EmulatorWorkspace>): Record<string, unknown> {
-  return { type: 'workspace_access', administrator: w.permission === 'owner', workspace: { type: 'workspace_base', uuid: w.uuid, slug: w.slug } };
 }
