@@ -278,14 +278,14 @@ export async function startEmulator<E extends string, U extends { displayName: s
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 4096 });
       res.write('{"type": "user", "uuid": "{');
       later(() => res.socket?.destroy(), 5);
-    } else if (fault.kind === 'truncate') {
-      sendRaw(res, '{"type": "user", "display_name": "Trunc');
     } else if (fault.kind === 'drip') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       const interval = setInterval(() => res.write(' '), fault.intervalMs ?? 50);
       res.on('close', () => clearInterval(interval));
-    } else if (fault.kind === 'oversize') {
-      sendRaw(res, `{"values": ["${'x'.repeat(Math.max(0, (fault.bytes ?? 2 * 1024 * 1024) - 16))}"]}`);
+    } else if (fault.kind === 'truncate' || fault.kind === 'oversize') {
+      const body =
+        fault.kind === 'oversize' ? `{"values": ["${'x'.repeat(Math.max(0, (fault.bytes ?? 2 * 1024 * 1024) - 16))}"]}` : '{"type": "user", "display_name": "Trunc';
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
     }
     return true; // a stall answers nothing
   }
@@ -427,8 +427,4 @@ export async function startEmulator<E extends string, U extends { displayName: s
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-function sendRaw(res: ServerResponse, body: string): void {
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
 }
