@@ -45,8 +45,6 @@ export type EmulatorUser = Required<Omit<EmulatorUserInput, 'emails' | 'workspac
   workspaces: Array<Required<EmulatorWorkspace>>;
 };
 
-export type { EmulatorFault } from './core';
-
 /** `clientID` and `clientSecret` are the OAuth consumer's Key and Secret: `emulator-key`, `emulator-secret`. */
 export interface EmulatorOptions extends CommonEmulatorOptions<EmulatorEndpoint> {
   /** The accounts. Default: three demo accounts. */
