@@ -77,8 +77,8 @@ export interface EmulatorSurface<E extends string, U> {
 }
 
 export type Grant<U> = { user: U; scopes: string[]; expiresAt: number };
-/** A request to a product's own endpoint: `route` is the path below the context path; `grant` the Bearer token's, `'expired'`, or none. */
-export type Call<U> = { res: ServerResponse; url: URL; route: string; grant: Grant<U> | 'expired' | undefined };
+/** A request to a product's endpoint: `base` is the emulator's `url`, `route` the path below it, `grant` the Bearer token's, `'expired'` or none. */
+export type Call<U> = { res: ServerResponse; url: URL; base: string; route: string; grant: Grant<U> | 'expired' | undefined };
 
 /**
  * What a product tells the core. `client`: what its client and registered callback are called;
@@ -260,7 +260,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
     if (endpoint === 'token') return token(req, res, await readBody(req));
     // NOTE: both products take the token only in the Authorization header (Cloud since May 2026).
     const found = accessTokens.get(/^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    product.handle(endpoint, { res, url, route, grant: found && found.expiresAt < now() ? 'expired' : found });
+    product.handle(endpoint, { res, url, base: `${origin}${product.contextPath}`, route, grant: found && found.expiresAt < now() ? 'expired' : found });
   }
 
   function applyFault(endpoint: E, res: ServerResponse): boolean {

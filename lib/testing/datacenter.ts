@@ -79,9 +79,8 @@ const scopesOf = (params: URLSearchParams): string[] => (params.get('scope') ?? 
 export async function startBitbucketDataCenterEmulator(options: DataCenterEmulatorOptions = {}): Promise<BitbucketDataCenterEmulator> {
   const contextPath = (options.contextPath ?? '').replace(/\/+$/, '');
   const users = (options.users ?? DATA_CENTER_DEMO_USERS).map(resolveUser);
-  let baseURL = '';
 
-  function handle(endpoint: DataCenterEndpoint, { res, url, route, grant: found }: Call<DataCenterEmulatorUser>): void {
+  function handle(endpoint: DataCenterEndpoint, { res, url, base, route, grant: found }: Call<DataCenterEmulatorUser>): void {
     const grant = found === 'expired' ? undefined : found;
     if (endpoint === 'whoami') {
       // NOTE: the servlet answers 200 even without a valid token, with nothing in it.
@@ -100,14 +99,14 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     if (endpoint === 'user') {
       const user = users.find((u) => u.slug === parts[5]);
       if (!user) return sendJson(res, 404, dcError(`User ${parts[5] ?? ''} does not exist.`, 'com.atlassian.bitbucket.user.NoSuchUserException'));
-      return sendJson(res, 200, userJson(user, avatarSize));
+      return sendJson(res, 200, userJson(user, base, avatarSize));
     }
     if (endpoint === 'users') {
       const filter = (url.searchParams.get('filter') ?? '').toLowerCase();
       const found = users.filter((u) => [u.name, u.displayName, u.emailAddress ?? ''].some((v) => v.toLowerCase().includes(filter)));
       const start = clampInt(url.searchParams.get('start'), 0, 0, Number.MAX_SAFE_INTEGER);
       const limit = clampInt(url.searchParams.get('limit'), 25, 1, 1000);
-      const values = found.slice(start, start + limit).map((u) => userJson(u, avatarSize));
+      const values = found.slice(start, start + limit).map((u) => userJson(u, base, avatarSize));
       const isLastPage = start + limit >= found.length;
       return sendJson(res, 200, { size: values.length, limit, isLastPage, start, values, ...(isLastPage ? {} : { nextPageStart: start + limit }) });
     }
@@ -120,8 +119,8 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     sendJson(res, 200, { slug: repo, id: 1, name: repo, scmId: 'git', state: 'AVAILABLE', forkable: true, public: false, project });
   }
 
-  function userJson({ name, active, displayName, id, slug, emailAddress }: DataCenterEmulatorUser, avatarSize: string | null): Record<string, unknown> {
-    const links = { self: [{ href: `${baseURL}/users/${encodeURIComponent(slug)}` }] };
+  function userJson({ name, active, displayName, id, slug, emailAddress }: DataCenterEmulatorUser, base: string, avatarSize: string | null): Record<string, unknown> {
+    const links = { self: [{ href: `${base}/users/${encodeURIComponent(slug)}` }] };
     // NOTE: the avatar is relative, and with the context path, as Data Center answers it.
     const avatarUrl = `${contextPath}/users/${encodeURIComponent(slug)}/avatar.png?s=${encodeURIComponent(avatarSize ?? '')}&v=1531929290000`;
     return { name, active, displayName, id, slug, type: 'NORMAL', links, ...(emailAddress === null ? {} : { emailAddress }), ...(avatarSize ? { avatarUrl } : {}) };
@@ -163,7 +162,7 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     options,
     users,
   );
-  baseURL = core.url;
+  const baseURL = core.url;
   return Object.assign(core, { baseURL, strategyOptions: { baseURL, clientID: core.clientID, clientSecret: core.clientSecret, allowInsecureHTTP: true as const } });
 }
 

@@ -116,9 +116,8 @@ const apiError = (message: string): Record<string, unknown> => ({ type: 'error',
 export async function startBitbucketEmulator(options: EmulatorOptions = {}): Promise<BitbucketEmulator> {
   const granted = [...(options.scopes ?? ['account', 'email'])];
   const users = (options.users ?? DEMO_USERS).map(resolveUser);
-  let base = '';
 
-  function handle(endpoint: EmulatorEndpoint, { res, url, grant }: Call<EmulatorUser>): void {
+  function handle(endpoint: EmulatorEndpoint, { res, url, base, grant }: Call<EmulatorUser>): void {
     if (grant === undefined || grant === 'expired') {
       res.setHeader('WWW-Authenticate', 'Basic realm="Bitbucket.org HTTP"');
       return sendJson(res, 401, apiError(grant ? 'Access token expired.' : 'Unauthorized'));
@@ -187,8 +186,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     options,
     users,
   );
-  base = core.url;
-  const { clientID, clientSecret, authorizationURL, tokenURL } = core;
+  const { url: base, clientID, clientSecret, authorizationURL, tokenURL } = core;
   const strategyOptions = { clientID, clientSecret, authorizationURL, tokenURL, userProfileURL: `${base}/2.0/user`, userEmailsURL: `${base}/2.0/user/emails`, userWorkspacesURL: `${base}/2.0/user/workspaces` };
   return Object.assign(core, strategyOptions, { strategyOptions });
 }
