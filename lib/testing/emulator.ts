@@ -128,7 +128,24 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
       return sendJson(res, 403, { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail } });
     }
     const user = grant.user;
-    if (endpoint === 'user') return sendJson(res, 200, userJson(user, base));
+    if (endpoint === 'user') {
+      // As `fixtures/user.json`.
+      const id = encodeURIComponent(user.uuid);
+      const links = { hooks: `2.0/users/${id}/hooks`, self: `2.0/users/${id}`, repositories: `2.0/repositories/${id}`, html: `${id}/`, avatar: `avatars/${encodeURIComponent(user.accountId)}.svg`, snippets: `2.0/snippets/${id}` };
+      return sendJson(res, 200, {
+        display_name: user.displayName,
+        has_2fa_enabled: null,
+        links: Object.fromEntries(Object.entries(links).map(([name, path]) => [name, { href: `${base}/${path}` }])),
+        nickname: user.nickname,
+        account_id: user.accountId,
+        created_on: '2019-02-19T10:36:46.361566-08:00',
+        is_staff: false,
+        account_status: 'active',
+        type: 'user',
+        uuid: user.uuid,
+        ...(user.username === null ? {} : { username: user.username }),
+      });
+    }
     if (endpoint === 'emails') {
       const links = (e: { email: string }): unknown => ({ self: { href: `${base}/2.0/user/emails/${encodeURIComponent(e.email)}` } });
       return sendJson(res, 200, paginate(user.emails.map((e) => ({ is_primary: e.primary, is_confirmed: e.confirmed, type: 'email', email: e.email, links: links(e) })), url));
@@ -212,24 +229,5 @@ function resolveUser(input: EmulatorUserInput, index: number): EmulatorUser {
     displayName: input.displayName,
     emails: emails.map((e, i) => ({ email: e.email, primary: e.primary ?? (i === 0 && !emails.some((x) => x.primary)), confirmed: e.confirmed ?? true })),
     workspaces: (input.workspaces ?? []).map((w) => ({ slug: w.slug, name: w.name ?? w.slug, uuid: w.uuid ?? `{${randomUUID()}}`, permission: w.permission ?? 'member' })),
-  };
-}
-
-/** `GET /2.0/user`, as `fixtures/user.json`. */
-function userJson(user: EmulatorUser, base: string): Record<string, unknown> {
-  const id = encodeURIComponent(user.uuid);
-  const links = { hooks: `2.0/users/${id}/hooks`, self: `2.0/users/${id}`, repositories: `2.0/repositories/${id}`, html: `${id}/`, avatar: `avatars/${encodeURIComponent(user.accountId)}.svg`, snippets: `2.0/snippets/${id}` };
-  return {
-    display_name: user.displayName,
-    has_2fa_enabled: null,
-    links: Object.fromEntries(Object.entries(links).map(([name, path]) => [name, { href: `${base}/${path}` }])),
-    nickname: user.nickname,
-    account_id: user.accountId,
-    created_on: '2019-02-19T10:36:46.361566-08:00',
-    is_staff: false,
-    account_status: 'active',
-    type: 'user',
-    uuid: user.uuid,
-    ...(user.username === null ? {} : { username: user.username }),
   };
 }
