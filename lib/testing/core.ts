@@ -107,7 +107,7 @@ export interface Product<E extends string, U extends { displayName: string }> {
   clientAuth: 'basic' | 'body';
   notForm: [status: number, error: string, description: string];
   badClient: [status: number, error: string, description: string];
-  tokenBody(body: Record<string, unknown>, grantType: string): Record<string, unknown>;
+  tokenBody?(body: Record<string, unknown>, grantType: string): Record<string, unknown>;
   defaults: Required<Pick<CommonEmulatorOptions<E>, 'clientID' | 'clientSecret' | 'codeLifetimeMs' | 'accessTokenLifetimeSec' | 'refreshGraceMs'>>;
 }
 
@@ -392,7 +392,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
     const refreshToken = keep ?? randomBytes(32).toString('base64url');
     if (keep === undefined) refreshTokens.set(refreshToken, { grant, deadAt: undefined });
     const body = { access_token: accessToken, token_type: 'bearer', expires_in: lifetime, refresh_token: refreshToken, scope: grant.scopes.join(' ') };
-    sendJson(res, 200, product.tokenBody(body, grantType));
+    sendJson(res, 200, product.tokenBody?.(body, grantType) ?? body);
   }
 
   return {

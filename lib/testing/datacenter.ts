@@ -156,7 +156,6 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
       clientAuth: 'body',
       notForm: [400, 'invalid_request', 'The token request must be a form POST.'],
       badClient: [401, 'invalid_client', 'Client authentication failed.'],
-      tokenBody: (body) => body,
       defaults: { clientID: 'dc-client', clientSecret: 'dc-secret', codeLifetimeMs: 10_000, accessTokenLifetimeSec: 3600, refreshGraceMs: 0 },
     },
     options,
