@@ -29,7 +29,6 @@ export interface CommonEmulatorOptions<E extends string> {
   clientSecret?: string;
   /** The registered callback: `redirect_uri` must start with it. Without it, any loopback `redirect_uri`. */
   callbackURL?: string | undefined;
-  /** How long an authorization code lives, in ms. */
   codeLifetimeMs?: number;
   /** `expires_in` of access tokens. */
   accessTokenLifetimeSec?: number;
@@ -69,7 +68,6 @@ export interface EmulatorSurface<E extends string, U> {
   seed: number;
   /** Sets (or with `undefined` clears) the fault of an endpoint: one, or a list to draw from. */
   setFault(endpoint: E, fault: EmulatorFault | EmulatorFault[] | undefined): void;
-  /** Sets the added latency of every endpoint, or of one. */
   setLatency(ms: number, endpoint?: E): void;
   /** Connections open on the emulator's side right now (in use or idle keep-alive). */
   connections(): number;
@@ -79,24 +77,25 @@ export interface EmulatorSurface<E extends string, U> {
 }
 
 export type Grant<U> = { user: U; scopes: string[]; expiresAt: number };
-/** A request to a product's own endpoint: `route` is the path below the context path; `grant` the Bearer token's, `'expired'`, or none. */
-export type Call<U> = { res: ServerResponse; url: URL; route: string; grant: Grant<U> | 'expired' | undefined };
+/** A request to a product's endpoint: `base` is the emulator's `url`, `route` the path below it, `grant` the Bearer token's, `'expired'` or none. */
+export type Call<U> = { res: ServerResponse; url: URL; base: string; route: string; grant: Grant<U> | 'expired' | undefined };
 
 /**
- * What a product tells the core: what its client and registered callback are called (`OAuth
- * consumer`, `Callback URL`); its paths and own endpoints; its REST answers, error body and
- * consent page; the scopes a code grants; what else makes an authorize request untrusted
- * (`check`); whether `redirect_uri` is required; `basic` (HTTP Basic or the body) or `body`
- * client authentication; the token endpoint's answers to what is not a form and to a wrong
- * client; its fields in a token response; its defaults.
+ * What a product tells the core. `client`: what its client and registered callback are called;
+ * `check`: what else makes an authorize request untrusted; `clientAuth: 'basic'`: HTTP Basic or
+ * the body; `notForm`, `badClient`: the token endpoint's answers to what is not a form, and to a wrong client.
  */
-export interface Product<E extends string, U> {
+export interface Product<E extends string, U extends { displayName: string }> {
+  /** As the consent and profile pages name it: `Bitbucket` or `Bitbucket Data Center`. */
+  name: string;
   client: [name: string, callback: string];
   contextPath: string;
   authorizePath: string;
   tokenPath: string;
-  endpoints: readonly E[];
-  route(method: string, route: string): E | undefined;
+  /** The product's own `GET` endpoints: the path (below the context path) each answers. */
+  routes: ReadonlyArray<[RegExp, E]>;
+  /** The user whose profile page `route` is, or `'avatar'` for an avatar: the user JSON links to both. */
+  profile(route: string): U | 'avatar' | undefined;
   notFound(res: ServerResponse, url: URL): void;
   handle(endpoint: E, call: Call<U>): void;
   error(message: string): unknown;
@@ -108,7 +107,7 @@ export interface Product<E extends string, U> {
   clientAuth: 'basic' | 'body';
   notForm: [status: number, error: string, description: string];
   badClient: [status: number, error: string, description: string];
-  tokenBody(body: Record<string, unknown>, grantType: string): Record<string, unknown>;
+  tokenBody?(body: Record<string, unknown>, grantType: string): Record<string, unknown>;
   defaults: Required<Pick<CommonEmulatorOptions<E>, 'clientID' | 'clientSecret' | 'codeLifetimeMs' | 'accessTokenLifetimeSec' | 'refreshGraceMs'>>;
 }
 
@@ -138,13 +137,7 @@ export function escapeHtml(text: string): string {
 }
 
 /** An HTML page; `body` is HTML when it starts with `<`, else text. */
-/** One fixed avatar (a filled circle): enough for an `<img>` to load. */
-export function sendAvatar(res: ServerResponse): void {
-  res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' });
-  res.end('<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><circle cx="64" cy="64" r="64" fill="#0052cc"/></svg>');
-}
-
-export function sendPage(res: ServerResponse, status: number, title: string, body: string): void {
+function sendPage(res: ServerResponse, status: number, title: string, body: string): void {
   const html =
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Bitbucket emulator</title>` +
     `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;color:#172b4d}` +
@@ -192,7 +185,7 @@ function basicCredentials(header: string | undefined): { id: string | null; secr
 type Code<U> = Grant<U> & { redirectUri: string | undefined; challenge: string | undefined; method: string };
 
 /** Starts a product's emulator on 127.0.0.1. */
-export async function startEmulator<E extends string, U>(
+export async function startEmulator<E extends string, U extends { displayName: string }>(
   product: Product<E, U>,
   options: CommonEmulatorOptions<E>,
   users: U[],
@@ -205,7 +198,7 @@ export async function startEmulator<E extends string, U>(
   const random = seededRandom(seed);
   const rotate = options.rotateRefreshTokens ?? true;
   const grace = options.refreshGraceMs ?? product.defaults.refreshGraceMs;
-  const all = ['authorize', 'token', ...product.endpoints] as E[];
+  const all = ['authorize', 'token', ...product.routes.map((r) => r[1])] as E[];
   const latency = Object.fromEntries(all.map((e) => [e, typeof options.latency === 'number' ? options.latency : (options.latency?.[e] ?? 0)])) as Record<E, number>;
   const stats = Object.fromEntries(all.map((e) => [e, 0])) as Record<E, number>;
   const faults = new Map<E, EmulatorFault | EmulatorFault[]>(Object.entries(options.faults ?? {}).filter((e) => e[1] !== undefined) as Array<[E, EmulatorFault]>);
@@ -230,8 +223,17 @@ export async function startEmulator<E extends string, U>(
     const route = url.pathname.startsWith(product.contextPath) ? url.pathname.slice(product.contextPath.length) : '';
     const method = req.method ?? 'GET';
     const oauth = route === product.tokenPath ? 'token' : route === product.authorizePath && ['GET', 'POST'].includes(method) ? 'authorize' : undefined;
-    const endpoint = (oauth as E | undefined) ?? product.route(method, route);
-    if (!endpoint) return product.notFound(res, url);
+    const endpoint = (oauth as E | undefined) ?? (method === 'GET' ? product.routes.find(([pattern]) => pattern.test(route))?.[1] : undefined);
+    if (!endpoint) {
+      const owner = product.profile(route);
+      if (owner === 'avatar') {
+        // One fixed avatar (a filled circle): enough for an `<img>` to load.
+        res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' });
+        return void res.end('<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><circle cx="64" cy="64" r="64" fill="#0052cc"/></svg>');
+      }
+      if (owner) return sendPage(res, 200, owner.displayName, `This is the profile page of a local ${product.name} emulator account.`);
+      return product.notFound(res, url);
+    }
     stats[endpoint] += 1;
     const run = (): void => {
       if (applyFault(endpoint, res)) return;
@@ -250,12 +252,15 @@ export async function startEmulator<E extends string, U>(
 
   async function handle(endpoint: E, req: IncomingMessage, res: ServerResponse, url: URL, route: string): Promise<void> {
     if (endpoint === 'authorize') {
-      return req.method === 'POST' ? decide(res, new URLSearchParams(await readBody(req))) : consent(res, url.searchParams);
+      const params = req.method === 'POST' ? new URLSearchParams(await readBody(req)) : url.searchParams;
+      const problem = checkClient(params);
+      if (problem) return sendPage(res, 400, 'Invalid OAuth request', problem);
+      return req.method === 'POST' ? decide(res, params) : consent(res, params);
     }
     if (endpoint === 'token') return token(req, res, await readBody(req));
     // NOTE: both products take the token only in the Authorization header (Cloud since May 2026).
     const found = accessTokens.get(/^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    product.handle(endpoint, { res, url, route, grant: found && found.expiresAt < now() ? 'expired' : found });
+    product.handle(endpoint, { res, url, base: `${origin}${product.contextPath}`, route, grant: found && found.expiresAt < now() ? 'expired' : found });
   }
 
   function applyFault(endpoint: E, res: ServerResponse): boolean {
@@ -273,14 +278,14 @@ export async function startEmulator<E extends string, U>(
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 4096 });
       res.write('{"type": "user", "uuid": "{');
       later(() => res.socket?.destroy(), 5);
-    } else if (fault.kind === 'truncate') {
-      sendRaw(res, '{"type": "user", "display_name": "Trunc');
     } else if (fault.kind === 'drip') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       const interval = setInterval(() => res.write(' '), fault.intervalMs ?? 50);
       res.on('close', () => clearInterval(interval));
-    } else if (fault.kind === 'oversize') {
-      sendRaw(res, `{"values": ["${'x'.repeat(Math.max(0, (fault.bytes ?? 2 * 1024 * 1024) - 16))}"]}`);
+    } else if (fault.kind === 'truncate' || fault.kind === 'oversize') {
+      const body =
+        fault.kind === 'oversize' ? `{"values": ["${'x'.repeat(Math.max(0, (fault.bytes ?? 2 * 1024 * 1024) - 16))}"]}` : '{"type": "user", "display_name": "Trunc';
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
     }
     return true; // a stall answers nothing
   }
@@ -302,8 +307,6 @@ export async function startEmulator<E extends string, U>(
   }
 
   function consent(res: ServerResponse, params: URLSearchParams): void {
-    const problem = checkClient(params);
-    if (problem) return sendPage(res, 400, 'Invalid OAuth request', problem);
     if (params.get('response_type') !== 'code') {
       return redirect(res, params.get('redirect_uri') ?? callbackURL ?? '', { error: 'unsupported_response_type', state: params.get('state') });
     }
@@ -317,12 +320,11 @@ export async function startEmulator<E extends string, U>(
     const button = (a: (typeof page.accounts)[number]): string =>
       `<input type="hidden" name="user" value="${escapeHtml(a.value)}"><button name="decision" value="grant" data-user="${escapeHtml(a.id)}">${escapeHtml(a.label)}</button>`;
     const accounts = page.accounts.map((a) => `<li>${form(button(a))}${a.note ? ` <small>${escapeHtml(a.note)}</small>` : ''}</li>`).join('');
-    sendPage(res, 200, 'Authorize access', `${page.text}<ul>${accounts}</ul>${form('<button name="decision" value="deny" data-deny>Deny</button>')}`);
+    const choose = `<p>Choose an account of this local ${product.name} emulator:</p>`;
+    sendPage(res, 200, 'Authorize access', `${page.text}${choose}<ul>${accounts}</ul>${form('<button name="decision" value="deny" data-deny>Deny</button>')}`);
   }
 
   function decide(res: ServerResponse, form: URLSearchParams): void {
-    const problem = checkClient(form);
-    if (problem) return sendPage(res, 400, 'Invalid OAuth request', problem);
     const target = form.get('redirect_uri') ?? callbackURL ?? '';
     const state = form.get('state');
     if (form.get('decision') !== 'grant') return redirect(res, target, { error: 'access_denied', error_description: 'The user denied access.', state });
@@ -390,7 +392,7 @@ export async function startEmulator<E extends string, U>(
     const refreshToken = keep ?? randomBytes(32).toString('base64url');
     if (keep === undefined) refreshTokens.set(refreshToken, { grant, deadAt: undefined });
     const body = { access_token: accessToken, token_type: 'bearer', expires_in: lifetime, refresh_token: refreshToken, scope: grant.scopes.join(' ') };
-    sendJson(res, 200, product.tokenBody(body, grantType));
+    sendJson(res, 200, product.tokenBody?.(body, grantType) ?? body);
   }
 
   return {
@@ -425,8 +427,4 @@ export async function startEmulator<E extends string, U>(
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-function sendRaw(res: ServerResponse, body: string): void {
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
 }

@@ -1,4 +1,4 @@
-import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, escapeHtml, sendAvatar, sendJson, sendPage, startEmulator } from './core';
+import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, escapeHtml, sendJson, startEmulator } from './core';
 
 /** The endpoints of the Data Center emulator, as named in `latency`, `faults` and `stats`. */
 export type DataCenterEndpoint = 'authorize' | 'token' | 'whoami' | 'user' | 'users' | 'project' | 'repository';
@@ -44,8 +44,8 @@ export interface BitbucketDataCenterEmulator extends EmulatorSurface<DataCenterE
 
 const ROUTES: Array<[RegExp, DataCenterEndpoint]> = [
   [/^\/plugins\/servlet\/applinks\/whoami$/, 'whoami'],
-  [/^\/rest\/api\/latest\/users$/, 'users'],
   [/^\/rest\/api\/latest\/users\/[^/]+$/, 'user'],
+  [/^\/rest\/api\/latest\/users$/, 'users'],
   [/^\/rest\/api\/latest\/projects\/[^/]+$/, 'project'],
   [/^\/rest\/api\/latest\/projects\/[^/]+\/repos\/[^/]+$/, 'repository'],
 ];
@@ -58,7 +58,6 @@ export const DATA_CENTER_DEMO_USERS: DataCenterEmulatorUserInput[] = [
   { name: 'gone', displayName: 'Former Employee', id: 103, active: false },
 ];
 
-/** Data Center's REST error body. */
 function dcError(message: string, exceptionName = 'com.atlassian.bitbucket.ServiceException'): Record<string, unknown> {
   return { errors: [{ context: null, message, exceptionName }] };
 }
@@ -80,9 +79,8 @@ const scopesOf = (params: URLSearchParams): string[] => (params.get('scope') ?? 
 export async function startBitbucketDataCenterEmulator(options: DataCenterEmulatorOptions = {}): Promise<BitbucketDataCenterEmulator> {
   const contextPath = (options.contextPath ?? '').replace(/\/+$/, '');
   const users = (options.users ?? DATA_CENTER_DEMO_USERS).map(resolveUser);
-  let baseURL = '';
 
-  function handle(endpoint: DataCenterEndpoint, { res, url, route, grant: found }: Call<DataCenterEmulatorUser>): void {
+  function handle(endpoint: DataCenterEndpoint, { res, url, base, route, grant: found }: Call<DataCenterEmulatorUser>): void {
     const grant = found === 'expired' ? undefined : found;
     if (endpoint === 'whoami') {
       // NOTE: the servlet answers 200 even without a valid token, with nothing in it.
@@ -101,14 +99,14 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     if (endpoint === 'user') {
       const user = users.find((u) => u.slug === parts[5]);
       if (!user) return sendJson(res, 404, dcError(`User ${parts[5] ?? ''} does not exist.`, 'com.atlassian.bitbucket.user.NoSuchUserException'));
-      return sendJson(res, 200, userJson(user, avatarSize));
+      return sendJson(res, 200, userJson(user, base, avatarSize));
     }
     if (endpoint === 'users') {
       const filter = (url.searchParams.get('filter') ?? '').toLowerCase();
       const found = users.filter((u) => [u.name, u.displayName, u.emailAddress ?? ''].some((v) => v.toLowerCase().includes(filter)));
       const start = clampInt(url.searchParams.get('start'), 0, 0, Number.MAX_SAFE_INTEGER);
       const limit = clampInt(url.searchParams.get('limit'), 25, 1, 1000);
-      const values = found.slice(start, start + limit).map((u) => userJson(u, avatarSize));
+      const values = found.slice(start, start + limit).map((u) => userJson(u, base, avatarSize));
       const isLastPage = start + limit >= found.length;
       return sendJson(res, 200, { size: values.length, limit, isLastPage, start, values, ...(isLastPage ? {} : { nextPageStart: start + limit }) });
     }
@@ -121,8 +119,8 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     sendJson(res, 200, { slug: repo, id: 1, name: repo, scmId: 'git', state: 'AVAILABLE', forkable: true, public: false, project });
   }
 
-  function userJson({ name, active, displayName, id, slug, emailAddress }: DataCenterEmulatorUser, avatarSize: string | null): Record<string, unknown> {
-    const links = { self: [{ href: `${baseURL}/users/${encodeURIComponent(slug)}` }] };
+  function userJson({ name, active, displayName, id, slug, emailAddress }: DataCenterEmulatorUser, base: string, avatarSize: string | null): Record<string, unknown> {
+    const links = { self: [{ href: `${base}/users/${encodeURIComponent(slug)}` }] };
     // NOTE: the avatar is relative, and with the context path, as Data Center answers it.
     const avatarUrl = `${contextPath}/users/${encodeURIComponent(slug)}/avatar.png?s=${encodeURIComponent(avatarSize ?? '')}&v=1531929290000`;
     return { name, active, displayName, id, slug, type: 'NORMAL', links, ...(emailAddress === null ? {} : { emailAddress }), ...(avatarSize ? { avatarUrl } : {}) };
@@ -130,27 +128,23 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
 
   const core = await startEmulator<DataCenterEndpoint, DataCenterEmulatorUser>(
     {
+      name: 'Bitbucket Data Center',
       client: ['application link', 'Redirect URL'],
       contextPath,
       authorizePath: '/rest/oauth2/latest/authorize',
       tokenPath: '/rest/oauth2/latest/token',
-      endpoints: ['whoami', 'user', 'users', 'project', 'repository'],
-      route: (method, path) => (method === 'GET' ? ROUTES.find(([pattern]) => pattern.test(path))?.[1] : undefined),
-      notFound: (res, url) => {
-        // The user's page and avatar, which the user JSON links to (a browser opens them).
-        const page = /^\/users\/([^/]+)(\/avatar\.png)?$/.exec(url.pathname.slice(contextPath.length));
+      routes: ROUTES,
+      profile: (path) => {
+        const page = /^\/users\/([^/]+)(\/avatar\.png)?$/.exec(path);
         const owner = page ? users.find((u) => u.slug === decodeURIComponent(page[1] ?? '')) : undefined;
-        if (owner && page?.[2]) return sendAvatar(res);
-        if (owner) return sendPage(res, 200, owner.displayName, 'This is the profile page of a local Bitbucket Data Center emulator account.');
-        sendJson(res, 404, dcError(`${url.pathname} does not exist.`));
+        return owner && page?.[2] ? 'avatar' : owner;
       },
+      notFound: (res, url) => sendJson(res, 404, dcError(`${url.pathname} does not exist.`)),
       handle,
       error: (message) => dcError(message),
       findUser: (key) => users.find((u) => u.name === key || u.slug === key),
       consent: (params) => ({
-        text:
-          `<p>An application wants to access your account with the permission <b>${escapeHtml(params.get('scope') ?? 'PUBLIC_REPOS')}</b>.</p>` +
-          '<p>Choose an account of this local Bitbucket Data Center emulator:</p>',
+        text: `<p>An application wants to access your account with the permission <b>${escapeHtml(params.get('scope') ?? 'PUBLIC_REPOS')}</b>.</p>`,
         accounts: users.map((u) => ({ value: u.name, id: u.name, label: `Allow as ${u.displayName}` })),
       }),
       scopes: scopesOf,
@@ -159,17 +153,15 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
         return unknown.length > 0 ? `Invalid scope: ${unknown.join(' ').slice(0, 100)} (known: ${SCOPES.join(', ')}).` : undefined;
       },
       redirectRequired: true,
-      // NOTE: Data Center reads the client's credentials from the form body.
       clientAuth: 'body',
       notForm: [400, 'invalid_request', 'The token request must be a form POST.'],
       badClient: [401, 'invalid_client', 'Client authentication failed.'],
-      tokenBody: (body) => body,
       defaults: { clientID: 'dc-client', clientSecret: 'dc-secret', codeLifetimeMs: 10_000, accessTokenLifetimeSec: 3600, refreshGraceMs: 0 },
     },
     options,
     users,
   );
-  baseURL = core.url;
+  const baseURL = core.url;
   return Object.assign(core, { baseURL, strategyOptions: { baseURL, clientID: core.clientID, clientSecret: core.clientSecret, allowInsecureHTTP: true as const } });
 }
 

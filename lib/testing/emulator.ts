@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import type { StrategyOptionsBase } from '../cloud/types';
-import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, type Grant, sendAvatar, sendJson, sendPage, startEmulator } from './core';
+import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, sendJson, startEmulator } from './core';
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
 export type EmulatorStrategyOptions = {
@@ -46,8 +45,6 @@ export type EmulatorUser = Required<Omit<EmulatorUserInput, 'emails' | 'workspac
   workspaces: Array<Required<EmulatorWorkspace>>;
 };
 
-export type { EmulatorFault } from './core';
-
 /** `clientID` and `clientSecret` are the OAuth consumer's Key and Secret: `emulator-key`, `emulator-secret`. */
 export interface EmulatorOptions extends CommonEmulatorOptions<EmulatorEndpoint> {
   /** The accounts. Default: three demo accounts. */
@@ -63,11 +60,12 @@ export interface BitbucketEmulator extends EmulatorSurface<EmulatorEndpoint, Emu
   strategyOptions: EmulatorStrategyOptions;
 }
 
-const ROUTES = new Map<string, EmulatorEndpoint>([
-  ['/2.0/user', 'user'],
-  ['/2.0/user/emails', 'emails'],
-  ['/2.0/user/workspaces', 'workspaces'],
-]);
+const ROUTES: Array<[RegExp, EmulatorEndpoint]> = [
+  [/^\/2\.0\/user$/, 'user'],
+  [/^\/2\.0\/user\/emails$/, 'emails'],
+  [/^\/2\.0\/user\/workspaces$/, 'workspaces'],
+  [/^\/2\.0\/user\/workspaces\/[^/]+\/permission$/, 'workspacePermission'],
+];
 /** Endpoints Atlassian removed with CHANGE-2770 (14 April 2026): they answer 410 with its notice. */
 const REMOVED = new Set(['/2.0/user/permissions/workspaces', '/2.0/workspaces', '/2.0/repositories', '/2.0/user/permissions/repositories']);
 const GONE = {
@@ -118,63 +116,78 @@ const apiError = (message: string): Record<string, unknown> => ({ type: 'error',
 export async function startBitbucketEmulator(options: EmulatorOptions = {}): Promise<BitbucketEmulator> {
   const granted = [...(options.scopes ?? ['account', 'email'])];
   const users = (options.users ?? DEMO_USERS).map(resolveUser);
-  let base = '';
 
-  /** The grant of a call that may read `scope`, or `undefined` after answering Bitbucket's 401 or 403. */
-  function authorized({ res, grant }: Call<EmulatorUser>, scope: string): Grant<EmulatorUser> | undefined {
+  function handle(endpoint: EmulatorEndpoint, { res, url, base, grant }: Call<EmulatorUser>): void {
     if (grant === undefined || grant === 'expired') {
       res.setHeader('WWW-Authenticate', 'Basic realm="Bitbucket.org HTTP"');
-      return void sendJson(res, 401, apiError(grant ? 'Access token expired.' : 'Unauthorized'));
+      return sendJson(res, 401, apiError(grant ? 'Access token expired.' : 'Unauthorized'));
     }
+    const scope = endpoint === 'emails' ? 'email' : 'account';
     if (!grant.scopes.includes(scope)) {
       const detail = { required: [scope], granted: grant.scopes };
-      return void sendJson(res, 403, { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail } });
+      return sendJson(res, 403, { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail } });
     }
-    return grant;
-  }
-
-  function handle(endpoint: EmulatorEndpoint, call: Call<EmulatorUser>): void {
-    const { res, url } = call;
-    const user = authorized(call, endpoint === 'emails' ? 'email' : 'account')?.user;
-    if (!user) return;
-    if (endpoint === 'user') return sendJson(res, 200, userJson(user, base));
+    const user = grant.user;
+    if (endpoint === 'user') {
+      // As `fixtures/user.json`.
+      const id = encodeURIComponent(user.uuid);
+      const links = { hooks: `2.0/users/${id}/hooks`, self: `2.0/users/${id}`, repositories: `2.0/repositories/${id}`, html: `${id}/`, avatar: `avatars/${encodeURIComponent(user.accountId)}.svg`, snippets: `2.0/snippets/${id}` };
+      return sendJson(res, 200, {
+        display_name: user.displayName,
+        has_2fa_enabled: null,
+        links: Object.fromEntries(Object.entries(links).map(([name, path]) => [name, { href: `${base}/${path}` }])),
+        nickname: user.nickname,
+        account_id: user.accountId,
+        created_on: '2019-02-19T10:36:46.361566-08:00',
+        is_staff: false,
+        account_status: 'active',
+        type: 'user',
+        uuid: user.uuid,
+        ...(user.username === null ? {} : { username: user.username }),
+      });
+    }
     if (endpoint === 'emails') {
       const links = (e: { email: string }): unknown => ({ self: { href: `${base}/2.0/user/emails/${encodeURIComponent(e.email)}` } });
       return sendJson(res, 200, paginate(user.emails.map((e) => ({ is_primary: e.primary, is_confirmed: e.confirmed, type: 'email', email: e.email, links: links(e) })), url));
     }
-    if (endpoint === 'workspaces') return sendJson(res, 200, paginate(user.workspaces.map(accessJson), url));
+    if (endpoint === 'workspaces') {
+      // As `fixtures/user-workspaces.json`: no name, no role.
+      const access = user.workspaces.map(({ uuid, slug, permission }) => ({
+        type: 'workspace_access',
+        administrator: permission === 'owner',
+        workspace: { type: 'workspace_base', uuid, slug },
+      }));
+      return sendJson(res, 200, paginate(access, url));
+    }
     // The slug, or the uuid in braces (URL-encoded or not).
     const key = decodeURIComponent(url.pathname.split('/')[4] ?? '');
-    const workspace = user.workspaces.find((w) => w.slug.toLowerCase() === key.toLowerCase() || w.uuid === key);
-    if (!workspace) return sendJson(res, 403, apiError('You do not have access to this workspace.'));
-    sendJson(res, 200, membershipJson(user, workspace, base));
-  }
-
-  function notFound(res: ServerResponse, url: URL): void {
-    if (REMOVED.has(url.pathname)) return sendJson(res, 410, GONE);
-    if (url.pathname.startsWith('/avatars/')) return sendAvatar(res);
-    const owner = users.find((u) => url.pathname === `/${encodeURIComponent(u.uuid)}/`);
-    if (owner) return sendPage(res, 200, owner.displayName, 'This is the profile page of a local Bitbucket emulator account.');
-    sendJson(res, 404, apiError('Resource not found'));
+    const w = user.workspaces.find((x) => x.slug.toLowerCase() === key.toLowerCase() || x.uuid === key);
+    if (!w) return sendJson(res, 403, apiError('You do not have access to this workspace.'));
+    // As `fixtures/workspace-permission.json`.
+    sendJson(res, 200, {
+      type: 'workspace_membership',
+      permission: w.permission,
+      user: { type: 'user', uuid: user.uuid, account_id: user.accountId, nickname: user.nickname, display_name: user.displayName },
+      workspace: { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name, links: { self: { href: `${base}/2.0/workspaces/${w.slug}` } } },
+      links: { self: { href: `${base}/2.0/user/workspaces/${w.slug}/permission` } },
+    });
   }
 
   const core = await startEmulator<EmulatorEndpoint, EmulatorUser>(
     {
+      name: 'Bitbucket',
       client: ['OAuth consumer', 'Callback URL'],
       contextPath: '',
       authorizePath: '/site/oauth2/authorize',
       tokenPath: '/site/oauth2/access_token',
-      endpoints: ['user', 'emails', 'workspaces', 'workspacePermission'],
-      route: (method, path) =>
-        method !== 'GET' ? undefined : (ROUTES.get(path) ?? (/^\/2\.0\/user\/workspaces\/[^/]+\/permission$/.test(path) ? 'workspacePermission' : undefined)),
-      notFound,
+      routes: ROUTES,
+      profile: (path) => (path.startsWith('/avatars/') ? 'avatar' : users.find((u) => path === `/${encodeURIComponent(u.uuid)}/`)),
+      notFound: (res, url) => (REMOVED.has(url.pathname) ? sendJson(res, 410, GONE) : sendJson(res, 404, apiError('Resource not found'))),
       handle,
       error: apiError,
       findUser: (key) => users.find((u) => u.uuid === key || u.username === key || u.accountId === key),
       consent: () => ({
-        text:
-          `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>` +
-          '<p>Choose an account of this local Bitbucket emulator:</p>',
+        text: `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>`,
         accounts: users.map((u) => ({ value: u.uuid, id: u.username ?? u.uuid, label: `Grant access as ${u.displayName}`, note: u.emails.find((e) => e.primary)?.email ?? '' })),
       }),
       // NOTE: Bitbucket takes the scopes from the consumer's permission boxes, not the request.
@@ -190,8 +203,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     options,
     users,
   );
-  base = core.url;
-  const { clientID, clientSecret, authorizationURL, tokenURL } = core;
+  const { url: base, clientID, clientSecret, authorizationURL, tokenURL } = core;
   const strategyOptions = { clientID, clientSecret, authorizationURL, tokenURL, userProfileURL: `${base}/2.0/user`, userEmailsURL: `${base}/2.0/user/emails`, userWorkspacesURL: `${base}/2.0/user/workspaces` };
   return Object.assign(core, strategyOptions, { strategyOptions });
 }
@@ -218,39 +230,4 @@ function resolveUser(input: EmulatorUserInput, index: number): EmulatorUser {
     emails: emails.map((e, i) => ({ email: e.email, primary: e.primary ?? (i === 0 && !emails.some((x) => x.primary)), confirmed: e.confirmed ?? true })),
     workspaces: (input.workspaces ?? []).map((w) => ({ slug: w.slug, name: w.name ?? w.slug, uuid: w.uuid ?? `{${randomUUID()}}`, permission: w.permission ?? 'member' })),
   };
-}
-
-/** `GET /2.0/user`, as `fixtures/user.json`. */
-function userJson(user: EmulatorUser, base: string): Record<string, unknown> {
-  const id = encodeURIComponent(user.uuid);
-  const links = { hooks: `2.0/users/${id}/hooks`, self: `2.0/users/${id}`, repositories: `2.0/repositories/${id}`, html: `${id}/`, avatar: `avatars/${encodeURIComponent(user.accountId)}.svg`, snippets: `2.0/snippets/${id}` };
-  return {
-    display_name: user.displayName,
-    has_2fa_enabled: null,
-    links: Object.fromEntries(Object.entries(links).map(([name, path]) => [name, { href: `${base}/${path}` }])),
-    nickname: user.nickname,
-    account_id: user.accountId,
-    created_on: '2019-02-19T10:36:46.361566-08:00',
-    is_staff: false,
-    account_status: 'active',
-    type: 'user',
-    uuid: user.uuid,
-    ...(user.username === null ? {} : { username: user.username }),
-  };
-}
-
-/** `GET /2.0/user/workspaces/{workspace}/permission`, as `fixtures/workspace-permission.json`. */
-function membershipJson(user: EmulatorUser, w: Required<EmulatorWorkspace>, base: string): Record<string, unknown> {
-  return {
-    type: 'workspace_membership',
-    permission: w.permission,
-    user: { type: 'user', uuid: user.uuid, account_id: user.accountId, nickname: user.nickname, display_name: user.displayName },
-    workspace: { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name, links: { self: { href: `${base}/2.0/workspaces/${w.slug}` } } },
-    links: { self: { href: `${base}/2.0/user/workspaces/${w.slug}/permission` } },
-  };
-}
-
-/** An entry of `GET /2.0/user/workspaces`, as `fixtures/user-workspaces.json`: no name, no role. */
-function accessJson(w: Required<EmulatorWorkspace>): Record<string, unknown> {
-  return { type: 'workspace_access', administrator: w.permission === 'owner', workspace: { type: 'workspace_base', uuid: w.uuid, slug: w.slug } };
 }
