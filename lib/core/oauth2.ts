@@ -9,7 +9,7 @@ import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError } 
 import { abortedError, type HttpResponse, send } from './http';
 import { isJsonObject, optionalString, parseJson } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
-import { redact } from './redact';
+import { holdsSecret, redact } from './redact';
 
 /** The client's bounds: each request's, and how often a failed GET is tried again. */
 export interface ClientLimits {
@@ -139,7 +139,7 @@ export class BitbucketOAuth2 extends OAuth2 {
    */
   async apiGet(url: string, accessToken: string, login?: Login): Promise<HttpResponse> {
     const signal = login?.signal ?? this.closing.signal;
-    if ([accessToken, this._clientSecret, ...(login?.secrets ?? [])].some((secret) => carries(url, secret))) {
+    if (holdsSecret(url, [accessToken, this._clientSecret, ...(login?.secrets ?? [])])) {
       throw new BitbucketResponseError('A request to Bitbucket was not sent: its URL would carry a secret (a token, a code or the client secret)');
     }
     const headers = { Authorization: `Bearer ${accessToken}` };
@@ -242,11 +242,6 @@ function closer(): AbortController {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   return controller;
-}
-
-/** True when `url` holds `secret` as sent or URL-encoded (short values are not secrets). */
-function carries(url: string, secret: string): boolean {
-  return secret.length >= 8 && (url.includes(secret) || url.includes(encodeURIComponent(secret)));
 }
 
 /**

@@ -19,6 +19,11 @@ function scrub(text: string, forms: readonly string[]): string {
   return result;
 }
 
+/** True when `text` holds one of `secrets` in any of the forms {@link redact} removes. */
+export function holdsSecret(text: string, secrets: ReadonlyArray<string | undefined>): boolean {
+  return secrets.some((secret) => secret !== undefined && secret.length >= MIN_SECRET_LENGTH && variants(secret).some((form) => text.includes(form)));
+}
+
 /**
  * The one redaction rule: every string in `value` (an error's message and stack, its own
  * properties such as `oauthError.data`, and its `cause` chain, however deep) loses each of the
