@@ -56,7 +56,8 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
   constructor(options: unknown, verify: unknown) {
     const { common, settings } = resolveOptions(options);
     const { authorizationURL, tokenURL } = settings;
-    super(common, { name: 'bitbucket', authorizationURL, tokenURL, clientAuthentication: 'basic' }, verify);
+    const ahead = [settings.userProfileURL, ...(settings.skipEmails ? [] : [settings.emails.first])];
+    super(common, { name: 'bitbucket', authorizationURL, tokenURL, clientAuthentication: 'basic', ahead }, verify);
     this._settings = settings;
   }
 

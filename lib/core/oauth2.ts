@@ -4,9 +4,9 @@ import * as https from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { setTimeout as pause } from 'node:timers/promises';
 import { OAuth2, type oauth2tokenCallback } from 'oauth';
-import { safeURL, tokenError } from './answers';
+import { tokenError } from './answers';
 import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError } from './errors';
-import { abortedError, type HttpResponse, send } from './http';
+import { abortedError, describe, type HttpResponse, open, type OpenRequest } from './http';
 import { isJsonObject, optionalString, parseJson } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
 import { holdsSecret, redact } from './redact';
@@ -28,6 +28,9 @@ export interface ClientLimits {
 export interface Login {
   readonly signal: AbortSignal;
   readonly secrets: string[];
+  /** The profile stage's first GETs, opened while the code exchange runs (their connections open meanwhile). */
+  readonly ahead: readonly string[];
+  readonly opened: Map<string, OpenRequest>;
   abort(reason: Error): void;
   end(): void;
 }
@@ -93,7 +96,7 @@ export class BitbucketOAuth2 extends OAuth2 {
    * A login's (or a refresh's) bound: its signal is aborted at `deadline` ms from now with a
    * `BitbucketTimeoutError`, or by `close()`. `end()` stops both and drops its secrets.
    */
-  begin(deadline: number): Login {
+  begin(deadline: number, ahead: readonly string[] = []): Login {
     const controller = new AbortController();
     const timer = setTimeout(() => {
       const message = `The login timed out: Bitbucket did not finish answering within the login's deadline of ${deadline} ms`;
@@ -103,14 +106,19 @@ export class BitbucketOAuth2 extends OAuth2 {
     const onClose = (): void => controller.abort(new BitbucketNetworkError('The strategy was closed while Bitbucket was answering', { cause: undefined }));
     closing.addEventListener('abort', onClose);
     const secretsOfLogin: string[] = [];
+    const opened = new Map<string, OpenRequest>();
     return {
       signal: controller.signal,
       secrets: secretsOfLogin,
+      ahead,
+      opened,
       abort: (reason) => controller.abort(reason),
       end: () => {
         clearTimeout(timer);
         closing.removeEventListener('abort', onClose);
         secretsOfLogin.length = 0;
+        for (const request of opened.values()) request.cancel();
+        opened.clear();
       },
     };
   }
@@ -123,11 +131,10 @@ export class BitbucketOAuth2 extends OAuth2 {
     this.agents['https:'].destroy();
   }
 
-  private send(method: 'GET' | 'POST', url: string, headers: http.OutgoingHttpHeaders, body: string | undefined, signal: AbortSignal): Promise<HttpResponse> {
-    const own = this.agents[url.startsWith('http:') ? 'http:' : 'https:'];
-    const agent = this._agent instanceof http.Agent ? this._agent : own;
-    const all = { Accept: 'application/json', ...this._customHeaders, ...headers };
-    return send({ method, url, headers: all, body, what: `${method} ${safeURL(url)}`, signal, agent, timeout: this.limits.timeout, maxBytes: this.limits.maxBytes });
+  /** Makes a request with the headers every request carries, on the app's agent or the strategy's own. */
+  private open(method: 'GET' | 'POST', url: string): OpenRequest {
+    const agent = this._agent instanceof http.Agent ? this._agent : this.agents[url.startsWith('http:') ? 'http:' : 'https:'];
+    return open(method, url, { Accept: 'application/json', ...this._customHeaders }, agent);
   }
 
   /**
@@ -143,17 +150,20 @@ export class BitbucketOAuth2 extends OAuth2 {
       throw new BitbucketResponseError('A request to Bitbucket was not sent: its URL would carry a secret (a token, a code or the client secret)');
     }
     const headers = { Authorization: `Bearer ${accessToken}` };
+    const ahead = login?.opened.get(url);
+    login?.opened.delete(url);
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt >= this.limits.retries;
       try {
-        const response = await this.send('GET', url, headers, undefined, signal);
+        const request = (attempt === 0 && ahead?.usable()) || this.open('GET', url);
+        const response = await request.send(headers, undefined, signal, this.limits);
         if (response.status < 500 || last) return response;
       } catch (error) {
         const retriable = error instanceof BitbucketNetworkError || (error instanceof BitbucketTimeoutError && error.limit === 'request');
         if (last || signal.aborted || !retriable) throw error;
       }
       await pause(100 * 2 ** attempt * (0.5 + Math.random()), undefined, { signal }).catch(() => {
-        throw abortedError(`GET ${safeURL(url)}`, signal);
+        throw abortedError(describe('GET', url), signal);
       });
     }
   }
@@ -170,7 +180,10 @@ export class BitbucketOAuth2 extends OAuth2 {
     const login = (extra as { [LOGIN]?: Login })[LOGIN];
     const verifier = optionalString(extra, 'code_verifier');
     login?.secrets.push(code, ...(verifier ? [verifier] : []));
-    this.requestToken(code, extra, login?.signal ?? this.closing.signal).then(
+    const tokens = this.requestToken(code, extra, login?.signal ?? this.closing.signal);
+    // The profile stage's first connections open while Bitbucket answers the exchange.
+    for (const url of login?.ahead ?? []) login?.opened.set(url, this.open('GET', url));
+    tokens.then(
       (tokens) => {
         login?.secrets.push(tokens.accessToken, ...(tokens.refreshToken ? [tokens.refreshToken] : []));
         process.nextTick(done, null, tokens.accessToken, tokens.refreshToken, tokens.results);
@@ -200,7 +213,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     }
     const body = form.toString();
     headers['Content-Length'] = Buffer.byteLength(body);
-    const response = await this.send('POST', this._getAccessTokenUrl(), headers, body, signal);
+    const response = await this.open('POST', this._getAccessTokenUrl()).send(headers, body, signal, this.limits);
     const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
     if (response.status < 200 || response.status > 299) throw tokenError(what, response);
     const parsed = parseJson(response.body);

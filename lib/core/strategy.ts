@@ -32,6 +32,8 @@ export interface Product {
   clientAuthentication: 'basic' | 'body';
   /** Extra options for passport-oauth2 (e.g. a default `scope`). */
   passportOptions?: Record<string, unknown>;
+  /** The URLs the profile stage asks first, whatever the answers: their requests are opened during the code exchange. */
+  ahead?: readonly string[];
 }
 
 type Action = (...args: unknown[]) => void;
@@ -58,6 +60,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   /** The login this copy of the strategy runs, from the callback to its outcome. */
   private _login: Login | undefined;
   private readonly _callbackURLs: ReadonlySet<string>;
+  /** The profile stage's first GETs, opened during the code exchange; none when the profile may be skipped. */
+  private readonly _ahead: readonly string[];
   /**
    * Used states, as hashes (a state read from a callback URL can keep the whole URL, code
    * included, alive), and when each may be forgotten, oldest first.
@@ -90,6 +94,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     });
     if (resolved.agent) this._oauth2.setAgent(resolved.agent);
     this._callbackURLs = new Set(resolved.callbackURLs);
+    this._ahead = resolved.maySkipProfile ? [] : (product.ahead ?? []);
     this.guardStates();
   }
 
@@ -167,7 +172,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       return fail('The callback URL is not one this strategy is configured with (callbackURL, callbackURLs).', 400);
     }
     if (sources.some((source) => isJsonObject(source) && typeof source['code'] === 'string')) {
-      const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout);
+      const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout, this._ahead);
       this._login = login;
       // Every outcome ends the login: its deadline stops and its secrets are dropped.
       for (const action of ['success', 'fail', 'error'] as const) {
