@@ -10,6 +10,7 @@ import { BitbucketDataCenterStrategy, BitbucketNetworkError, BitbucketResponseEr
 import { ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, fixture, REFRESH_TOKEN, tokenBody } from './helpers/bitbucket';
 import { expectType, fakeRequest, run, signIn, type FakeRequest } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';
+import { drained, until } from './helpers/wait';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 const CALLBACK = 'https://app.example.com/auth/bitbucket/callback';
@@ -171,6 +172,51 @@ describe('queue time is not request time', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('the profile stage\'s connections', () => {
+  it('open while the code exchange runs, and carry nothing before the token is known', async () => {
+    let seenAtToken: string[] = [];
+    await bitbucket({
+      token: (_req, res) => {
+        // The token is held back until the API requests have their connections.
+        void until(() => server!.accepted() === 3, 'the API connections').then(() => {
+          seenAtToken = server!.requests.map((r) => r.url);
+          json(res, 200, tokenBody());
+        });
+      },
+    });
+    const { outcome } = await signIn(cloud());
+    expectType(outcome, 'success');
+    expect(seenAtToken).toEqual(['/token']);
+    const api = server!.requests.slice(1);
+    expect(api.map((r) => r.url.split('?')[0]).sort()).toEqual(['/2.0/user', '/2.0/user/emails']);
+    expect(api.every((r) => r.headers.authorization === `Bearer ${ACCESS_TOKEN}`)).toBe(true);
+    // The GETs went on the connections opened during the exchange.
+    expect(server!.accepted()).toBe(3);
+  });
+
+  it('opened for a login whose exchange fails are closed, with nothing sent on them', async () => {
+    await bitbucket({
+      token: (_req, res) => void until(() => server!.accepted() === 3, 'the API connections').then(() => json(res, 400, { error: 'invalid_grant' })),
+    });
+    const { outcome } = await signIn(cloud());
+    expect(expectType(outcome, 'error').error).toBeInstanceOf(TokenError);
+    // Only the token request's keep-alive connection stays.
+    await until(() => server!.openSockets() === 1, 'the unused connections to close');
+    expect(server!.requests.map((r) => r.url)).toEqual(['/token']);
+  });
+
+  it('are not opened when the profile may be skipped', async () => {
+    const { url } = await bitbucket();
+    const strategy = new Strategy({ clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenURL: `${url}/token`, userProfileURL: `${url}/2.0/user`, skipUserProfile: true }, (_at, _rt, _p, done) =>
+      done(null, { id: 'no profile' }),
+    );
+    strategies.push(strategy);
+    expectType((await signIn(strategy)).outcome, 'success');
+    await drained();
+    expect(server!.accepted()).toBe(1);
   });
 });
 
