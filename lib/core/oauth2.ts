@@ -6,29 +6,26 @@ import { setTimeout as pause } from 'node:timers/promises';
 import { OAuth2, type oauth2tokenCallback } from 'oauth';
 import { tokenError } from './answers';
 import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError } from './errors';
-import { abortedError, describe, type HttpResponse, open, type OpenRequest } from './http';
-import { isJsonObject, optionalString, parseJson } from './json';
+import { abortedError, type Bounds, describe, type HttpResponse, open, type OpenRequest } from './http';
+import { isJsonObject, optionalString, parseObject } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
 import { holdsSecret, redact } from './redact';
 
-/** The client's bounds: each request's, and how often a failed GET is tried again. */
-export interface ClientLimits {
-  timeout: number;
-  maxBytes: number;
+/** The client's bounds, how often a failed GET is tried again, and how the client authenticates to the token endpoint. */
+export interface ClientLimits extends Bounds {
   retries: number;
   /** HTTP Basic, as Bitbucket Cloud documents, or the form body, as Data Center expects. */
   clientAuthentication: 'basic' | 'body';
 }
 
 /**
- * One login's bound on its requests to Bitbucket: its signal ends them all (the deadline, a
- * failed sibling, `close()`), and `secrets` are the values no URL may carry and every error
- * loses (the code, the verifier, the tokens), dropped when the login ends.
+ * One login's bound on its requests: its signal ends them all (the deadline, a failed sibling,
+ * `close()`); `secrets` (the code, the verifier, the tokens) no URL may carry and every error
+ * loses; `opened` holds the first GETs, made during the code exchange. `end()` drops them all.
  */
 export interface Login {
   readonly signal: AbortSignal;
   readonly secrets: string[];
-  /** The profile stage's first GETs, opened while the code exchange runs (their connections open meanwhile). */
   readonly ahead: readonly string[];
   readonly opened: Map<string, OpenRequest>;
   abort(reason: Error): void;
@@ -40,27 +37,27 @@ export const LOGIN = Symbol('passport-bitbucket-auth login');
 
 /**
  * How long an idle connection to Bitbucket is kept: 4 minutes, under common middlebox idle
- * limits (AWS NAT gateways: 350 s). Sign-ins to internal tools come minutes apart, and Node's
- * default (5 s) makes nearly every one pay for new TCP and TLS handshakes.
+ * limits (AWS NAT gateways: 350 s); Node's default (5 s) would make nearly every sign-in pay for
+ * new handshakes.
  */
 export const IDLE_TIMEOUT = 4 * 60_000;
 /** Connections per host at most; further requests queue, without their `timeout` running. */
 export const MAX_SOCKETS = 128;
 
+type TokenResult = { accessToken: string; refreshToken: string | undefined; results: Record<string, unknown> };
 const clientSecrets = new WeakMap<object, string>();
 
 /**
  * node-oauth's `OAuth2` client (for its constructor signature and authorize URL), with every
- * request Bitbucket sees made the way Bitbucket documents it: the client authenticated in one
- * place only (HTTP Basic, or the form body for Data Center), the access token only in
- * `Authorization: Bearer`, every request bounded in time and size, and the client secret kept
- * off the object's own properties (`_clientSecret` still reads it, for code that rebuilds the
- * client from `strategy._oauth2.constructor` with node-oauth's six arguments).
+ * request made as Bitbucket documents it: the client authenticated in one place only, the access
+ * token only in `Authorization: Bearer`, every request bounded in time and size, and the client
+ * secret off the object's own properties (`_clientSecret` still reads it, for code that rebuilds
+ * the client from `strategy._oauth2.constructor` with node-oauth's six arguments).
  */
 export class BitbucketOAuth2 extends OAuth2 {
   readonly limits: ClientLimits;
   /** The strategy's own keep-alive agents, unless the app gave one (`agent`, `setAgent`). */
-  private readonly agents: { 'http:': http.Agent; 'https:': https.Agent };
+  private readonly agents: Record<'http:' | 'https:', http.Agent>;
   /** Aborted by `close()`: every login in flight listens to it. */
   private closing = closer();
 
@@ -74,12 +71,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     limits?: Partial<ClientLimits>,
   ) {
     super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
-    this.limits = {
-      timeout: limits?.timeout ?? DEFAULT_TIMEOUT,
-      maxBytes: limits?.maxBytes ?? MAX_RESPONSE_BYTES,
-      retries: limits?.retries ?? DEFAULT_RETRIES,
-      clientAuthentication: limits?.clientAuthentication ?? 'basic',
-    };
+    this.limits = { timeout: DEFAULT_TIMEOUT, maxBytes: MAX_RESPONSE_BYTES, retries: DEFAULT_RETRIES, clientAuthentication: 'basic', ...limits };
     // node-oauth's own get(), should an app call it: the token in the header, never the URL.
     this.useAuthorizationHeaderforGET(true);
     const options = { keepAlive: true, timeout: IDLE_TIMEOUT, maxSockets: MAX_SOCKETS, maxFreeSockets: 32, scheduling: 'lifo' as const };
@@ -92,10 +84,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     return [this._clientSecret, this.basicAuthorization().slice('Basic '.length)];
   }
 
-  /**
-   * A login's (or a refresh's) bound: its signal is aborted at `deadline` ms from now with a
-   * `BitbucketTimeoutError`, or by `close()`. `end()` stops both and drops its secrets.
-   */
+  /** A login (or a refresh), aborted at `deadline` ms from now with a `BitbucketTimeoutError`, or by `close()`. */
   begin(deadline: number, ahead: readonly string[] = []): Login {
     const controller = new AbortController();
     const timer = setTimeout(() => {
@@ -105,22 +94,21 @@ export class BitbucketOAuth2 extends OAuth2 {
     const closing = this.closing.signal;
     const onClose = (): void => controller.abort(new BitbucketNetworkError('The strategy was closed while Bitbucket was answering', { cause: undefined }));
     closing.addEventListener('abort', onClose);
-    const secretsOfLogin: string[] = [];
-    const opened = new Map<string, OpenRequest>();
-    return {
+    const login: Login = {
       signal: controller.signal,
-      secrets: secretsOfLogin,
+      secrets: [],
       ahead,
-      opened,
+      opened: new Map(),
       abort: (reason) => controller.abort(reason),
       end: () => {
         clearTimeout(timer);
         closing.removeEventListener('abort', onClose);
-        secretsOfLogin.length = 0;
-        for (const request of opened.values()) request.cancel();
-        opened.clear();
+        login.secrets.length = 0;
+        for (const request of login.opened.values()) request.cancel();
+        login.opened.clear();
       },
     };
+    return login;
   }
 
   /** Ends every request in flight and every retry (each fails at once), and closes every connection. */
@@ -131,27 +119,27 @@ export class BitbucketOAuth2 extends OAuth2 {
     this.agents['https:'].destroy();
   }
 
-  /** Makes a request with the headers every request carries, on the app's agent or the strategy's own. */
+  /** A request with the headers every request carries, on the app's agent or the strategy's own. */
   private open(method: 'GET' | 'POST', url: string): OpenRequest {
     const agent = this._agent instanceof http.Agent ? this._agent : this.agents[url.startsWith('http:') ? 'http:' : 'https:'];
     return open(method, url, { Accept: 'application/json', ...this._customHeaders }, agent);
   }
 
   /**
-   * GET a REST API resource with the access token in the `Authorization` header. A 5xx answer,
-   * a network error or a request that timed out is tried again, up to `retries` times, after a
-   * jittered pause (100 ms, then 200 ms, each ±50%), within the login's deadline; never a 4xx.
-   * A GET reads and changes nothing, so a repeat is safe. No URL that carries one of the
-   * login's secrets is requested.
+   * GET a REST API resource with the access token in the `Authorization` header. A 5xx, a network
+   * error or a request timeout is tried again, up to `retries` times, after a jittered pause
+   * (100 ms, then 200 ms, each ±50%), within the login's deadline; never a 4xx. No URL that
+   * carries one of the login's secrets is requested.
    */
   async apiGet(url: string, accessToken: string, login?: Login): Promise<HttpResponse> {
     const signal = login?.signal ?? this.closing.signal;
-    if (holdsSecret(url, [accessToken, this._clientSecret, ...(login?.secrets ?? [])])) {
+    const ahead = login?.opened.get(url);
+    login?.opened.delete(url);
+    // A URL opened ahead was fixed before the login had any secret; any other may come from an answer.
+    if (!ahead && holdsSecret(url, [accessToken, this._clientSecret, ...(login?.secrets ?? [])])) {
       throw new BitbucketResponseError('A request to Bitbucket was not sent: its URL would carry a secret (a token, a code or the client secret)');
     }
     const headers = { Authorization: `Bearer ${accessToken}` };
-    const ahead = login?.opened.get(url);
-    login?.opened.delete(url);
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt >= this.limits.retries;
       try {
@@ -169,9 +157,9 @@ export class BitbucketOAuth2 extends OAuth2 {
   }
 
   /**
-   * Exchanges an authorization code (or, with `grant_type=refresh_token`, a refresh token)
-   * for tokens, once, without retries. Errors: passport-oauth2's `TokenError` for Bitbucket's
-   * OAuth error bodies, otherwise a `BitbucketError`, with every secret of the exchange redacted.
+   * Exchanges an authorization code (or, with `grant_type=refresh_token`, a refresh token) for
+   * tokens, once. Errors: passport-oauth2's `TokenError` for Bitbucket's OAuth error bodies,
+   * otherwise a `BitbucketError`, with every secret of the exchange redacted.
    */
   override getOAuthAccessToken(code: string, params: unknown, callback?: oauth2tokenCallback): void {
     const done = (typeof params === 'function' ? params : callback) as (error: unknown, accessToken?: string, refreshToken?: string, results?: object) => void;
@@ -180,29 +168,27 @@ export class BitbucketOAuth2 extends OAuth2 {
     const login = (extra as { [LOGIN]?: Login })[LOGIN];
     const verifier = optionalString(extra, 'code_verifier');
     login?.secrets.push(code, ...(verifier ? [verifier] : []));
-    const tokens = this.requestToken(code, extra, login?.signal ?? this.closing.signal);
+    const exchange = this.requestToken(code, extra, login?.signal ?? this.closing.signal);
     // The profile stage's first connections open while Bitbucket answers the exchange.
     for (const url of login?.ahead ?? []) login?.opened.set(url, this.open('GET', url));
-    tokens.then(
-      (tokens) => {
-        login?.secrets.push(tokens.accessToken, ...(tokens.refreshToken ? [tokens.refreshToken] : []));
-        process.nextTick(done, null, tokens.accessToken, tokens.refreshToken, tokens.results);
+    exchange.then(
+      ({ accessToken, refreshToken, results }) => {
+        login?.secrets.push(accessToken, ...(refreshToken ? [refreshToken] : []));
+        process.nextTick(done, null, accessToken, refreshToken, results);
       },
       (error: unknown) => process.nextTick(done, redact(error, [...this.secrets(), code, verifier])),
     );
   }
 
-  private async requestToken(code: string, params: Record<string, unknown>, signal: AbortSignal): Promise<{ accessToken: string; refreshToken: string | undefined; results: Record<string, unknown> }> {
-    const form = new URLSearchParams();
+  private async requestToken(code: string, params: Record<string, unknown>, signal: AbortSignal): Promise<TokenResult> {
+    const form = new Map([['grant_type', 'authorization_code']]);
     for (const [key, value] of Object.entries(params)) {
       // Client credentials are added below, in one place only: nothing is sent twice.
       if (value !== undefined && value !== null && key !== 'client_id' && key !== 'client_secret') form.set(key, String(value));
     }
-    if (!form.has('grant_type')) form.set('grant_type', 'authorization_code');
     const refreshing = form.get('grant_type') === 'refresh_token';
     form.set(refreshing ? 'refresh_token' : 'code', code);
-    // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request
-    // (observed), so a scope is never sent when refreshing.
+    // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request (observed): none is sent.
     if (refreshing) form.delete('scope');
     const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/x-www-form-urlencoded' };
     if (this.limits.clientAuthentication === 'body') {
@@ -211,16 +197,15 @@ export class BitbucketOAuth2 extends OAuth2 {
     } else {
       headers['Authorization'] = this.basicAuthorization();
     }
-    const body = form.toString();
+    const body = Array.from(form, ([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join('&');
     headers['Content-Length'] = Buffer.byteLength(body);
     const response = await this.open('POST', this._getAccessTokenUrl()).send(headers, body, signal, this.limits);
     const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
     if (response.status < 200 || response.status > 299) throw tokenError(what, response);
-    const parsed = parseJson(response.body);
-    const json = parsed.ok && isJsonObject(parsed.value) ? parsed.value : undefined;
+    const json = parseObject(response.body);
     // A refused token response may still hold tokens: none of them may be reported.
     const refuse = (problem: string): Error =>
-      redact(new BitbucketResponseError(`${what}: Bitbucket's token response ${problem}`), json ? Object.values(json).filter((v): v is string => typeof v === 'string') : []);
+      redact(new BitbucketResponseError(`${what}: Bitbucket's token response ${problem}`), Object.values(json ?? {}).filter((v) => typeof v === 'string'));
     if (!json) throw refuse('is not a JSON object');
     const { access_token: accessToken, refresh_token: refreshToken, ...results }: Record<string, unknown> = json;
     if (typeof accessToken !== 'string' || accessToken === '') throw refuse('has no access_token');
@@ -238,10 +223,7 @@ export class BitbucketOAuth2 extends OAuth2 {
   }
 }
 
-/**
- * Visible ASCII only: what a bearer token may hold (RFC 6750's b64token is a subset). A loop,
- * not a regular expression: V8 keeps the last subject a regular expression matched alive.
- */
+/** Visible ASCII only (RFC 6750's b64token is a subset); a loop, as V8 keeps a regular expression's last subject alive. */
 function headerSafe(token: string): boolean {
   for (let i = 0; i < token.length; i += 1) {
     const code = token.charCodeAt(i);
@@ -258,20 +240,18 @@ function closer(): AbortController {
 }
 
 /**
- * The client that sends Data Center its credentials in the form body: a class of its own so
- * that a client rebuilt from `strategy._oauth2.constructor` with node-oauth's six arguments
+ * The client that sends Data Center its credentials in the form body: a class of its own so that
+ * a client rebuilt from `strategy._oauth2.constructor` with node-oauth's six arguments
  * (passport-oauth2-refresh) keeps the body authentication.
  */
 export class BodyAuthenticatedOAuth2 extends BitbucketOAuth2 {
-  constructor(...args: ConstructorParameters<typeof BitbucketOAuth2>) {
-    const [clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders, limits] = args;
-    super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders, { ...limits, clientAuthentication: 'body' });
+  constructor(...[id, secret, base, authorize, token, headers, limits]: ConstructorParameters<typeof BitbucketOAuth2>) {
+    super(id, secret, base, authorize, token, headers, { ...limits, clientAuthentication: 'body' });
   }
 }
 
 Object.defineProperty(BitbucketOAuth2.prototype, '_clientSecret', {
   configurable: true,
-  enumerable: false,
   get(this: object): string {
     return clientSecrets.get(this) ?? '';
   },
