@@ -103,7 +103,6 @@ export interface Product<E extends string, U extends { displayName: string }> {
   consent(params: URLSearchParams): { text: string; accounts: Array<{ value: string; id: string; label: string; note?: string }> };
   scopes(params: URLSearchParams): string[];
   check?(params: URLSearchParams): string | undefined;
-  redirectRequired: boolean;
   clientAuth: 'basic' | 'body';
   notForm: [status: number, error: string, description: string];
   badClient: [status: number, error: string, description: string];
@@ -294,16 +293,17 @@ export async function startEmulator<E extends string, U extends { displayName: s
   function checkClient(params: URLSearchParams): string | undefined {
     const received = params.get('client_id');
     if (received !== clientID) return `Invalid client_id: no ${product.client[0]} has this key. Received "${received ?? ''}"; this emulator's is "${clientID}".`;
-    const redirectUri = params.get('redirect_uri') || null;
-    if (redirectUri === null) {
-      if (product.redirectRequired) return 'The redirect_uri is required.';
-      if (!callbackURL) return 'No callback uri defined for the OAuth client.';
-    } else if (callbackURL && !redirectUri.startsWith(callbackURL)) {
-      return `The redirect_uri does not match the ${product.client[1]} registered for the ${product.client[0]}: it must start with "${callbackURL}"; received "${redirectUri}".`;
-    } else if (!callbackURL && !isLoopback(redirectUri)) {
+    const problem = product.check?.(params);
+    if (problem !== undefined) return problem;
+    const redirectUri = params.get('redirect_uri');
+    if (!redirectUri) return callbackURL ? undefined : 'No callback uri defined for the OAuth client.';
+    if (!callbackURL && !isLoopback(redirectUri)) {
       return `This emulator has no callbackURL, so it accepts only a loopback redirect_uri (127.0.0.1, localhost or [::1]); received "${redirectUri}".`;
     }
-    return product.check?.(params);
+    if (callbackURL && !redirectUri.startsWith(callbackURL)) {
+      return `The redirect_uri does not match the ${product.client[1]} registered for the ${product.client[0]}: it must start with "${callbackURL}"; received "${redirectUri}".`;
+    }
+    return undefined;
   }
 
   function consent(res: ServerResponse, params: URLSearchParams): void {

@@ -149,10 +149,10 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
       }),
       scopes: scopesOf,
       check(params) {
+        if (!params.get('redirect_uri')) return 'The redirect_uri is required.';
         const unknown = scopesOf(params).filter((s) => !SCOPES.includes(s));
         return unknown.length > 0 ? `Invalid scope: ${unknown.join(' ').slice(0, 100)} (known: ${SCOPES.join(', ')}).` : undefined;
       },
-      redirectRequired: true,
       clientAuth: 'body',
       notForm: [400, 'invalid_request', 'The token request must be a form POST.'],
       badClient: [401, 'invalid_client', 'Client authentication failed.'],

@@ -192,7 +192,6 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
       }),
       // NOTE: Bitbucket takes the scopes from the consumer's permission boxes, not the request.
       scopes: () => granted,
-      redirectRequired: false,
       clientAuth: 'basic',
       notForm: [400, 'unsupported_grant_type', 'Unsupported grant type: None'],
       badClient: [400, 'unauthorized_client', 'Invalid OAuth client credentials'],
