@@ -110,17 +110,6 @@ export interface Product<E extends string, U extends { displayName: string }> {
   defaults: Required<Pick<CommonEmulatorOptions<E>, 'clientID' | 'clientSecret' | 'codeLifetimeMs' | 'accessTokenLifetimeSec' | 'refreshGraceMs'>>;
 }
 
-/** A PRNG (mulberry32) that repeats its sequence for the same seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function clampInt(value: string | null, fallback: number, min: number, max: number): number {
   const n = value === null ? NaN : Number.parseInt(value, 10);
   return Number.isFinite(n) ? Math.min(max, Math.max(min, n)) : fallback;
@@ -194,7 +183,9 @@ export async function startEmulator<E extends string, U extends { displayName: s
   const callbackURL = options.callbackURL;
   const now = options.now ?? Date.now;
   const seed = options.seed ?? randomBytes(4).readUInt32LE(0);
-  const random = seededRandom(seed);
+  let draws = 0;
+  // The fault draws: the n-th of a seed is always the same number in [0, 1).
+  const random = (): number => createHash('sha256').update(`${seed}:${(draws += 1)}`).digest().readUInt32LE(0) / 2 ** 32;
   const rotate = options.rotateRefreshTokens ?? true;
   const grace = options.refreshGraceMs ?? product.defaults.refreshGraceMs;
   const all = ['authorize', 'token', ...product.routes.map((r) => r[1])] as E[];
