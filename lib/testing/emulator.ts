@@ -68,14 +68,14 @@ const ROUTES: Array<[RegExp, EmulatorEndpoint]> = [
 ];
 /** Endpoints Atlassian removed with CHANGE-2770 (14 April 2026): they answer 410 with its notice. */
 const REMOVED = new Set(['/2.0/user/permissions/workspaces', '/2.0/workspaces', '/2.0/repositories', '/2.0/user/permissions/repositories']);
-const GONE = {
-  type: 'error',
-  error: {
-    message: 'CHANGE-2770 - Functionality has been deprecated',
-    detail: 'Please read the changelog entry for more details.',
-    data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' },
-  },
-};
+const GONE = apiError('CHANGE-2770 - Functionality has been deprecated', {
+  detail: 'Please read the changelog entry for more details.',
+  data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' },
+});
+
+function apiError(message: string, more: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: 'error', error: { message, ...more } };
+}
 
 export const DEMO_USERS: EmulatorUserInput[] = [
   {
@@ -97,7 +97,6 @@ export const DEMO_USERS: EmulatorUserInput[] = [
   { displayName: 'Edsger Dijkstra', username: 'ewd', emails: [{ email: 'edsger@new.example.com', primary: true, confirmed: false }, { email: 'edsger@example.com' }] },
 ];
 
-const apiError = (message: string): Record<string, unknown> => ({ type: 'error', error: { message } });
 
 /**
  * Starts a local Bitbucket Cloud on 127.0.0.1: the OAuth consent page and token endpoint,
@@ -125,7 +124,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     const scope = endpoint === 'emails' ? 'email' : 'account';
     if (!grant.scopes.includes(scope)) {
       const detail = { required: [scope], granted: grant.scopes };
-      return sendJson(res, 403, { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail } });
+      return sendJson(res, 403, apiError('Your credentials lack one or more required privilege scopes.', { detail }));
     }
     const user = grant.user;
     if (endpoint === 'user') {
