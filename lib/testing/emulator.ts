@@ -151,11 +151,8 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     }
     if (endpoint === 'workspaces') {
       // As `fixtures/user-workspaces.json`: no name, no role.
-      const access = user.workspaces.map(({ uuid, slug, permission }) => ({
-        type: 'workspace_access',
-        administrator: permission === 'owner',
-        workspace: { type: 'workspace_base', uuid, slug },
-      }));
+      const workspace = ({ uuid, slug }: EmulatorWorkspace): unknown => ({ type: 'workspace_base', uuid, slug });
+      const access = user.workspaces.map((w) => ({ type: 'workspace_access', administrator: w.permission === 'owner', workspace: workspace(w) }));
       return sendJson(res, 200, paginate(access, url));
     }
     // The slug, or the uuid in braces (URL-encoded or not).
