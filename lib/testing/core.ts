@@ -94,8 +94,8 @@ export interface Product<E extends string, U extends { displayName: string }> {
   tokenPath: string;
   /** The product's own `GET` endpoints: the path (below the context path) each answers. */
   routes: ReadonlyArray<[RegExp, E]>;
-  /** The user whose profile page `route` is, or `'avatar'` for an avatar: the user JSON links to both. */
-  profile(route: string): U | 'avatar' | undefined;
+  /** A user's profile page and avatar, below the context path: the user JSON links to both. */
+  pages(user: U): [profile: string, avatar: string];
   notFound(res: ServerResponse, url: URL): void;
   handle(endpoint: E, call: Call<U>): void;
   error(message: string): unknown;
@@ -215,8 +215,8 @@ export async function startEmulator<E extends string, U extends { displayName: s
     const oauth = route === product.tokenPath ? 'token' : route === product.authorizePath && ['GET', 'POST'].includes(method) ? 'authorize' : undefined;
     const endpoint = (oauth as E | undefined) ?? (method === 'GET' ? product.routes.find(([pattern]) => pattern.test(route))?.[1] : undefined);
     if (!endpoint) {
-      const owner = product.profile(route);
-      if (owner === 'avatar') {
+      const owner = users.find((u) => product.pages(u).includes(route));
+      if (owner && product.pages(owner)[1] === route) {
         // One fixed avatar (a filled circle): enough for an `<img>` to load.
         res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' });
         return void res.end('<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><circle cx="64" cy="64" r="64" fill="#0052cc"/></svg>');

@@ -134,11 +134,7 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
       authorizePath: '/rest/oauth2/latest/authorize',
       tokenPath: '/rest/oauth2/latest/token',
       routes: ROUTES,
-      profile: (path) => {
-        const page = /^\/users\/([^/]+)(\/avatar\.png)?$/.exec(path);
-        const owner = page ? users.find((u) => u.slug === decodeURIComponent(page[1] ?? '')) : undefined;
-        return owner && page?.[2] ? 'avatar' : owner;
-      },
+      pages: (u) => [`/users/${encodeURIComponent(u.slug)}`, `/users/${encodeURIComponent(u.slug)}/avatar.png`],
       notFound: (res, url) => sendJson(res, 404, dcError(`${url.pathname} does not exist.`)),
       handle,
       error: (message) => dcError(message),

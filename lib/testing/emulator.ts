@@ -177,7 +177,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
       authorizePath: '/site/oauth2/authorize',
       tokenPath: '/site/oauth2/access_token',
       routes: ROUTES,
-      profile: (path) => (path.startsWith('/avatars/') ? 'avatar' : users.find((u) => path === `/${encodeURIComponent(u.uuid)}/`)),
+      pages: (u) => [`/${encodeURIComponent(u.uuid)}/`, `/avatars/${encodeURIComponent(u.accountId)}.svg`],
       notFound: (res, url) => (REMOVED.has(url.pathname) ? sendJson(res, 410, GONE) : sendJson(res, 404, apiError('Resource not found'))),
       handle,
       error: apiError,
