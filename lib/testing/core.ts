@@ -174,9 +174,9 @@ type Code<U> = Grant<U> & { redirectUri: string | undefined; challenge: string |
 
 /** Starts a product's emulator on 127.0.0.1. */
 export async function startEmulator<E extends string, U extends { displayName: string }>(
-  product: Product<E, U>,
   options: CommonEmulatorOptions<E>,
   users: U[],
+  product: Product<E, U>,
 ): Promise<EmulatorSurface<E, U>> {
   const clientID = options.clientID ?? product.defaults.clientID;
   const clientSecret = options.clientSecret ?? product.defaults.clientSecret;

@@ -169,35 +169,31 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     });
   }
 
-  const core = await startEmulator<EmulatorEndpoint, EmulatorUser>(
-    {
-      name: 'Bitbucket',
-      client: ['OAuth consumer', 'Callback URL'],
-      contextPath: '',
-      authorizePath: '/site/oauth2/authorize',
-      tokenPath: '/site/oauth2/access_token',
-      routes: ROUTES,
-      pages: (u) => [`/${encodeURIComponent(u.uuid)}/`, `/avatars/${encodeURIComponent(u.accountId)}.svg`],
-      notFound: (res, url) => (REMOVED.has(url.pathname) ? sendJson(res, 410, GONE) : sendJson(res, 404, apiError('Resource not found'))),
-      handle,
-      error: apiError,
-      findUser: (key) => users.find((u) => u.uuid === key || u.username === key || u.accountId === key),
-      consent: () => ({
-        text: `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>`,
-        accounts: users.map((u) => ({ value: u.uuid, id: u.username ?? u.uuid, label: `Grant access as ${u.displayName}`, note: u.emails.find((e) => e.primary)?.email ?? '' })),
-      }),
-      // NOTE: Bitbucket takes the scopes from the consumer's permission boxes, not the request.
-      scopes: () => granted,
-      clientAuth: 'basic',
-      notForm: [400, 'unsupported_grant_type', 'Unsupported grant type: None'],
-      badClient: [400, 'unauthorized_client', 'Invalid OAuth client credentials'],
-      tokenBody: ({ scope, ...rest }, grantType) => ({ [options.tokenFormat ?? 'scope']: scope, ...rest, state: grantType }),
-      // NOTE: Bitbucket's codes live 10 minutes; a rotated refresh token dies minutes after its first use.
-      defaults: { clientID: 'emulator-key', clientSecret: 'emulator-secret', codeLifetimeMs: 600_000, accessTokenLifetimeSec: 7200, refreshGraceMs: 120_000 },
-    },
-    options,
-    users,
-  );
+  const core = await startEmulator<EmulatorEndpoint, EmulatorUser>(options, users, {
+    name: 'Bitbucket',
+    client: ['OAuth consumer', 'Callback URL'],
+    contextPath: '',
+    authorizePath: '/site/oauth2/authorize',
+    tokenPath: '/site/oauth2/access_token',
+    routes: ROUTES,
+    pages: (u) => [`/${encodeURIComponent(u.uuid)}/`, `/avatars/${encodeURIComponent(u.accountId)}.svg`],
+    notFound: (res, url) => (REMOVED.has(url.pathname) ? sendJson(res, 410, GONE) : sendJson(res, 404, apiError('Resource not found'))),
+    handle,
+    error: apiError,
+    findUser: (key) => users.find((u) => u.uuid === key || u.username === key || u.accountId === key),
+    consent: () => ({
+      text: `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>`,
+      accounts: users.map((u) => ({ value: u.uuid, id: u.username ?? u.uuid, label: `Grant access as ${u.displayName}`, note: u.emails.find((e) => e.primary)?.email ?? '' })),
+    }),
+    // NOTE: Bitbucket takes the scopes from the consumer's permission boxes, not the request.
+    scopes: () => granted,
+    clientAuth: 'basic',
+    notForm: [400, 'unsupported_grant_type', 'Unsupported grant type: None'],
+    badClient: [400, 'unauthorized_client', 'Invalid OAuth client credentials'],
+    tokenBody: ({ scope, ...rest }, grantType) => ({ [options.tokenFormat ?? 'scope']: scope, ...rest, state: grantType }),
+    // NOTE: Bitbucket's codes live 10 minutes; a rotated refresh token dies minutes after its first use.
+    defaults: { clientID: 'emulator-key', clientSecret: 'emulator-secret', codeLifetimeMs: 600_000, accessTokenLifetimeSec: 7200, refreshGraceMs: 120_000 },
+  });
   const { url: base, clientID, clientSecret, authorizationURL, tokenURL } = core;
   const strategyOptions = { clientID, clientSecret, authorizationURL, tokenURL, userProfileURL: `${base}/2.0/user`, userEmailsURL: `${base}/2.0/user/emails`, userWorkspacesURL: `${base}/2.0/user/workspaces` };
   return Object.assign(core, strategyOptions, { strategyOptions });
