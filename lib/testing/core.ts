@@ -191,7 +191,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
   const all = ['authorize', 'token', ...product.routes.map((r) => r[1])] as E[];
   const latency = Object.fromEntries(all.map((e) => [e, typeof options.latency === 'number' ? options.latency : (options.latency?.[e] ?? 0)])) as Record<E, number>;
   const stats = Object.fromEntries(all.map((e) => [e, 0])) as Record<E, number>;
-  const faults = new Map<E, EmulatorFault | EmulatorFault[]>(Object.entries(options.faults ?? {}).filter((e) => e[1] !== undefined) as Array<[E, EmulatorFault]>);
+  const faults: Partial<Record<E, EmulatorFault | EmulatorFault[] | undefined>> = { ...options.faults };
   const faultUses = new Map<E, number>();
   const codes = new Map<string, Code<U>>();
   const accessTokens = new Map<string, Grant<U>>();
@@ -254,7 +254,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
   }
 
   function applyFault(endpoint: E, res: ServerResponse): boolean {
-    const configured = faults.get(endpoint);
+    const configured: EmulatorFault | EmulatorFault[] | undefined = faults[endpoint];
     const fault = Array.isArray(configured) ? configured[Math.floor(random() * configured.length)] : configured;
     if (!fault) return false;
     const used = faultUses.get(endpoint) ?? 0;
@@ -396,9 +396,8 @@ export async function startEmulator<E extends string, U extends { displayName: s
     stats,
     seed,
     setFault(endpoint, fault) {
+      faults[endpoint] = fault;
       faultUses.set(endpoint, 0);
-      if (fault) faults.set(endpoint, fault);
-      else faults.delete(endpoint);
     },
     setLatency: (ms, endpoint) => (endpoint ? [endpoint] : all).forEach((e) => (latency[e] = ms)),
     connections: () => sockets.size,
