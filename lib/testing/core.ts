@@ -178,16 +178,12 @@ export async function startEmulator<E extends string, U extends { displayName: s
   users: U[],
   product: Product<E, U>,
 ): Promise<EmulatorSurface<E, U>> {
-  const clientID = options.clientID ?? product.defaults.clientID;
-  const clientSecret = options.clientSecret ?? product.defaults.clientSecret;
-  const callbackURL = options.callbackURL;
-  const now = options.now ?? Date.now;
+  const { clientID = product.defaults.clientID, clientSecret = product.defaults.clientSecret, callbackURL, now = Date.now } = options;
   const seed = options.seed ?? randomBytes(4).readUInt32LE(0);
   let draws = 0;
   // The fault draws: the n-th of a seed is always the same number in [0, 1).
   const random = (): number => createHash('sha256').update(`${seed}:${(draws += 1)}`).digest().readUInt32LE(0) / 2 ** 32;
   const rotate = options.rotateRefreshTokens ?? true;
-  const grace = options.refreshGraceMs ?? product.defaults.refreshGraceMs;
   const all = ['authorize', 'token', ...product.routes.map((r) => r[1])] as E[];
   const latency = Object.fromEntries(all.map((e) => [e, typeof options.latency === 'number' ? options.latency : (options.latency?.[e] ?? 0)])) as Record<E, number>;
   const stats = Object.fromEntries(all.map((e) => [e, 0])) as Record<E, number>;
@@ -367,7 +363,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
       const entry = refreshTokens.get(old);
       const at = now();
       if (!entry || (entry.deadAt !== undefined && entry.deadAt <= at)) return fail([400, 'invalid_grant', 'Invalid refresh_token']);
-      if (rotate && entry.deadAt === undefined) entry.deadAt = at + grace;
+      if (rotate && entry.deadAt === undefined) entry.deadAt = at + (options.refreshGraceMs ?? product.defaults.refreshGraceMs);
       // RFC 6749 §6 (and Bitbucket Cloud, observed): a scope sent with the refresh narrows the grant.
       const asked = form.get('scope')?.split(/[\s,]+/).filter(Boolean);
       const scopes = asked ? entry.grant.scopes.filter((s) => asked.includes(s)) : entry.grant.scopes;
