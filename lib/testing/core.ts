@@ -2,19 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-// The OAuth 2.0 server both emulators are built on (codes, consent, redirect checks, PKCE, grants,
-// client authentication, faults, latency, the loopback server); a product adds its REST routes,
-// error shapes and quirks.
+// The OAuth 2.0 server both emulators are built on (consent, codes, PKCE, grants, faults, latency,
+// the loopback server); a product adds its REST routes, error shapes and quirks.
 
 /**
- * A misbehaviour for one endpoint. `times` limits it to that many requests (default: all);
- * `probability` applies it to that share of requests (default 1).
- * - `status`: answer this status, with `body` (default: the product's error JSON) and `contentType`.
- * - `stall`: accept the request and never answer.
- * - `reset`: send the headers and half a body, then drop the connection.
- * - `drip`: send a 200 and then one byte every `intervalMs` (default 50), forever.
- * - `truncate`: a 200 whose JSON body stops half way.
- * - `oversize`: a 200 with a body of `bytes` (default 2 MiB).
+ * A misbehaviour for one endpoint, for `times` requests (default: all), each with `probability` (default 1):
+ * `status` (with `body`, default the product's error JSON, and `contentType`); `stall` (never answers);
+ * `reset` (headers and half a body, then the connection drops); `drip` (a 200, then a byte every `intervalMs`,
+ * default 50, forever); `truncate` (a 200 whose JSON stops half way); `oversize` (a 200 of `bytes`, default 2 MiB).
  */
 export type EmulatorFault = { times?: number; probability?: number } & (
   | { kind: 'status'; status: number; body?: string; contentType?: string }
@@ -81,18 +76,17 @@ export type Grant<U> = { user: U; scopes: string[]; expiresAt: number };
 export type Call<U> = { res: ServerResponse; url: URL; base: string; route: string; grant: Grant<U> | 'expired' | undefined };
 
 /**
- * What a product tells the core. `client`: what its client and registered callback are called;
- * `check`: what else makes an authorize request untrusted; `clientAuth: 'basic'`: HTTP Basic or
- * the body; `notForm`, `badClient`: the token endpoint's answers to what is not a form, and to a wrong client.
+ * What a product tells the core: `name` as its pages say it, `client` as it calls its client and registered
+ * callback, its `GET` routes (below the context path); `check`: what else makes an authorize request untrusted;
+ * `clientAuth: 'basic'`: HTTP Basic or the body; `notForm`, `badClient`: the token endpoint's answers to what is
+ * not a form, and to a wrong client.
  */
 export interface Product<E extends string, U extends { displayName: string }> {
-  /** As the consent and profile pages name it: `Bitbucket` or `Bitbucket Data Center`. */
   name: string;
   client: [name: string, callback: string];
   contextPath: string;
   authorizePath: string;
   tokenPath: string;
-  /** The product's own `GET` endpoints: the path (below the context path) each answers. */
   routes: ReadonlyArray<[RegExp, E]>;
   /** A user's profile page and avatar, below the context path: the user JSON links to both. */
   pages(user: U): [profile: string, avatar: string];

@@ -64,11 +64,9 @@ function dcError(message: string, exceptionName = 'com.atlassian.bitbucket.Servi
 const scopesOf = (params: URLSearchParams): string[] => (params.get('scope') ?? 'PUBLIC_REPOS').split(' ').filter(Boolean);
 
 /**
- * Starts a local Bitbucket Data Center on 127.0.0.1: the OAuth 2.0 consent page and token
- * endpoint of an incoming application link, the whoami servlet, users by slug and by filter,
- * and project and repository access, behaving as Data Center does (body client credentials,
- * `scope` honoured and echoed, 10-second codes, PKCE checked, Data Center's error and page
- * shapes), with latency and faults to order.
+ * Starts a local Bitbucket Data Center on 127.0.0.1: the OAuth 2.0 consent page and token endpoint of an
+ * incoming application link, whoami, users by slug and by filter, projects and repositories, behaving as Data
+ * Center does (see docs/testing.md), with latency and faults to order.
  *
  * @example
  * ```ts

@@ -99,11 +99,9 @@ export const DEMO_USERS: EmulatorUserInput[] = [
 
 
 /**
- * Starts a local Bitbucket Cloud on 127.0.0.1: the OAuth consent page and token endpoint,
- * `/2.0/user`, `/2.0/user/emails`, `/2.0/user/workspaces` and its `/{slug}/permission`, behaving as
- * Bitbucket does (HTTP Basic or body client credentials, single-use codes that expire after 10
- * minutes, rotating refresh tokens, Bearer-only API, Bitbucket's error shapes), with latency and
- * faults to order. For tests, demos and benchmarks: it uses no network beyond loopback.
+ * Starts a local Bitbucket Cloud on 127.0.0.1: the OAuth consent page and token endpoint, `/2.0/user`, its
+ * emails, workspaces and workspace permission, behaving as Bitbucket does (see docs/testing.md), with latency
+ * and faults to order. For tests, demos and benchmarks: it uses no network beyond loopback.
  *
  * @example
  * ```ts
