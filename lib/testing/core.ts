@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as wait } from 'node:timers/promises';
 
 // The OAuth 2.0 server both emulators are built on (consent, codes, PKCE, grants, faults, latency,
 // the loopback server); a product adds its REST routes, error shapes and quirks.
@@ -187,14 +188,9 @@ export async function startEmulator<E extends string, U extends { displayName: s
   const accessTokens = new Map<string, Grant<U>>();
   const refreshTokens = new Map<string, { grant: Grant<U>; deadAt: number | undefined }>();
   const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-  const later = (fn: () => void, ms: number): void => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      fn();
-    }, ms);
-    timers.add(timer);
-  };
+  // close() cancels what is still waiting.
+  const closing = new AbortController();
+  const later = (fn: () => void, ms: number): void => void wait(ms, undefined, { signal: closing.signal }).then(fn, () => undefined);
   const authorizePath = `${product.contextPath}${product.authorizePath}`;
   let origin = '';
 
@@ -401,8 +397,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
       return target.href;
     },
     close() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
+      closing.abort();
       for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
