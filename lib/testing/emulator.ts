@@ -77,6 +77,9 @@ function apiError(message: string, more: Record<string, unknown> = {}): Record<s
   return { type: 'error', error: { message, ...more } };
 }
 
+/** A user as Bitbucket names one anywhere; `/2.0/user` adds the rest. */
+const accountOf = (u: EmulatorUser): object => ({ type: 'user', uuid: u.uuid, account_id: u.accountId, nickname: u.nickname, display_name: u.displayName });
+
 export const DEMO_USERS: EmulatorUserInput[] = [
   {
     displayName: 'Ada Lovelace',
@@ -113,6 +116,7 @@ export const DEMO_USERS: EmulatorUserInput[] = [
 export async function startBitbucketEmulator(options: EmulatorOptions = {}): Promise<BitbucketEmulator> {
   const granted = [...(options.scopes ?? ['account', 'email'])];
   const users = (options.users ?? DEMO_USERS).map(resolveUser);
+  const pages = (u: EmulatorUser): [string, string] => [`/${encodeURIComponent(u.uuid)}/`, `/avatars/${encodeURIComponent(u.accountId)}.svg`];
 
   function handle(endpoint: EmulatorEndpoint, { res, url, base, grant }: Call<EmulatorUser>): void {
     if (grant === undefined || grant === 'expired') {
@@ -128,20 +132,11 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     if (endpoint === 'user') {
       // As `fixtures/user.json`.
       const id = encodeURIComponent(user.uuid);
-      const links = { hooks: `2.0/users/${id}/hooks`, self: `2.0/users/${id}`, repositories: `2.0/repositories/${id}`, html: `${id}/`, avatar: `avatars/${encodeURIComponent(user.accountId)}.svg`, snippets: `2.0/snippets/${id}` };
-      return sendJson(res, 200, {
-        display_name: user.displayName,
-        has_2fa_enabled: null,
-        links: Object.fromEntries(Object.entries(links).map(([name, path]) => [name, { href: `${base}/${path}` }])),
-        nickname: user.nickname,
-        account_id: user.accountId,
-        created_on: '2019-02-19T10:36:46.361566-08:00',
-        is_staff: false,
-        account_status: 'active',
-        type: 'user',
-        uuid: user.uuid,
-        ...(user.username === null ? {} : { username: user.username }),
-      });
+      const [html, avatar] = pages(user);
+      const paths = { html, avatar, self: `/2.0/users/${id}`, hooks: `/2.0/users/${id}/hooks`, repositories: `/2.0/repositories/${id}` };
+      const links = Object.fromEntries(Object.entries({ ...paths, snippets: `/2.0/snippets/${id}` }).map(([name, path]) => [name, { href: `${base}${path}` }]));
+      const fixed = { has_2fa_enabled: null, created_on: '2019-02-19T10:36:46.361566-08:00', is_staff: false, account_status: 'active' };
+      return sendJson(res, 200, { ...accountOf(user), ...fixed, links, ...(user.username === null ? {} : { username: user.username }) });
     }
     if (endpoint === 'emails') {
       const links = (e: { email: string }): unknown => ({ self: { href: `${base}/2.0/user/emails/${encodeURIComponent(e.email)}` } });
@@ -161,7 +156,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     sendJson(res, 200, {
       type: 'workspace_membership',
       permission: w.permission,
-      user: { type: 'user', uuid: user.uuid, account_id: user.accountId, nickname: user.nickname, display_name: user.displayName },
+      user: accountOf(user),
       workspace: { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name, links: { self: { href: `${base}/2.0/workspaces/${w.slug}` } } },
       links: { self: { href: `${base}/2.0/user/workspaces/${w.slug}/permission` } },
     });
@@ -174,7 +169,7 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     authorizePath: '/site/oauth2/authorize',
     tokenPath: '/site/oauth2/access_token',
     routes: ROUTES,
-    pages: (u) => [`/${encodeURIComponent(u.uuid)}/`, `/avatars/${encodeURIComponent(u.accountId)}.svg`],
+    pages,
     notFound: (res, url) => (REMOVED.has(url.pathname) ? sendJson(res, 410, GONE) : sendJson(res, 404, apiError('Resource not found'))),
     handle,
     error: apiError,
