@@ -188,9 +188,8 @@ export async function startEmulator<E extends string, U extends { displayName: s
   const accessTokens = new Map<string, Grant<U>>();
   const refreshTokens = new Map<string, { grant: Grant<U>; deadAt: number | undefined }>();
   const sockets = new Set<Socket>();
-  // close() cancels what is still waiting.
+  // close() cancels the answers still waiting out their latency.
   const closing = new AbortController();
-  const later = (fn: () => void, ms: number): void => void wait(ms, undefined, { signal: closing.signal }).then(fn, () => undefined);
   const authorizePath = `${product.contextPath}${product.authorizePath}`;
   let origin = '';
 
@@ -215,7 +214,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
       if (applyFault(endpoint, res)) return;
       void handle(endpoint, req, res, url, route).catch(() => (res.headersSent ? res.destroy() : sendJson(res, 500, product.error('Something went wrong'))));
     };
-    if (latency[endpoint] > 0) later(run, latency[endpoint]);
+    if (latency[endpoint] > 0) void wait(latency[endpoint], undefined, { signal: closing.signal }).then(run, () => undefined);
     else run();
   });
   server.on('connection', (socket) => {
@@ -252,8 +251,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
       res.end(fault.body ?? JSON.stringify(product.error(`Emulated error ${fault.status}`)));
     } else if (fault.kind === 'reset') {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 4096 });
-      res.write('{"type": "user", "uuid": "{');
-      later(() => res.socket?.destroy(), 5);
+      res.write('{"type": "user", "uuid": "{', () => res.socket?.destroy());
     } else if (fault.kind === 'drip') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       const interval = setInterval(() => res.write(' '), fault.intervalMs ?? 50);
