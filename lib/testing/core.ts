@@ -151,17 +151,14 @@ function isLoopback(url: string): boolean {
   return parsed !== undefined && /^https?:$/.test(parsed.protocol) && ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
 }
 
-/** `Authorization: Basic` credentials (nulls when they do not decode), or `undefined` without that header. */
+/** `Authorization: Basic` credentials, each form-decoded (RFC 6749 §2.3.1; nulls without a colon), or `undefined` without that header. */
 function basicCredentials(header: string | undefined): { id: string | null; secret: string | null } | undefined {
   const encoded = /^Basic\s+(\S+)$/i.exec(header ?? '')?.[1];
   if (encoded === undefined) return undefined;
-  const [id, ...secret] = Buffer.from(encoded, 'base64').toString('utf8').split(':');
-  const decode = (s: string): string => decodeURIComponent(s.replace(/\+/g, ' '));
-  try {
-    return secret.length > 0 && id !== undefined ? { id: decode(id), secret: decode(secret.join(':')) } : { id: null, secret: null };
-  } catch {
-    return { id: null, secret: null };
-  }
+  const [id = '', ...secret] = Buffer.from(encoded, 'base64').toString('utf8').split(':');
+  // As a form value: `+` is a space, and a malformed escape stays as it is instead of throwing.
+  const decode = (s: string): string => new URLSearchParams(`v=${s.replace(/&/g, '%26')}`).get('v') ?? '';
+  return secret.length > 0 ? { id: decode(id), secret: decode(secret.join(':')) } : { id: null, secret: null };
 }
 
 /** A code's grant, what it was asked with, and (RFC 7636 §4.3: `plain` without one) the challenge method. */
