@@ -153,13 +153,9 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     const w = user.workspaces.find((x) => x.slug.toLowerCase() === key.toLowerCase() || x.uuid === key);
     if (!w) return sendJson(res, 403, apiError('You do not have access to this workspace.'));
     // As `fixtures/workspace-permission.json`.
-    sendJson(res, 200, {
-      type: 'workspace_membership',
-      permission: w.permission,
-      user: accountOf(user),
-      workspace: { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name, links: { self: { href: `${base}/2.0/workspaces/${w.slug}` } } },
-      links: { self: { href: `${base}/2.0/user/workspaces/${w.slug}/permission` } },
-    });
+    const workspace = { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name, links: { self: { href: `${base}/2.0/workspaces/${w.slug}` } } };
+    const links = { self: { href: `${base}/2.0/user/workspaces/${w.slug}/permission` } };
+    sendJson(res, 200, { type: 'workspace_membership', permission: w.permission, user: accountOf(user), workspace, links });
   }
 
   const core = await startEmulator<EmulatorEndpoint, EmulatorUser>(options, users, {
