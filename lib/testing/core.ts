@@ -214,10 +214,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
     if (latency[endpoint] > 0) void wait(latency[endpoint], undefined, { signal: closing.signal }).then(run, () => undefined);
     else run();
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  server.on('connection', (socket) => sockets.add(socket.once('close', () => sockets.delete(socket))));
   if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port ?? 0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
