@@ -122,11 +122,10 @@ export function escapeHtml(text: string): string {
 /** An HTML page; `body` is HTML when it starts with `<`, else text. */
 function sendPage(res: ServerResponse, status: number, title: string, body: string): void {
   const html =
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Bitbucket emulator</title>` +
-    `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;color:#172b4d}` +
-    `button{font-size:1rem;padding:.4rem .8rem;margin:.2rem 0;cursor:pointer}li{list-style:none;margin:.4rem 0}` +
-    `header{color:#0052cc;font-weight:bold}</style></head><body><header>Bitbucket (local emulator)</header>` +
-    `<h1>${escapeHtml(title)}</h1>${body.startsWith('<') ? body : `<p>${escapeHtml(body)}</p>`}</body></html>`;
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Bitbucket emulator</title><style>` +
+    `body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;color:#172b4d}header{color:#0052cc;font-weight:bold}` +
+    `button{font-size:1rem;padding:.4rem .8rem;margin:.2rem 0;cursor:pointer}li{list-style:none;margin:.4rem 0}</style></head>` +
+    `<body><header>Bitbucket (local emulator)</header><h1>${escapeHtml(title)}</h1>${body.startsWith('<') ? body : `<p>${escapeHtml(body)}</p>`}</body></html>`;
   res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) }).end(html);
 }
 
