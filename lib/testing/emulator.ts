@@ -66,16 +66,13 @@ const ROUTES: Array<[RegExp, EmulatorEndpoint]> = [
   [/^\/2\.0\/user\/workspaces$/, 'workspaces'],
   [/^\/2\.0\/user\/workspaces\/[^/]+\/permission$/, 'workspacePermission'],
 ];
+const apiError = (message: string, more: Record<string, unknown> = {}): Record<string, unknown> => ({ type: 'error', error: { message, ...more } });
 /** Endpoints Atlassian removed with CHANGE-2770 (14 April 2026): they answer 410 with its notice. */
 const REMOVED = new Set(['/2.0/user/permissions/workspaces', '/2.0/workspaces', '/2.0/repositories', '/2.0/user/permissions/repositories']);
 const GONE = apiError('CHANGE-2770 - Functionality has been deprecated', {
   detail: 'Please read the changelog entry for more details.',
   data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' },
 });
-
-function apiError(message: string, more: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type: 'error', error: { message, ...more } };
-}
 
 /** A user as Bitbucket names one anywhere; `/2.0/user` adds the rest. */
 const accountOf = (u: EmulatorUser): object => ({ type: 'user', uuid: u.uuid, account_id: u.accountId, nickname: u.nickname, display_name: u.displayName });
