@@ -77,10 +77,9 @@ export type Grant<U> = { user: U; scopes: string[]; expiresAt: number };
 export type Call<U> = { res: ServerResponse; url: URL; base: string; route: string; grant: Grant<U> | 'expired' | undefined };
 
 /**
- * What a product tells the core: `name` as its pages say it, `client` as it calls its client and registered
- * callback, its `GET` routes (below the context path); `check`: what else makes an authorize request untrusted;
- * `clientAuth: 'basic'`: HTTP Basic or the body; `notForm`, `badClient`: the token endpoint's answers to what is
- * not a form, and to a wrong client.
+ * What a product tells the core: `name` as its pages say it, `client` as it calls its client and registered callback, its `GET`
+ * routes (below the context path); `check`: what else makes an authorize request untrusted; `clientAuth: 'basic'`: HTTP Basic or
+ * the body; `notForm`, `badClient`: the token endpoint's answers to what is not a form, and to a wrong client.
  */
 export interface Product<E extends string, U extends { displayName: string }> {
   name: string;
