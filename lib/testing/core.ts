@@ -1,20 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as wait } from 'node:timers/promises';
 
-// The OAuth 2.0 server both emulators are built on (codes, consent, redirect checks, PKCE, grants,
-// client authentication, faults, latency, the loopback server); a product adds its REST routes,
-// error shapes and quirks.
+// The OAuth 2.0 server both emulators are built on (consent, codes, PKCE, grants, faults, latency,
+// the loopback server); a product adds its REST routes, error shapes and quirks.
 
 /**
- * A misbehaviour for one endpoint. `times` limits it to that many requests (default: all);
- * `probability` applies it to that share of requests (default 1).
- * - `status`: answer this status, with `body` (default: the product's error JSON) and `contentType`.
- * - `stall`: accept the request and never answer.
- * - `reset`: send the headers and half a body, then drop the connection.
- * - `drip`: send a 200 and then one byte every `intervalMs` (default 50), forever.
- * - `truncate`: a 200 whose JSON body stops half way.
- * - `oversize`: a 200 with a body of `bytes` (default 2 MiB).
+ * A misbehaviour for one endpoint, for `times` requests (default: all), each with `probability` (default 1):
+ * `status` (with `body`, default the product's error JSON, and `contentType`); `stall` (never answers);
+ * `reset` (headers and half a body, then the connection drops); `drip` (a 200, then a byte every `intervalMs`,
+ * default 50, forever); `truncate` (a 200 whose JSON stops half way); `oversize` (a 200 of `bytes`, default 2 MiB).
  */
 export type EmulatorFault = { times?: number; probability?: number } & (
   | { kind: 'status'; status: number; body?: string; contentType?: string }
@@ -81,21 +77,19 @@ export type Grant<U> = { user: U; scopes: string[]; expiresAt: number };
 export type Call<U> = { res: ServerResponse; url: URL; base: string; route: string; grant: Grant<U> | 'expired' | undefined };
 
 /**
- * What a product tells the core. `client`: what its client and registered callback are called;
- * `check`: what else makes an authorize request untrusted; `clientAuth: 'basic'`: HTTP Basic or
+ * What a product tells the core: `name` as its pages say it, `client` as it calls its client and registered callback, its `GET`
+ * routes (below the context path); `check`: what else makes an authorize request untrusted; `clientAuth: 'basic'`: HTTP Basic or
  * the body; `notForm`, `badClient`: the token endpoint's answers to what is not a form, and to a wrong client.
  */
 export interface Product<E extends string, U extends { displayName: string }> {
-  /** As the consent and profile pages name it: `Bitbucket` or `Bitbucket Data Center`. */
   name: string;
   client: [name: string, callback: string];
   contextPath: string;
   authorizePath: string;
   tokenPath: string;
-  /** The product's own `GET` endpoints: the path (below the context path) each answers. */
   routes: ReadonlyArray<[RegExp, E]>;
-  /** The user whose profile page `route` is, or `'avatar'` for an avatar: the user JSON links to both. */
-  profile(route: string): U | 'avatar' | undefined;
+  /** A user's profile page and avatar, below the context path: the user JSON links to both. */
+  pages(user: U): [profile: string, avatar: string];
   notFound(res: ServerResponse, url: URL): void;
   handle(endpoint: E, call: Call<U>): void;
   error(message: string): unknown;
@@ -103,23 +97,11 @@ export interface Product<E extends string, U extends { displayName: string }> {
   consent(params: URLSearchParams): { text: string; accounts: Array<{ value: string; id: string; label: string; note?: string }> };
   scopes(params: URLSearchParams): string[];
   check?(params: URLSearchParams): string | undefined;
-  redirectRequired: boolean;
   clientAuth: 'basic' | 'body';
   notForm: [status: number, error: string, description: string];
   badClient: [status: number, error: string, description: string];
   tokenBody?(body: Record<string, unknown>, grantType: string): Record<string, unknown>;
   defaults: Required<Pick<CommonEmulatorOptions<E>, 'clientID' | 'clientSecret' | 'codeLifetimeMs' | 'accessTokenLifetimeSec' | 'refreshGraceMs'>>;
-}
-
-/** A PRNG (mulberry32) that repeats its sequence for the same seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function clampInt(value: string | null, fallback: number, min: number, max: number): number {
@@ -139,11 +121,10 @@ export function escapeHtml(text: string): string {
 /** An HTML page; `body` is HTML when it starts with `<`, else text. */
 function sendPage(res: ServerResponse, status: number, title: string, body: string): void {
   const html =
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Bitbucket emulator</title>` +
-    `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;color:#172b4d}` +
-    `button{font-size:1rem;padding:.4rem .8rem;margin:.2rem 0;cursor:pointer}li{list-style:none;margin:.4rem 0}` +
-    `header{color:#0052cc;font-weight:bold}</style></head><body><header>Bitbucket (local emulator)</header>` +
-    `<h1>${escapeHtml(title)}</h1>${body.startsWith('<') ? body : `<p>${escapeHtml(body)}</p>`}</body></html>`;
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Bitbucket emulator</title><style>` +
+    `body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;color:#172b4d}header{color:#0052cc;font-weight:bold}` +
+    `button{font-size:1rem;padding:.4rem .8rem;margin:.2rem 0;cursor:pointer}li{list-style:none;margin:.4rem 0}</style></head>` +
+    `<body><header>Bitbucket (local emulator)</header><h1>${escapeHtml(title)}</h1>${body.startsWith('<') ? body : `<p>${escapeHtml(body)}</p>`}</body></html>`;
   res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) }).end(html);
 }
 
@@ -168,17 +149,14 @@ function isLoopback(url: string): boolean {
   return parsed !== undefined && /^https?:$/.test(parsed.protocol) && ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
 }
 
-/** `Authorization: Basic` credentials (nulls when they do not decode), or `undefined` without that header. */
+/** `Authorization: Basic` credentials, each form-decoded (RFC 6749 §2.3.1; nulls without a colon), or `undefined` without that header. */
 function basicCredentials(header: string | undefined): { id: string | null; secret: string | null } | undefined {
   const encoded = /^Basic\s+(\S+)$/i.exec(header ?? '')?.[1];
   if (encoded === undefined) return undefined;
-  const [id, ...secret] = Buffer.from(encoded, 'base64').toString('utf8').split(':');
-  const decode = (s: string): string => decodeURIComponent(s.replace(/\+/g, ' '));
-  try {
-    return secret.length > 0 && id !== undefined ? { id: decode(id), secret: decode(secret.join(':')) } : { id: null, secret: null };
-  } catch {
-    return { id: null, secret: null };
-  }
+  const [id = '', ...secret] = Buffer.from(encoded, 'base64').toString('utf8').split(':');
+  // As a form value: `+` is a space, and a malformed escape stays as it is instead of throwing.
+  const decode = (s: string): string => new URLSearchParams(`v=${s.replace(/&/g, '%26')}`).get('v') ?? '';
+  return secret.length > 0 ? { id: decode(id), secret: decode(secret.join(':')) } : { id: null, secret: null };
 }
 
 /** A code's grant, what it was asked with, and (RFC 7636 §4.3: `plain` without one) the challenge method. */
@@ -186,35 +164,27 @@ type Code<U> = Grant<U> & { redirectUri: string | undefined; challenge: string |
 
 /** Starts a product's emulator on 127.0.0.1. */
 export async function startEmulator<E extends string, U extends { displayName: string }>(
-  product: Product<E, U>,
   options: CommonEmulatorOptions<E>,
   users: U[],
+  product: Product<E, U>,
 ): Promise<EmulatorSurface<E, U>> {
-  const clientID = options.clientID ?? product.defaults.clientID;
-  const clientSecret = options.clientSecret ?? product.defaults.clientSecret;
-  const callbackURL = options.callbackURL;
-  const now = options.now ?? Date.now;
+  const { clientID = product.defaults.clientID, clientSecret = product.defaults.clientSecret, callbackURL, now = Date.now } = options;
   const seed = options.seed ?? randomBytes(4).readUInt32LE(0);
-  const random = seededRandom(seed);
+  let draws = 0;
+  // The fault draws: the n-th of a seed is always the same number in [0, 1).
+  const random = (): number => createHash('sha256').update(`${seed}:${(draws += 1)}`).digest().readUInt32LE(0) / 2 ** 32;
   const rotate = options.rotateRefreshTokens ?? true;
-  const grace = options.refreshGraceMs ?? product.defaults.refreshGraceMs;
   const all = ['authorize', 'token', ...product.routes.map((r) => r[1])] as E[];
   const latency = Object.fromEntries(all.map((e) => [e, typeof options.latency === 'number' ? options.latency : (options.latency?.[e] ?? 0)])) as Record<E, number>;
   const stats = Object.fromEntries(all.map((e) => [e, 0])) as Record<E, number>;
-  const faults = new Map<E, EmulatorFault | EmulatorFault[]>(Object.entries(options.faults ?? {}).filter((e) => e[1] !== undefined) as Array<[E, EmulatorFault]>);
+  const faults: Partial<Record<E, EmulatorFault | EmulatorFault[] | undefined>> = { ...options.faults };
   const faultUses = new Map<E, number>();
   const codes = new Map<string, Code<U>>();
   const accessTokens = new Map<string, Grant<U>>();
   const refreshTokens = new Map<string, { grant: Grant<U>; deadAt: number | undefined }>();
   const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-  const later = (fn: () => void, ms: number): void => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      fn();
-    }, ms);
-    timers.add(timer);
-  };
+  // close() cancels the answers still waiting out their latency.
+  const closing = new AbortController();
   const authorizePath = `${product.contextPath}${product.authorizePath}`;
   let origin = '';
 
@@ -225,8 +195,8 @@ export async function startEmulator<E extends string, U extends { displayName: s
     const oauth = route === product.tokenPath ? 'token' : route === product.authorizePath && ['GET', 'POST'].includes(method) ? 'authorize' : undefined;
     const endpoint = (oauth as E | undefined) ?? (method === 'GET' ? product.routes.find(([pattern]) => pattern.test(route))?.[1] : undefined);
     if (!endpoint) {
-      const owner = product.profile(route);
-      if (owner === 'avatar') {
+      const owner = users.find((u) => product.pages(u).includes(route));
+      if (owner && product.pages(owner)[1] === route) {
         // One fixed avatar (a filled circle): enough for an `<img>` to load.
         res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=3600' });
         return void res.end('<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><circle cx="64" cy="64" r="64" fill="#0052cc"/></svg>');
@@ -239,13 +209,10 @@ export async function startEmulator<E extends string, U extends { displayName: s
       if (applyFault(endpoint, res)) return;
       void handle(endpoint, req, res, url, route).catch(() => (res.headersSent ? res.destroy() : sendJson(res, 500, product.error('Something went wrong'))));
     };
-    if (latency[endpoint] > 0) later(run, latency[endpoint]);
+    if (latency[endpoint] > 0) void wait(latency[endpoint], undefined, { signal: closing.signal }).then(run, () => undefined);
     else run();
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  server.on('connection', (socket) => sockets.add(socket.once('close', () => sockets.delete(socket))));
   if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port ?? 0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -264,7 +231,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
   }
 
   function applyFault(endpoint: E, res: ServerResponse): boolean {
-    const configured = faults.get(endpoint);
+    const configured: EmulatorFault | EmulatorFault[] | undefined = faults[endpoint];
     const fault = Array.isArray(configured) ? configured[Math.floor(random() * configured.length)] : configured;
     if (!fault) return false;
     const used = faultUses.get(endpoint) ?? 0;
@@ -276,8 +243,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
       res.end(fault.body ?? JSON.stringify(product.error(`Emulated error ${fault.status}`)));
     } else if (fault.kind === 'reset') {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 4096 });
-      res.write('{"type": "user", "uuid": "{');
-      later(() => res.socket?.destroy(), 5);
+      res.write('{"type": "user", "uuid": "{', () => res.socket?.destroy());
     } else if (fault.kind === 'drip') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       const interval = setInterval(() => res.write(' '), fault.intervalMs ?? 50);
@@ -294,16 +260,17 @@ export async function startEmulator<E extends string, U extends { displayName: s
   function checkClient(params: URLSearchParams): string | undefined {
     const received = params.get('client_id');
     if (received !== clientID) return `Invalid client_id: no ${product.client[0]} has this key. Received "${received ?? ''}"; this emulator's is "${clientID}".`;
-    const redirectUri = params.get('redirect_uri') || null;
-    if (redirectUri === null) {
-      if (product.redirectRequired) return 'The redirect_uri is required.';
-      if (!callbackURL) return 'No callback uri defined for the OAuth client.';
-    } else if (callbackURL && !redirectUri.startsWith(callbackURL)) {
-      return `The redirect_uri does not match the ${product.client[1]} registered for the ${product.client[0]}: it must start with "${callbackURL}"; received "${redirectUri}".`;
-    } else if (!callbackURL && !isLoopback(redirectUri)) {
+    const problem = product.check?.(params);
+    if (problem !== undefined) return problem;
+    const redirectUri = params.get('redirect_uri');
+    if (!redirectUri) return callbackURL ? undefined : 'No callback uri defined for the OAuth client.';
+    if (!callbackURL && !isLoopback(redirectUri)) {
       return `This emulator has no callbackURL, so it accepts only a loopback redirect_uri (127.0.0.1, localhost or [::1]); received "${redirectUri}".`;
     }
-    return product.check?.(params);
+    if (callbackURL && !redirectUri.startsWith(callbackURL)) {
+      return `The redirect_uri does not match the ${product.client[1]} registered for the ${product.client[0]}: it must start with "${callbackURL}"; received "${redirectUri}".`;
+    }
+    return undefined;
   }
 
   function consent(res: ServerResponse, params: URLSearchParams): void {
@@ -376,7 +343,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
       const entry = refreshTokens.get(old);
       const at = now();
       if (!entry || (entry.deadAt !== undefined && entry.deadAt <= at)) return fail([400, 'invalid_grant', 'Invalid refresh_token']);
-      if (rotate && entry.deadAt === undefined) entry.deadAt = at + grace;
+      if (rotate && entry.deadAt === undefined) entry.deadAt = at + (options.refreshGraceMs ?? product.defaults.refreshGraceMs);
       // RFC 6749 §6 (and Bitbucket Cloud, observed): a scope sent with the refresh narrows the grant.
       const asked = form.get('scope')?.split(/[\s,]+/).filter(Boolean);
       const scopes = asked ? entry.grant.scopes.filter((s) => asked.includes(s)) : entry.grant.scopes;
@@ -405,9 +372,8 @@ export async function startEmulator<E extends string, U extends { displayName: s
     stats,
     seed,
     setFault(endpoint, fault) {
+      faults[endpoint] = fault;
       faultUses.set(endpoint, 0);
-      if (fault) faults.set(endpoint, fault);
-      else faults.delete(endpoint);
     },
     setLatency: (ms, endpoint) => (endpoint ? [endpoint] : all).forEach((e) => (latency[e] = ms)),
     connections: () => sockets.size,
@@ -421,8 +387,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
       return target.href;
     },
     close() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
+      closing.abort();
       for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -64,11 +64,9 @@ function dcError(message: string, exceptionName = 'com.atlassian.bitbucket.Servi
 const scopesOf = (params: URLSearchParams): string[] => (params.get('scope') ?? 'PUBLIC_REPOS').split(' ').filter(Boolean);
 
 /**
- * Starts a local Bitbucket Data Center on 127.0.0.1: the OAuth 2.0 consent page and token
- * endpoint of an incoming application link, the whoami servlet, users by slug and by filter,
- * and project and repository access, behaving as Data Center does (body client credentials,
- * `scope` honoured and echoed, 10-second codes, PKCE checked, Data Center's error and page
- * shapes), with latency and faults to order.
+ * Starts a local Bitbucket Data Center on 127.0.0.1: the OAuth 2.0 consent page and token endpoint of an
+ * incoming application link, whoami, users by slug and by filter, projects and repositories, behaving as Data
+ * Center does (see docs/testing.md), with latency and faults to order.
  *
  * @example
  * ```ts
@@ -126,41 +124,33 @@ export async function startBitbucketDataCenterEmulator(options: DataCenterEmulat
     return { name, active, displayName, id, slug, type: 'NORMAL', links, ...(emailAddress === null ? {} : { emailAddress }), ...(avatarSize ? { avatarUrl } : {}) };
   }
 
-  const core = await startEmulator<DataCenterEndpoint, DataCenterEmulatorUser>(
-    {
-      name: 'Bitbucket Data Center',
-      client: ['application link', 'Redirect URL'],
-      contextPath,
-      authorizePath: '/rest/oauth2/latest/authorize',
-      tokenPath: '/rest/oauth2/latest/token',
-      routes: ROUTES,
-      profile: (path) => {
-        const page = /^\/users\/([^/]+)(\/avatar\.png)?$/.exec(path);
-        const owner = page ? users.find((u) => u.slug === decodeURIComponent(page[1] ?? '')) : undefined;
-        return owner && page?.[2] ? 'avatar' : owner;
-      },
-      notFound: (res, url) => sendJson(res, 404, dcError(`${url.pathname} does not exist.`)),
-      handle,
-      error: (message) => dcError(message),
-      findUser: (key) => users.find((u) => u.name === key || u.slug === key),
-      consent: (params) => ({
-        text: `<p>An application wants to access your account with the permission <b>${escapeHtml(params.get('scope') ?? 'PUBLIC_REPOS')}</b>.</p>`,
-        accounts: users.map((u) => ({ value: u.name, id: u.name, label: `Allow as ${u.displayName}` })),
-      }),
-      scopes: scopesOf,
-      check(params) {
-        const unknown = scopesOf(params).filter((s) => !SCOPES.includes(s));
-        return unknown.length > 0 ? `Invalid scope: ${unknown.join(' ').slice(0, 100)} (known: ${SCOPES.join(', ')}).` : undefined;
-      },
-      redirectRequired: true,
-      clientAuth: 'body',
-      notForm: [400, 'invalid_request', 'The token request must be a form POST.'],
-      badClient: [401, 'invalid_client', 'Client authentication failed.'],
-      defaults: { clientID: 'dc-client', clientSecret: 'dc-secret', codeLifetimeMs: 10_000, accessTokenLifetimeSec: 3600, refreshGraceMs: 0 },
+  const core = await startEmulator<DataCenterEndpoint, DataCenterEmulatorUser>(options, users, {
+    name: 'Bitbucket Data Center',
+    client: ['application link', 'Redirect URL'],
+    contextPath,
+    authorizePath: '/rest/oauth2/latest/authorize',
+    tokenPath: '/rest/oauth2/latest/token',
+    routes: ROUTES,
+    pages: (u) => [`/users/${encodeURIComponent(u.slug)}`, `/users/${encodeURIComponent(u.slug)}/avatar.png`],
+    notFound: (res, url) => sendJson(res, 404, dcError(`${url.pathname} does not exist.`)),
+    handle,
+    error: (message) => dcError(message),
+    findUser: (key) => users.find((u) => u.name === key || u.slug === key),
+    consent: (params) => ({
+      text: `<p>An application wants to access your account with the permission <b>${escapeHtml(params.get('scope') ?? 'PUBLIC_REPOS')}</b>.</p>`,
+      accounts: users.map((u) => ({ value: u.name, id: u.name, label: `Allow as ${u.displayName}` })),
+    }),
+    scopes: scopesOf,
+    check(params) {
+      if (!params.get('redirect_uri')) return 'The redirect_uri is required.';
+      const unknown = scopesOf(params).filter((s) => !SCOPES.includes(s));
+      return unknown.length > 0 ? `Invalid scope: ${unknown.join(' ').slice(0, 100)} (known: ${SCOPES.join(', ')}).` : undefined;
     },
-    options,
-    users,
-  );
+    clientAuth: 'body',
+    notForm: [400, 'invalid_request', 'The token request must be a form POST.'],
+    badClient: [401, 'invalid_client', 'Client authentication failed.'],
+    defaults: { clientID: 'dc-client', clientSecret: 'dc-secret', codeLifetimeMs: 10_000, accessTokenLifetimeSec: 3600, refreshGraceMs: 0 },
+  });
   const baseURL = core.url;
   return Object.assign(core, { baseURL, strategyOptions: { baseURL, clientID: core.clientID, clientSecret: core.clientSecret, allowInsecureHTTP: true as const } });
 }

@@ -66,16 +66,16 @@ const ROUTES: Array<[RegExp, EmulatorEndpoint]> = [
   [/^\/2\.0\/user\/workspaces$/, 'workspaces'],
   [/^\/2\.0\/user\/workspaces\/[^/]+\/permission$/, 'workspacePermission'],
 ];
+const apiError = (message: string, more: Record<string, unknown> = {}): Record<string, unknown> => ({ type: 'error', error: { message, ...more } });
 /** Endpoints Atlassian removed with CHANGE-2770 (14 April 2026): they answer 410 with its notice. */
 const REMOVED = new Set(['/2.0/user/permissions/workspaces', '/2.0/workspaces', '/2.0/repositories', '/2.0/user/permissions/repositories']);
-const GONE = {
-  type: 'error',
-  error: {
-    message: 'CHANGE-2770 - Functionality has been deprecated',
-    detail: 'Please read the changelog entry for more details.',
-    data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' },
-  },
-};
+const GONE = apiError('CHANGE-2770 - Functionality has been deprecated', {
+  detail: 'Please read the changelog entry for more details.',
+  data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' },
+});
+
+/** A user as Bitbucket names one anywhere; `/2.0/user` adds the rest. */
+const accountOf = (u: EmulatorUser): object => ({ type: 'user', uuid: u.uuid, account_id: u.accountId, nickname: u.nickname, display_name: u.displayName });
 
 export const DEMO_USERS: EmulatorUserInput[] = [
   {
@@ -97,14 +97,11 @@ export const DEMO_USERS: EmulatorUserInput[] = [
   { displayName: 'Edsger Dijkstra', username: 'ewd', emails: [{ email: 'edsger@new.example.com', primary: true, confirmed: false }, { email: 'edsger@example.com' }] },
 ];
 
-const apiError = (message: string): Record<string, unknown> => ({ type: 'error', error: { message } });
 
 /**
- * Starts a local Bitbucket Cloud on 127.0.0.1: the OAuth consent page and token endpoint,
- * `/2.0/user`, `/2.0/user/emails`, `/2.0/user/workspaces` and its `/{slug}/permission`, behaving as
- * Bitbucket does (HTTP Basic or body client credentials, single-use codes that expire after 10
- * minutes, rotating refresh tokens, Bearer-only API, Bitbucket's error shapes), with latency and
- * faults to order. For tests, demos and benchmarks: it uses no network beyond loopback.
+ * Starts a local Bitbucket Cloud on 127.0.0.1: the OAuth consent page and token endpoint, `/2.0/user`, its
+ * emails, workspaces and workspace permission, behaving as Bitbucket does (see docs/testing.md), with latency
+ * and faults to order. For tests, demos and benchmarks: it uses no network beyond loopback.
  *
  * @example
  * ```ts
@@ -116,6 +113,7 @@ const apiError = (message: string): Record<string, unknown> => ({ type: 'error',
 export async function startBitbucketEmulator(options: EmulatorOptions = {}): Promise<BitbucketEmulator> {
   const granted = [...(options.scopes ?? ['account', 'email'])];
   const users = (options.users ?? DEMO_USERS).map(resolveUser);
+  const pages = (u: EmulatorUser): [string, string] => [`/${encodeURIComponent(u.uuid)}/`, `/avatars/${encodeURIComponent(u.accountId)}.svg`];
 
   function handle(endpoint: EmulatorEndpoint, { res, url, base, grant }: Call<EmulatorUser>): void {
     if (grant === undefined || grant === 'expired') {
@@ -125,26 +123,17 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     const scope = endpoint === 'emails' ? 'email' : 'account';
     if (!grant.scopes.includes(scope)) {
       const detail = { required: [scope], granted: grant.scopes };
-      return sendJson(res, 403, { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail } });
+      return sendJson(res, 403, apiError('Your credentials lack one or more required privilege scopes.', { detail }));
     }
     const user = grant.user;
     if (endpoint === 'user') {
       // As `fixtures/user.json`.
       const id = encodeURIComponent(user.uuid);
-      const links = { hooks: `2.0/users/${id}/hooks`, self: `2.0/users/${id}`, repositories: `2.0/repositories/${id}`, html: `${id}/`, avatar: `avatars/${encodeURIComponent(user.accountId)}.svg`, snippets: `2.0/snippets/${id}` };
-      return sendJson(res, 200, {
-        display_name: user.displayName,
-        has_2fa_enabled: null,
-        links: Object.fromEntries(Object.entries(links).map(([name, path]) => [name, { href: `${base}/${path}` }])),
-        nickname: user.nickname,
-        account_id: user.accountId,
-        created_on: '2019-02-19T10:36:46.361566-08:00',
-        is_staff: false,
-        account_status: 'active',
-        type: 'user',
-        uuid: user.uuid,
-        ...(user.username === null ? {} : { username: user.username }),
-      });
+      const [html, avatar] = pages(user);
+      const paths = { html, avatar, self: `/2.0/users/${id}`, hooks: `/2.0/users/${id}/hooks`, repositories: `/2.0/repositories/${id}` };
+      const links = Object.fromEntries(Object.entries({ ...paths, snippets: `/2.0/snippets/${id}` }).map(([name, path]) => [name, { href: `${base}${path}` }]));
+      const fixed = { has_2fa_enabled: null, created_on: '2019-02-19T10:36:46.361566-08:00', is_staff: false, account_status: 'active' };
+      return sendJson(res, 200, { ...accountOf(user), ...fixed, links, ...(user.username === null ? {} : { username: user.username }) });
     }
     if (endpoint === 'emails') {
       const links = (e: { email: string }): unknown => ({ self: { href: `${base}/2.0/user/emails/${encodeURIComponent(e.email)}` } });
@@ -152,11 +141,8 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     }
     if (endpoint === 'workspaces') {
       // As `fixtures/user-workspaces.json`: no name, no role.
-      const access = user.workspaces.map(({ uuid, slug, permission }) => ({
-        type: 'workspace_access',
-        administrator: permission === 'owner',
-        workspace: { type: 'workspace_base', uuid, slug },
-      }));
+      const workspace = ({ uuid, slug }: EmulatorWorkspace): unknown => ({ type: 'workspace_base', uuid, slug });
+      const access = user.workspaces.map((w) => ({ type: 'workspace_access', administrator: w.permission === 'owner', workspace: workspace(w) }));
       return sendJson(res, 200, paginate(access, url));
     }
     // The slug, or the uuid in braces (URL-encoded or not).
@@ -164,45 +150,36 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     const w = user.workspaces.find((x) => x.slug.toLowerCase() === key.toLowerCase() || x.uuid === key);
     if (!w) return sendJson(res, 403, apiError('You do not have access to this workspace.'));
     // As `fixtures/workspace-permission.json`.
-    sendJson(res, 200, {
-      type: 'workspace_membership',
-      permission: w.permission,
-      user: { type: 'user', uuid: user.uuid, account_id: user.accountId, nickname: user.nickname, display_name: user.displayName },
-      workspace: { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name, links: { self: { href: `${base}/2.0/workspaces/${w.slug}` } } },
-      links: { self: { href: `${base}/2.0/user/workspaces/${w.slug}/permission` } },
-    });
+    const workspace = { type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name, links: { self: { href: `${base}/2.0/workspaces/${w.slug}` } } };
+    const links = { self: { href: `${base}/2.0/user/workspaces/${w.slug}/permission` } };
+    sendJson(res, 200, { type: 'workspace_membership', permission: w.permission, user: accountOf(user), workspace, links });
   }
 
-  const core = await startEmulator<EmulatorEndpoint, EmulatorUser>(
-    {
-      name: 'Bitbucket',
-      client: ['OAuth consumer', 'Callback URL'],
-      contextPath: '',
-      authorizePath: '/site/oauth2/authorize',
-      tokenPath: '/site/oauth2/access_token',
-      routes: ROUTES,
-      profile: (path) => (path.startsWith('/avatars/') ? 'avatar' : users.find((u) => path === `/${encodeURIComponent(u.uuid)}/`)),
-      notFound: (res, url) => (REMOVED.has(url.pathname) ? sendJson(res, 410, GONE) : sendJson(res, 404, apiError('Resource not found'))),
-      handle,
-      error: apiError,
-      findUser: (key) => users.find((u) => u.uuid === key || u.username === key || u.accountId === key),
-      consent: () => ({
-        text: `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>`,
-        accounts: users.map((u) => ({ value: u.uuid, id: u.username ?? u.uuid, label: `Grant access as ${u.displayName}`, note: u.emails.find((e) => e.primary)?.email ?? '' })),
-      }),
-      // NOTE: Bitbucket takes the scopes from the consumer's permission boxes, not the request.
-      scopes: () => granted,
-      redirectRequired: false,
-      clientAuth: 'basic',
-      notForm: [400, 'unsupported_grant_type', 'Unsupported grant type: None'],
-      badClient: [400, 'unauthorized_client', 'Invalid OAuth client credentials'],
-      tokenBody: ({ scope, ...rest }, grantType) => ({ [options.tokenFormat ?? 'scope']: scope, ...rest, state: grantType }),
-      // NOTE: Bitbucket's codes live 10 minutes; a rotated refresh token dies minutes after its first use.
-      defaults: { clientID: 'emulator-key', clientSecret: 'emulator-secret', codeLifetimeMs: 600_000, accessTokenLifetimeSec: 7200, refreshGraceMs: 120_000 },
-    },
-    options,
-    users,
-  );
+  const core = await startEmulator<EmulatorEndpoint, EmulatorUser>(options, users, {
+    name: 'Bitbucket',
+    client: ['OAuth consumer', 'Callback URL'],
+    contextPath: '',
+    authorizePath: '/site/oauth2/authorize',
+    tokenPath: '/site/oauth2/access_token',
+    routes: ROUTES,
+    pages,
+    notFound: (res, url) => (REMOVED.has(url.pathname) ? sendJson(res, 410, GONE) : sendJson(res, 404, apiError('Resource not found'))),
+    handle,
+    error: apiError,
+    findUser: (key) => users.find((u) => u.uuid === key || u.username === key || u.accountId === key),
+    consent: () => ({
+      text: `<p>An application wants to <b>read your account information</b>${granted.includes('email') ? ' and <b>read your email addresses</b>' : ''}.</p>`,
+      accounts: users.map((u) => ({ value: u.uuid, id: u.username ?? u.uuid, label: `Grant access as ${u.displayName}`, note: u.emails.find((e) => e.primary)?.email ?? '' })),
+    }),
+    // NOTE: Bitbucket takes the scopes from the consumer's permission boxes, not the request.
+    scopes: () => granted,
+    clientAuth: 'basic',
+    notForm: [400, 'unsupported_grant_type', 'Unsupported grant type: None'],
+    badClient: [400, 'unauthorized_client', 'Invalid OAuth client credentials'],
+    tokenBody: ({ scope, ...rest }, grantType) => ({ [options.tokenFormat ?? 'scope']: scope, ...rest, state: grantType }),
+    // NOTE: Bitbucket's codes live 10 minutes; a rotated refresh token dies minutes after its first use.
+    defaults: { clientID: 'emulator-key', clientSecret: 'emulator-secret', codeLifetimeMs: 600_000, accessTokenLifetimeSec: 7200, refreshGraceMs: 120_000 },
+  });
   const { url: base, clientID, clientSecret, authorizationURL, tokenURL } = core;
   const strategyOptions = { clientID, clientSecret, authorizationURL, tokenURL, userProfileURL: `${base}/2.0/user`, userEmailsURL: `${base}/2.0/user/emails`, userWorkspacesURL: `${base}/2.0/user/workspaces` };
   return Object.assign(core, strategyOptions, { strategyOptions });
