@@ -6,7 +6,7 @@ import { setTimeout as pause } from 'node:timers/promises';
 import { OAuth2, type oauth2tokenCallback } from 'oauth';
 import { tokenError } from './answers';
 import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError } from './errors';
-import { abortedError, type Bounds, describe, type HttpResponse, open, type OpenRequest } from './http';
+import { abortedError, type Bounds, type HttpResponse, open, type OpenRequest } from './http';
 import { isJsonObject, optionalString, parseObject } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
 import { holdsSecret, redact } from './redact';
@@ -151,7 +151,7 @@ export class BitbucketOAuth2 extends OAuth2 {
         if (last || signal.aborted || !retriable) throw error;
       }
       await pause(100 * 2 ** attempt * (0.5 + Math.random()), undefined, { signal }).catch(() => {
-        throw abortedError(describe('GET', url), signal);
+        throw abortedError('GET', url, signal);
       });
     }
   }
