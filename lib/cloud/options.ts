@@ -1,5 +1,5 @@
 import { type CommonOptions, flags, isEndpointURL, listOf, PREFIX, resolveCommon } from '../core/options';
-import { pagedEndpoint, type PagedEndpoint } from './pages';
+import { pagedEndpoint, type PagedEndpoint } from './profile';
 
 /** Bitbucket Cloud's endpoints, and the options that replace them. */
 const ENDPOINTS = {

@@ -4,12 +4,10 @@ import * as https from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { setTimeout as pause } from 'node:timers/promises';
 import { OAuth2, type oauth2tokenCallback } from 'oauth';
-import { safeURL, tokenError } from './answers';
-import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError } from './errors';
+import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, holdsSecret, redact, safeURL, tokenError } from './errors';
 import { abortedError, type HttpResponse, send } from './http';
 import { isJsonObject, optionalString, parseJson } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
-import { holdsSecret, redact } from './redact';
 
 /** The client's bounds: each request's, and how often a failed GET is tried again. */
 export interface ClientLimits {
