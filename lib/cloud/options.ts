@@ -14,15 +14,12 @@ const ENDPOINTS = {
 const MINIMUM_ROLES = ['member', 'create-project', 'owner'] as const;
 export type MinimumWorkspaceRole = (typeof MINIMUM_ROLES)[number];
 
-/**
- * Bitbucket workspace slugs: letters, digits, dashes, underscores and periods, but not `.` or
- * `..`, which a URL would read as a path step (`%` and `/` are outside the set already).
- */
+/** Workspace slugs: letters, digits, `-`, `_` and `.`, but not `.` or `..`, which a URL would read as a path step. */
 const SLUG = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$/;
 /** Each listed workspace is one concurrent request per login: a bound on them. */
 const MAX_WORKSPACES = 20;
 
-/** What the Cloud strategy reads of its options, after checking, with every default filled in. */
+/** What the Cloud strategy reads of its options, checked, with every default filled in. */
 export interface CloudSettings {
   authorizationURL: string;
   tokenURL: string;
@@ -41,20 +38,21 @@ export interface CloudSettings {
 
 /** Checks the Cloud strategy's options; the caller's object is never changed. */
 export function resolveOptions(options: unknown): { common: CommonOptions; settings: CloudSettings } {
-  const common = resolveCommon(options, {
-    product: 'cloud',
-    checks: [
+  const roles = MINIMUM_ROLES.map((r) => `'${r}'`).join(', ');
+  const common = resolveCommon(
+    options,
+    'cloud',
+    [
       flags('skipEmails', 'includeUnverifiedEmails', 'fetchWorkspaces'),
       listOf('workspaces', SLUG, "workspace slugs (letters, digits, '-', '_', '.')"),
-      [['minimumWorkspaceRole'], (v) => MINIMUM_ROLES.includes(v as MinimumWorkspaceRole), `must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`],
+      [['minimumWorkspaceRole'], (v) => MINIMUM_ROLES.includes(v as MinimumWorkspaceRole), `must be ${roles}`],
       [Object.keys(ENDPOINTS), isEndpointURL, 'must be an absolute http(s) URL without credentials'],
     ],
-    defaults: { minimumWorkspaceRole: 'member' },
-    credentials: { id: 'Key', secret: 'Secret', where: "Bitbucket OAuth consumer (Workspace settings → OAuth consumers, the consumer's Key and Secret)" },
-  });
+    { minimumWorkspaceRole: 'member' },
+  );
   const { values } = common;
   const given = values['workspaces'] as string[] | undefined;
-  const workspaces = given === undefined ? undefined : [...new Map(given.map((w) => [w.toLowerCase(), w])).values()];
+  const workspaces = given && [...new Map(given.map((w) => [w.toLowerCase(), w])).values()];
   if (workspaces && workspaces.length > MAX_WORKSPACES) {
     throw new TypeError(`${PREFIX} options.workspaces may list at most ${MAX_WORKSPACES} workspaces (one request each per login)`);
   }

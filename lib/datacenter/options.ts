@@ -1,16 +1,13 @@
-import { type CommonOptions, flags, listOf, PREFIX, resolveCommon } from '../core/options';
+import { type CommonOptions, flags, inRange, listOf, PREFIX, resolveCommon } from '../core/options';
 import { parseHttpURL } from '../core/json';
 
-/**
- * A project key, and a repository as `KEY/slug`: one separator, no `%`, and a slug that is not
- * `.` or `..` (a URL would read it as a path step: `ENG/..` would gate on the project).
- */
+/** A project key, and a repository as `KEY/slug`: one `/`, no `%`, and a slug not `.` or `..` (`ENG/..` would gate on the project). */
 const PROJECT_KEY = /^~?[A-Za-z0-9_]{1,128}$/;
 const REPOSITORY = /^~?[A-Za-z0-9_]{1,128}\/(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 /** Each project or repository is one concurrent request per login: a bound on them. */
 const MAX_TARGETS = 20;
 
-/** What the Data Center strategy reads of its options, after checking, with every default filled in. */
+/** What the Data Center strategy reads of its options, checked, with every default filled in. */
 export interface DataCenterSettings {
   /** The base URL without a trailing slash. */
   baseURL: string;
@@ -27,25 +24,17 @@ export interface DataCenterSettings {
 
 /** Checks the Data Center strategy's options; the caller's object is never changed. */
 export function resolveDataCenterOptions(options: unknown): { common: CommonOptions; settings: DataCenterSettings } {
-  const common = resolveCommon(options, {
-    product: 'datacenter',
-    checks: [
+  const common = resolveCommon(
+    options,
+    'datacenter',
+    [
       flags('allowInsecureHTTP', 'trustEmail'),
-      [
-        ['avatarSize'],
-        (v) => Number.isInteger(v) && (v as number) >= 16 && (v as number) <= 2048,
-        'must be a whole number of pixels from 16 to 2048',
-      ],
+      [['avatarSize'], (v) => inRange(v, 16, 2048), 'must be a whole number of pixels from 16 to 2048'],
       listOf('projects', PROJECT_KEY, 'project keys'),
       listOf('repositories', REPOSITORY, "repositories as 'KEY/slug'"),
     ],
-    defaults: { avatarSize: 64 },
-    credentials: {
-      id: 'Client ID',
-      secret: 'Client secret',
-      where: 'Bitbucket Data Center incoming application link (Administration → Application Links)',
-    },
-  });
+    { avatarSize: 64 },
+  );
   const { values } = common;
   const baseURL = checkBaseURL(values['baseURL'], values['allowInsecureHTTP'] === true);
   const projects = [...new Set((values['projects'] as string[] | undefined) ?? [])];
@@ -57,11 +46,6 @@ export function resolveDataCenterOptions(options: unknown): { common: CommonOpti
   if (gated && common.maySkipProfile) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories need the profile stage: they cannot be combined with skipUserProfile`);
   }
-  const gate = [
-    ...projects.map((key) => gateURL(baseURL, key)),
-    // REPOSITORY allows exactly one '/'.
-    ...repositories.map((name) => gateURL(baseURL, ...(name.split('/') as [string, string]))),
-  ];
   return {
     common,
     settings: {
@@ -72,9 +56,9 @@ export function resolveDataCenterOptions(options: unknown): { common: CommonOpti
       usersURL: `${baseURL}/rest/api/latest/users`,
       avatarSize: values['avatarSize'] as number,
       trustEmail: values['trustEmail'] === true,
-      gate,
-      // NOTE: Data Center honours `scope` (unlike Cloud). PUBLIC_REPOS is what signing in needs;
-      // the project and repository checks need REPO_READ.
+      // REPOSITORY allows exactly one '/'.
+      gate: [...projects.map((key) => gateURL(baseURL, key)), ...repositories.map((name) => gateURL(baseURL, ...(name.split('/') as [string, string])))],
+      // NOTE: Data Center honours `scope` (unlike Cloud): PUBLIC_REPOS is what signing in needs; the gate needs REPO_READ.
       scope: gated ? 'REPO_READ' : 'PUBLIC_REPOS',
     },
   };
@@ -90,7 +74,8 @@ function checkBaseURL(value: unknown, allowInsecureHTTP: boolean): string {
   const url = parseHttpURL(value);
   if (!url || url.username || url.password || url.search || url.hash) {
     throw new TypeError(
-      `${PREFIX} options.baseURL is required: your Bitbucket Data Center's address, e.g. https://bitbucket.example.com or https://example.com/bitbucket (no credentials, query or fragment)`,
+      `${PREFIX} options.baseURL is required: your Bitbucket Data Center's address, e.g. https://bitbucket.example.com or ` +
+        'https://example.com/bitbucket (no credentials, query or fragment)',
     );
   }
   if (url.protocol === 'http:' && !allowInsecureHTTP) {
