@@ -35,14 +35,4 @@ export type {
   VerifyResult,
   WorkspaceRole,
 } from './cloud/types';
-export type {
-  DataCenterProfile,
-  DataCenterStrategyOptions,
-  DataCenterStrategyOptionsWithRequest,
-  DataCenterVerifyFunction,
-  DataCenterVerifyFunctionWithParams,
-  DataCenterVerifyFunctionWithRequest,
-  DataCenterVerifyFunctionWithRequestAndParams,
-  DataCenterVerifyFunctionWithRequestAndTokenParams,
-  DataCenterVerifyFunctionWithTokenParams,
-} from './datacenter/types';
+export type * from './datacenter/types';

@@ -1,6 +1,6 @@
-import type { Request } from 'express';
 import type { Profile as PassportProfile } from 'passport';
 import type { JsonObject } from '../core/json';
+import type { CommonStrategyOptions, VerifyFunctions } from '../core/types';
 
 /** One of the user's email addresses, as the strategy reports it. */
 export interface BitbucketEmail {
@@ -52,22 +52,18 @@ export interface Profile extends PassportProfile {
   _json: JsonObject;
 }
 
-export type { RefreshedTokens, SkipUserProfile, TokenParams, VerifyCallback, VerifyResult } from '../core/types';
-export type { TokenParamsVerify, VerifyArguments } from '../core/types';
-import type { CommonStrategyOptions, TokenParams, TokenParamsVerify, Verify } from '../core/types';
+export type { RefreshedTokens, SkipUserProfile, TokenParams, TokenParamsVerify, VerifyArguments, VerifyCallback, VerifyResult } from '../core/types';
 
-export type VerifyFunction = Verify<[accessToken: string, refreshToken: string, profile: Profile]>;
+export type VerifyFunction = VerifyFunctions<Profile>['plain'];
 /** Declare all five parameters (passport-oauth2 calls a function with four without `params`); prefer `withTokenParams()`. */
-export type VerifyFunctionWithParams = Verify<[accessToken: string, refreshToken: string, params: TokenParams, profile: Profile]>;
-export type VerifyFunctionWithRequest = Verify<[req: Request, accessToken: string, refreshToken: string, profile: Profile]>;
+export type VerifyFunctionWithParams = VerifyFunctions<Profile>['params'];
+export type VerifyFunctionWithRequest = VerifyFunctions<Profile>['request'];
 /** Declare all six parameters (see {@link VerifyFunctionWithParams}). */
-export type VerifyFunctionWithRequestAndParams = Verify<
-  [req: Request, accessToken: string, refreshToken: string, params: TokenParams, profile: Profile]
->;
+export type VerifyFunctionWithRequestAndParams = VerifyFunctions<Profile>['requestParams'];
 /** A Cloud verify function made with `withTokenParams()`. */
-export type VerifyFunctionWithTokenParams = TokenParamsVerify<Profile, undefined>;
+export type VerifyFunctionWithTokenParams = VerifyFunctions<Profile>['tokenParams'];
 /** A Cloud verify function made with `withTokenParams()`, with `passReqToCallback: true`. */
-export type VerifyFunctionWithRequestAndTokenParams = TokenParamsVerify<Profile, Request>;
+export type VerifyFunctionWithRequestAndTokenParams = VerifyFunctions<Profile>['requestTokenParams'];
 
 export interface StrategyOptionsBase extends CommonStrategyOptions {
   userProfileURL?: string | undefined;

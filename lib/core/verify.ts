@@ -4,26 +4,14 @@ import type { TokenParamsVerify, VerifyArguments, VerifyCallback, VerifyResult }
 const TOKEN_PARAMS = Symbol.for('passport-bitbucket-auth.withTokenParams');
 
 /**
- * Marks a verify function that takes **one object**, `{ accessToken, refreshToken, params,
- * profile, req }` (`req` only with `passReqToCallback: true`), and returns or resolves with the
- * user, or `false` to refuse the login. Use it to get the token `params` (`expires_in`,
- * `scope`, …) without counting parameters. Written inline in the constructor, the object's
- * types are inferred; declared on its own, type the argument: `VerifyArguments<Profile>`
- * (`VerifyArguments<Profile, Request>` with the request).
- *
- * ```ts
- * new BitbucketStrategy(options, withTokenParams(async ({ accessToken, refreshToken, params, profile }) => {
- *   await saveTokens(profile.id, accessToken, refreshToken, params.expires_in);
- *   return { id: profile.id };
- * }));
- * ```
+ * Marks a verify function that takes **one object**, {@link VerifyArguments}, and returns or resolves with the user (`false`
+ * refuses): the token `params` without counting parameters. Declared apart from the constructor, type its argument
+ * `VerifyArguments<Profile>` (`VerifyArguments<Profile, Request>` with `passReqToCallback: true`).
  */
 export function withTokenParams<P = unknown, Req = undefined>(
   verify: (args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>,
 ): TokenParamsVerify<P, Req> {
-  if (typeof verify !== 'function') {
-    throw new TypeError('passport-bitbucket-auth: withTokenParams() takes a verify function');
-  }
+  if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: withTokenParams() takes a verify function');
   const marked = (args: VerifyArguments<P, Req>): VerifyResult | PromiseLike<VerifyResult> => verify(args);
   Object.defineProperty(marked, TOKEN_PARAMS, { value: true });
   return marked as TokenParamsVerify<P, Req>;
@@ -32,17 +20,12 @@ export function withTokenParams<P = unknown, Req = undefined>(
 type AnyVerify = ((this: unknown, ...args: never[]) => unknown) & { [TOKEN_PARAMS]?: true };
 
 /**
- * Wraps the app's verify function so passport-oauth2 can call it, and so that it may be
- * `async`: a returned promise's value becomes the user (`false`, `null` or `undefined` fails
- * the login; `true` is an error) and a rejection becomes the authentication error. A function
- * that declares `done` and returns a promise settles through whichever comes first: a call to
- * `done`, or a promise that resolves with a value (or rejects); one that resolves with nothing
- * is left to call `done` itself. A function from {@link withTokenParams} gets one object.
+ * Wraps the app's verify function for passport-oauth2, so that it may be `async`: a promise's value is the user (`false`,
+ * `null`, `undefined` refuse; `true` is an error), a rejection the error. A function that declares `done` settles by
+ * whichever comes first, `done` or a promise's value (or rejection); one that resolves with nothing is left to call `done`.
  */
 export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...args: unknown[]) => void {
-  if (typeof verify !== 'function') {
-    throw new TypeError('passport-bitbucket-auth: a verify function is required');
-  }
+  if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: a verify function is required');
   const fn = verify as AnyVerify;
   const object = fn[TOKEN_PARAMS] === true;
   // passport-oauth2 passes token params only to a function that declares them.
@@ -87,8 +70,7 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
       },
     );
   };
-  // passport-oauth2 reads `.length` to choose the arguments: the wrapper declares as many as
-  // the app's function would receive.
+  // passport-oauth2 reads `.length` to choose the arguments: the wrapper declares as many as the app's function receives.
   Object.defineProperty(wrapper, 'length', { value: (passReqToCallback ? 1 : 0) + (withParams ? 5 : 4) });
   return wrapper;
 }
