@@ -1,5 +1,5 @@
-import { type CommonOptions, flags, isEndpointURL, listOf, PREFIX, resolveCommon } from '../core/options';
-import { pagedEndpoint, type PagedEndpoint } from './profile';
+import { flags, isEndpointURL, listOf, PREFIX, resolveCommon } from '../core/options';
+import { pagedEndpoint } from './profile';
 
 /** Bitbucket Cloud's endpoints, and the options that replace them. */
 const ENDPOINTS = {
@@ -20,24 +20,10 @@ const SLUG = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$/;
 const MAX_WORKSPACES = 20;
 
 /** What the Cloud strategy reads of its options, checked, with every default filled in. */
-export interface CloudSettings {
-  authorizationURL: string;
-  tokenURL: string;
-  userProfileURL: string;
-  emails: PagedEndpoint;
-  workspaceList: PagedEndpoint;
-  /** The allowed workspace slugs (duplicates dropped, ignoring case), or undefined when sign-in is not restricted. */
-  workspaces: string[] | undefined;
-  /** Each allowed workspace's slug and the URL of the user's permission in it. */
-  permissionURLs: ReadonlyArray<readonly [slug: string, url: string]>;
-  minimumWorkspaceRole: MinimumWorkspaceRole;
-  fetchWorkspaces: boolean;
-  skipEmails: boolean;
-  includeUnverifiedEmails: boolean;
-}
+export type CloudSettings = ReturnType<typeof resolveOptions>['settings'];
 
 /** Checks the Cloud strategy's options; the caller's object is never changed. */
-export function resolveOptions(options: unknown): { common: CommonOptions; settings: CloudSettings } {
+export function resolveOptions(options: unknown) {
   const roles = MINIMUM_ROLES.map((r) => `'${r}'`).join(', ');
   const common = resolveCommon(
     options,
@@ -69,6 +55,7 @@ export function resolveOptions(options: unknown): { common: CommonOptions; setti
       userProfileURL: url('userProfileURL'),
       emails: pagedEndpoint(url('userEmailsURL')),
       workspaceList: pagedEndpoint(url('userWorkspacesURL')),
+      /** The allowed workspace slugs (duplicates dropped, ignoring case), or undefined when sign-in is not restricted. */
       workspaces,
       // The user's role in one workspace: `<userWorkspacesURL>/<slug>/permission`.
       permissionURLs: (workspaces ?? []).map((slug) => [slug, `${workspacesBase}/${encodeURIComponent(slug)}/permission`] as const),

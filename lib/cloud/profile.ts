@@ -62,22 +62,18 @@ function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) =
   return { values: entries, next: next || undefined };
 }
 
-/** A paginated endpoint, parsed once: its first page's URL (`pagelen=100`) and the origin `next` must keep. */
-export interface PagedEndpoint {
-  first: string;
-  origin: string;
-}
-
-export function pagedEndpoint(url: string): PagedEndpoint {
+/** A paginated endpoint's first page: `pagelen=100`. */
+export function pagedEndpoint(url: string): string {
   const first = new URL(url);
   first.searchParams.set('pagelen', '100');
-  return { first: first.href, origin: first.origin };
+  return first.href;
 }
 
 export interface PagedFetch<T> {
   /** e.g. "user emails", used in error messages. */
   what: string;
-  endpoint: PagedEndpoint;
+  /** The first page's URL: `next` must keep its origin. */
+  endpoint: string;
   get(url: string): Promise<HttpResponse>;
   parse(body: string): Page<T>;
   /** Turns a non-200 answer into an error (or, by returning a list, into a result). */
@@ -93,7 +89,8 @@ export async function fetchAllPages<T>(request: PagedFetch<T>): Promise<T[]> {
     new BitbucketResponseError(`Failed to fetch ${request.what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
   const seen = new Set<string>();
   const values: T[] = [];
-  for (let url = request.endpoint.first, page = 1; ; page += 1) {
+  const { origin } = new URL(request.endpoint);
+  for (let url = request.endpoint, page = 1; ; page += 1) {
     if (page > MAX_PAGES) throw unsafe(`more than ${MAX_PAGES} pages`);
     seen.add(url);
     const response = await request.get(url);
@@ -105,9 +102,9 @@ export async function fetchAllPages<T>(request: PagedFetch<T>): Promise<T[]> {
     const parsed = request.parse(response.body);
     values.push(...parsed.values);
     if (parsed.next === undefined) return values;
-    if (!URL.canParse(parsed.next, request.endpoint.first)) throw unsafe('the next link is not a URL');
-    const next = new URL(parsed.next, request.endpoint.first);
-    if (next.origin !== request.endpoint.origin || next.username || next.password) throw unsafe("the next link leaves the endpoint's origin");
+    if (!URL.canParse(parsed.next, request.endpoint)) throw unsafe('the next link is not a URL');
+    const next = new URL(parsed.next, request.endpoint);
+    if (next.origin !== origin || next.username || next.password) throw unsafe("the next link leaves the endpoint's origin");
     // A credential in a URL ends up in logs and error messages: such a link is not followed.
     if ([...next.searchParams.keys()].some((name) => CREDENTIAL_PARAMETER.test(name))) throw unsafe('the next link carries a credential in its query');
     if (seen.has(next.href)) throw unsafe('the next link loops');

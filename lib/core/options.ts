@@ -26,7 +26,7 @@ export interface CommonOptions {
   headers: OutgoingHttpHeaders;
   /** The app's own agent, or undefined for the strategy's own pool. */
   agent: Agent | undefined;
-  /** `callbackURL` and `callbackURLs`: the callback URLs a login may name. */
+  /** The callback URLs a login may name: `callbackURL` and `callbackURLs`. */
   callbackURLs: string[];
   /** `skipUserProfile` is set to anything but `false`. */
   maySkipProfile: boolean;

@@ -1,4 +1,4 @@
-import { type CommonOptions, flags, inRange, listOf, PREFIX, resolveCommon } from '../core/options';
+import { flags, inRange, listOf, PREFIX, resolveCommon } from '../core/options';
 import { parseHttpURL } from '../core/json';
 
 /** A project key, and a repository as `KEY/slug`: one `/`, no `%`, and a slug not `.` or `..` (`ENG/..` would gate on the project). */
@@ -8,22 +8,10 @@ const REPOSITORY = /^~?[A-Za-z0-9_]{1,128}\/(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 const MAX_TARGETS = 20;
 
 /** What the Data Center strategy reads of its options, checked, with every default filled in. */
-export interface DataCenterSettings {
-  /** The base URL without a trailing slash. */
-  baseURL: string;
-  authorizationURL: string;
-  tokenURL: string;
-  whoamiURL: string;
-  usersURL: string;
-  avatarSize: number;
-  trustEmail: boolean;
-  /** The project and repository URLs of the access gate, or none. */
-  gate: string[];
-  scope: string;
-}
+export type DataCenterSettings = ReturnType<typeof resolveDataCenterOptions>['settings'];
 
 /** Checks the Data Center strategy's options; the caller's object is never changed. */
-export function resolveDataCenterOptions(options: unknown): { common: CommonOptions; settings: DataCenterSettings } {
+export function resolveDataCenterOptions(options: unknown) {
   const common = resolveCommon(
     options,
     'datacenter',
@@ -49,6 +37,7 @@ export function resolveDataCenterOptions(options: unknown): { common: CommonOpti
   return {
     common,
     settings: {
+      /** Without a trailing slash. */
       baseURL,
       authorizationURL: `${baseURL}/rest/oauth2/latest/authorize`,
       tokenURL: `${baseURL}/rest/oauth2/latest/token`,
