@@ -14,25 +14,5 @@ export {
 // passport-oauth2's errors, which logins also end with, so that an app can tell every outcome
 // apart with one import.
 export { AuthorizationError, InternalOAuthError, TokenError } from 'passport-oauth2';
-export type {
-  BitbucketEmail,
-  BitbucketWorkspace,
-  Profile,
-  RefreshedTokens,
-  SkipUserProfile,
-  StrategyOptions,
-  StrategyOptionsWithRequest,
-  TokenParams,
-  TokenParamsVerify,
-  VerifyArguments,
-  VerifyCallback,
-  VerifyFunction,
-  VerifyFunctionWithParams,
-  VerifyFunctionWithRequest,
-  VerifyFunctionWithRequestAndParams,
-  VerifyFunctionWithRequestAndTokenParams,
-  VerifyFunctionWithTokenParams,
-  VerifyResult,
-  WorkspaceRole,
-} from './cloud/types';
+export type * from './cloud/types';
 export type * from './datacenter/types';

@@ -1,4 +1,5 @@
 import { flags, isEndpointURL, listOf, PREFIX, resolveCommon } from '../core/options';
+import type { CommonStrategyOptions } from '../core/types';
 import { pagedEndpoint } from './profile';
 
 /** Bitbucket Cloud's endpoints, and the options that replace them. */
@@ -18,6 +19,24 @@ export type MinimumWorkspaceRole = (typeof MINIMUM_ROLES)[number];
 const SLUG = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$/;
 /** Each listed workspace is one concurrent request per login: a bound on them. */
 const MAX_WORKSPACES = 20;
+
+/** The Cloud strategy's options (public as `StrategyOptions`, `StrategyOptionsWithRequest`). */
+export interface StrategyOptionsBase extends CommonStrategyOptions {
+  userProfileURL?: string | undefined;
+  userEmailsURL?: string | undefined;
+  /** Base of the workspace endpoints: the listing (`fetchWorkspaces`) and `<base>/<slug>/permission` (`workspaces`). */
+  userWorkspacesURL?: string | undefined;
+  /** Only members of these workspaces (slugs) may sign in; anyone else fails before the verify function. */
+  workspaces?: readonly string[] | undefined;
+  /** With `workspaces`: the lowest role that may sign in, `member` (default) < `create-project` < `owner`. */
+  minimumWorkspaceRole?: 'member' | 'create-project' | 'owner' | undefined;
+  /** Fill `profile.workspaces` with every workspace the user can access. Default `false`. */
+  fetchWorkspaces?: boolean | undefined;
+  /** Do not request `/2.0/user/emails`; `profile.emails` is then `[]`. Default `false`. */
+  skipEmails?: boolean | undefined;
+  /** Also report unconfirmed addresses (marked `verified: false`). Default `false`. */
+  includeUnverifiedEmails?: boolean | undefined;
+}
 
 /** What the Cloud strategy reads of its options, checked, with every default filled in. */
 export type CloudSettings = ReturnType<typeof resolveOptions>['settings'];

@@ -23,7 +23,7 @@ export function parseProfile(body: string): Profile {
   const username = optionalString(json, 'username') || undefined;
   const nickname = optionalString(json, 'nickname') || undefined;
   const avatar = link(json, 'avatar');
-  const profile: Profile = {
+  return {
     provider: 'bitbucket',
     id: uuid,
     accountId: optionalString(json, 'account_id') || undefined,
@@ -32,19 +32,15 @@ export function parseProfile(body: string): Profile {
     profileUrl: link(json, 'html'),
     photos: avatar ? [{ value: avatar }] : [],
     emails: [],
+    // NOTE: `username` is deprecated (2019 privacy changes) but still returned for the signed-in user; set only when present.
+    ...(username ? { username } : {}),
     _raw: body,
     _json: json,
   };
-  // NOTE: `username` is deprecated (2019 privacy changes) but still returned for the signed-in user; set only when present.
-  if (username) profile.username = username;
-  return profile;
 }
 
-export interface Page<T> {
-  values: T[];
-  /** The `next` link, when Bitbucket says there is another page. */
-  next: string | undefined;
-}
+/** One page of a paginated list, and its `next` link when Bitbucket says there is another. */
+export type Page<T> = { values: T[]; next: string | undefined };
 
 /** Parses one page of a paginated list (`{ values: [...], next? }`); `parseValue` returns undefined for an entry it cannot read. */
 function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) => T | undefined, entryProblem: string): Page<T> {
@@ -151,11 +147,9 @@ function workspaceOf(entry: unknown, administrator: boolean): BitbucketWorkspace
   const workspace = member(entry, 'workspace');
   const slug = optionalString(workspace, 'slug');
   if (!slug) return undefined;
-  const found: BitbucketWorkspace = { slug, uuid: optionalString(workspace, 'uuid') ?? '', administrator };
-  // NOTE: Bitbucket does not promise the display name in the listing; kept when it is there.
   const name = optionalString(workspace, 'name');
-  if (name) found.name = name;
-  return found;
+  // NOTE: Bitbucket does not promise the display name in the listing; kept when it is there.
+  return { slug, uuid: optionalString(workspace, 'uuid') ?? '', administrator, ...(name ? { name } : {}) };
 }
 
 /** Parses `GET /2.0/user/workspaces/{slug}/permission` (a `workspace_membership`). */

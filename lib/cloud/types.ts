@@ -1,6 +1,7 @@
 import type { Profile as PassportProfile } from 'passport';
 import type { JsonObject } from '../core/json';
-import type { CommonStrategyOptions, VerifyFunctions } from '../core/types';
+import type { VerifyFunctions } from '../core/types';
+import type { StrategyOptionsBase } from './options';
 
 /** One of the user's email addresses, as the strategy reports it. */
 export interface BitbucketEmail {
@@ -64,23 +65,6 @@ export type VerifyFunctionWithRequestAndParams = VerifyFunctions<Profile>['reque
 export type VerifyFunctionWithTokenParams = VerifyFunctions<Profile>['tokenParams'];
 /** A Cloud verify function made with `withTokenParams()`, with `passReqToCallback: true`. */
 export type VerifyFunctionWithRequestAndTokenParams = VerifyFunctions<Profile>['requestTokenParams'];
-
-export interface StrategyOptionsBase extends CommonStrategyOptions {
-  userProfileURL?: string | undefined;
-  userEmailsURL?: string | undefined;
-  /** Base of the workspace endpoints: the listing (`fetchWorkspaces`) and `<base>/<slug>/permission` (`workspaces`). */
-  userWorkspacesURL?: string | undefined;
-  /** Only members of these workspaces (slugs) may sign in; anyone else fails before the verify function. */
-  workspaces?: readonly string[] | undefined;
-  /** With `workspaces`: the lowest role that may sign in, `member` (default) < `create-project` < `owner`. */
-  minimumWorkspaceRole?: 'member' | 'create-project' | 'owner' | undefined;
-  /** Fill `profile.workspaces` with every workspace the user can access. Default `false`. */
-  fetchWorkspaces?: boolean | undefined;
-  /** Do not request `/2.0/user/emails`; `profile.emails` is then `[]`. Default `false`. */
-  skipEmails?: boolean | undefined;
-  /** Also report unconfirmed addresses (marked `verified: false`). Default `false`. */
-  includeUnverifiedEmails?: boolean | undefined;
-}
 
 export interface StrategyOptions extends StrategyOptionsBase {
   passReqToCallback?: false | undefined;
