@@ -58,12 +58,6 @@ const PRODUCTS = {
 /** A check of optional values: the options it applies to, whether a value is valid, and how the TypeError ends otherwise. */
 export type Check = readonly [names: readonly string[], valid: (value: unknown) => boolean, problem: string];
 
-const COMMON_NAMES = [
-  'clientID', 'clientSecret', 'callbackURL', 'authorizationURL', 'tokenURL', 'state', 'pkce', 'store', 'sessionKey',
-  'skipUserProfile', 'timeout', 'retries', 'userAgent', 'customHeaders', 'proxy', 'scope', 'scopeSeparator',
-  'passReqToCallback', 'agent', 'callbackURLs',
-];
-
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 const hasMethods = (value: unknown, ...names: string[]): boolean => isJsonObject(value) && names.every((name) => typeof value[name] === 'function');
 export const inRange = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
@@ -119,7 +113,7 @@ export function resolveCommon(
   // An option of the other product would be ignored, and with it the restriction it asks for (`workspaces` on Data Center).
   const foreign = other.names.find((name) => input[name] !== undefined);
   if (foreign) throw new TypeError(`${PREFIX} options.${foreign} is an option of ${other.strategy} (${other.product}), not of ${own.strategy}`);
-  checkNames(input, [...COMMON_NAMES, ...own.names]);
+  checkNames(input, ['clientID', 'clientSecret', 'authorizationURL', 'tokenURL', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names]);
   for (const [key, label] of [['clientID', own.id], ['clientSecret', own.secret]] as const) {
     const value = input[key];
     if (typeof value !== 'string' || value.trim() === '') {
@@ -189,22 +183,17 @@ function checkNames(input: Record<string, unknown>, known: readonly string[]): v
       const b = candidate.toLowerCase();
       if (a === b) return true;
       if (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3) return true;
-      return b.length >= 6 && distance(a, b) <= 2;
+      return b.length >= 6 && near(a, b, 2);
     });
     if (meant) throw new TypeError(`${PREFIX} options.${name} is not an option: did you mean ${meant}?`);
   }
 }
 
-/** Edit distance (insertions, deletions, substitutions, adjacent swaps), for short names. */
-function distance(a: string, b: string): number {
-  const rows: number[][] = [];
-  for (let i = 0; i <= a.length; i += 1) {
-    const row: number[] = (rows[i] = []);
-    for (let j = 0; j <= b.length; j += 1) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const swap = i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1] ? rows[i - 2]![j - 2]! + 1 : Infinity;
-      row[j] = i === 0 || j === 0 ? i + j : Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost, swap);
-    }
-  }
-  return rows[a.length]![b.length]!;
+/** Whether `a` becomes `b` with at most `edits` insertions, deletions, substitutions or adjacent swaps. */
+function near(a: string, b: string, edits: number): boolean {
+  if (a === b) return true;
+  if (edits === 0) return false;
+  if (a[0] === b[0]) return near(a.slice(1), b.slice(1), edits);
+  const swapped = a[0] === b[1] && a[1] === b[0] && near(a.slice(2), b.slice(2), edits - 1);
+  return swapped || near(a.slice(1), b, edits - 1) || near(a, b.slice(1), edits - 1) || near(a.slice(1), b.slice(1), edits - 1);
 }
