@@ -131,20 +131,15 @@ export function apiError(what: string, response: HttpResponse, scopeHint = false
     const given = optionalString(member(error, 'data'), 'announcement_url');
     // Only an Atlassian page is quoted; otherwise the changelog entry the id names.
     const announcementURL = given && given.startsWith('https://developer.atlassian.com/') && !/\s/.test(given) ? given : `${CHANGELOG}#${change}`;
-    return new BitbucketEndpointRemovedError(
-      `${what} failed: Bitbucket removed the endpoint ${safeURL(response.url)} (${change}); see ${announcementURL}`,
-      { status, body, change, announcementURL },
-    );
+    const message = `${what} failed: Bitbucket removed the endpoint ${safeURL(response.url)} (${change}); see ${announcementURL}`;
+    return new BitbucketEndpointRemovedError(message, { status, body, change, announcementURL });
   }
   const bitbucketMessage = messageFromBody(json, body, response.headers['content-type']);
   const required = scopeHint && status === 403 ? (missingScopes(response) ?? ['account']) : undefined;
   const boxes = required?.map((scope) => `"${PERMISSIONS[String(scope)] ?? String(scope)}"`).join(' and ');
   const hint = required ? ` (tick the ${boxes} permission on the Bitbucket OAuth consumer (Workspace settings → OAuth consumers → Edit))` : '';
-  return new BitbucketAPIError(`${what} failed: Bitbucket answered ${status}${bitbucketMessage ? `: ${bitbucketMessage}` : ''}${hint}`, {
-    status,
-    body,
-    bitbucketMessage,
-  });
+  const message = `${what} failed: Bitbucket answered ${status}${bitbucketMessage ? `: ${bitbucketMessage}` : ''}${hint}`;
+  return new BitbucketAPIError(message, { status, body, bitbucketMessage });
 }
 
 /** The token endpoint's answer: its OAuth error body as passport-oauth2's `TokenError`, or {@link apiError}. */

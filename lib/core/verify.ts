@@ -40,30 +40,23 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
       finished = true;
       done(err, user, info);
     };
+    const [req, accessToken, refreshToken, params, profile] = passReqToCallback ? args : [undefined, ...args];
     let result: unknown;
     try {
-      if (object) {
-        const [req, accessToken, refreshToken, params, profile] = passReqToCallback ? args : [undefined, ...args];
-        // A plain value is the user, as a promise's would be.
-        result = Promise.resolve(Reflect.apply(fn, this, [{ accessToken, refreshToken, params, profile, req }]));
-      } else {
-        result = Reflect.apply(fn, this, [...args.slice(0, -1), once]);
-      }
+      result = Reflect.apply(fn, this, object ? [{ accessToken, refreshToken, params, profile, req }] : [...args.slice(0, -1), once]);
     } catch (error) {
       // passport-oauth2 turns a throw into the authentication error, unless done was called.
       if (finished) return;
       finished = true;
       throw error;
     }
-    if (!isThenable(result)) return;
+    // A plain value from a `withTokenParams()` function is the user, as a promise's would be.
+    if (!object && !isThenable(result)) return;
     Promise.resolve(result).then(
       (user) => {
         if (finished || (user === undefined && declaresDone)) return;
-        if (user === true) {
-          once(new TypeError('The verify function resolved with true: resolve with the user, or false to refuse the login'));
-          return;
-        }
-        once(null, user === undefined || user === null ? false : (user as Express.User | false));
+        if (user === true) once(new TypeError('The verify function resolved with true: resolve with the user, or false to refuse the login'));
+        else once(null, (user ?? false) as Express.User | false);
       },
       (reason: unknown) => {
         once(reason instanceof Error ? reason : new Error('The verify function rejected with a value that is not an Error', { cause: reason }));
