@@ -43,14 +43,13 @@ export type CloudSettings = ReturnType<typeof resolveOptions>['settings'];
 
 /** Checks the Cloud strategy's options; the caller's object is never changed. */
 export function resolveOptions(options: unknown) {
-  const roles = MINIMUM_ROLES.map((r) => `'${r}'`).join(', ');
   const common = resolveCommon(
     options,
     'cloud',
     [
       flags('skipEmails', 'includeUnverifiedEmails', 'fetchWorkspaces'),
       listOf('workspaces', SLUG, "workspace slugs (letters, digits, '-', '_', '.')"),
-      [['minimumWorkspaceRole'], (v) => MINIMUM_ROLES.includes(v as MinimumWorkspaceRole), `must be ${roles}`],
+      [['minimumWorkspaceRole'], (v) => MINIMUM_ROLES.includes(v as MinimumWorkspaceRole), `must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`],
       [Object.keys(ENDPOINTS), isEndpointURL, 'must be an absolute http(s) URL without credentials'],
     ],
     { minimumWorkspaceRole: 'member' },

@@ -158,8 +158,7 @@ export function parsePermission(body: string): BitbucketWorkspace {
   const permission = optionalString(json, 'permission');
   const entry = workspaceOf(json, permission === 'owner');
   if (!entry) throw parseFailure('the workspace permission', 'the answer has no workspace slug');
-  if (permission) entry.permission = permission as WorkspaceRole;
-  return entry;
+  return permission ? { ...entry, permission: permission as WorkspaceRole } : entry;
 }
 
 /** Parses one page of `GET /2.0/user/workspaces` (`workspace_access` entries). */

@@ -27,11 +27,12 @@ export function resolveDataCenterOptions(options: unknown) {
   const baseURL = checkBaseURL(values['baseURL'], values['allowInsecureHTTP'] === true);
   const projects = [...new Set((values['projects'] as string[] | undefined) ?? [])];
   const repositories = [...new Set((values['repositories'] as string[] | undefined) ?? [])];
-  if (projects.length + repositories.length > MAX_TARGETS) {
+  // REPOSITORY allows exactly one '/'.
+  const gate = [...projects.map((key) => gateURL(baseURL, key)), ...repositories.map((name) => gateURL(baseURL, ...(name.split('/') as [string, string])))];
+  if (gate.length > MAX_TARGETS) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories may name at most ${MAX_TARGETS} together (one request each per login)`);
   }
-  const gated = projects.length + repositories.length > 0;
-  if (gated && common.maySkipProfile) {
+  if (gate.length > 0 && common.maySkipProfile) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories need the profile stage: they cannot be combined with skipUserProfile`);
   }
   return {
@@ -45,10 +46,9 @@ export function resolveDataCenterOptions(options: unknown) {
       usersURL: `${baseURL}/rest/api/latest/users`,
       avatarSize: values['avatarSize'] as number,
       trustEmail: values['trustEmail'] === true,
-      // REPOSITORY allows exactly one '/'.
-      gate: [...projects.map((key) => gateURL(baseURL, key)), ...repositories.map((name) => gateURL(baseURL, ...(name.split('/') as [string, string])))],
+      gate,
       // NOTE: Data Center honours `scope` (unlike Cloud): PUBLIC_REPOS is what signing in needs; the gate needs REPO_READ.
-      scope: gated ? 'REPO_READ' : 'PUBLIC_REPOS',
+      scope: gate.length > 0 ? 'REPO_READ' : 'PUBLIC_REPOS',
     },
   };
 }
