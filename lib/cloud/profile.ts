@@ -125,8 +125,8 @@ export function parseEmailsPage(body: string): Page<RawEmail> {
 }
 
 /**
- * Orders addresses for the profile: the confirmed primary, the other confirmed ones in Bitbucket's order, then (when asked) the
- * unconfirmed ones, marked `verified: false`, an unconfirmed primary last: never ahead of a proven address. Duplicates (ignoring case) are dropped.
+ * The addresses for the profile: the confirmed primary, the other confirmed ones, then (when asked) the unconfirmed ones, an
+ * unconfirmed primary last, never ahead of a proven address; duplicates (ignoring case) dropped.
  */
 export function orderEmails(raw: readonly RawEmail[], includeUnverified: boolean): BitbucketEmail[] {
   const rank = (e: RawEmail): number => (e.isConfirmed ? (e.isPrimary ? 0 : 1) : e.isPrimary ? 3 : 2);

@@ -97,9 +97,8 @@ const COMMON_CHECKS: readonly Check[] = [
 ];
 
 /**
- * Checks the options both strategies share (which may come from plain JavaScript), then the product's `checks`. Every
- * problem is a TypeError (RangeError for a timeout out of range) naming the option; no value is echoed, so a secret pasted
- * into the wrong option stays out of logs. `values` holds the options with `defaults` (and the shared ones) filled in.
+ * Checks the shared options, then the product's `checks`: each problem is a TypeError (a RangeError for a timeout out of range)
+ * naming the option but never echoing its value, which may be a misplaced secret. `values` holds the options, defaults filled in.
  */
 export function resolveCommon(
   input: unknown,

@@ -65,10 +65,7 @@ export type TokenParamsVerify<P, Req> = ((args: VerifyArguments<P, Req>) => Veri
 };
 
 /** Decides per login whether to skip the profile requests. */
-export type SkipUserProfile =
-  | boolean
-  | ((accessToken: string) => boolean)
-  | ((accessToken: string, done: (err: Error | null, skip?: boolean) => void) => void);
+export type SkipUserProfile = boolean | ((accessToken: string) => boolean) | ((accessToken: string, done: (err: Error | null, skip?: boolean) => void) => void);
 
 /** The options both strategies take. */
 export interface CommonStrategyOptions {
