@@ -29,9 +29,7 @@ export class BitbucketError extends InternalOAuthError {
     super(message, details.body === undefined ? undefined : { statusCode: details.status ?? 0, data: details.body });
     this.name = new.target.name;
     this.code = code;
-    if ('cause' in details) {
-      Object.defineProperty(this, 'cause', { value: details.cause, configurable: true, enumerable: false, writable: true });
-    }
+    if ('cause' in details) Object.defineProperty(this, 'cause', { value: details.cause, configurable: true, enumerable: false, writable: true });
   }
 
   /** Name and message only: the response body stays in `oauthError`, out of log lines. */
