@@ -1,5 +1,4 @@
-import { parseProfile } from '../lib/cloud/profile';
-import { orderEmails, parseEmailsPage, type RawEmail } from '../lib/cloud/emails';
+import { parseProfile, orderEmails, parseEmailsPage, type RawEmail } from '../lib/cloud/profile';
 import { fixture } from './helpers/bitbucket';
 
 describe('parseProfile', () => {

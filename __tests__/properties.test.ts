@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import { BitbucketResponseError } from '../lib';
-import { parseProfile } from '../lib/cloud/profile';
-import { parseEmailsPage } from '../lib/cloud/emails';
-import { parsePermission, parseWorkspacesPage } from '../lib/cloud/workspaces';
+import { parseProfile, parseEmailsPage, parsePermission, parseWorkspacesPage } from '../lib/cloud/profile';
 
 const RUNS = { numRuns: 500 };
 

@@ -8,9 +8,7 @@
 import type { ValidateFunction } from 'ajv';
 import fc from 'fast-check';
 import { BitbucketResponseError } from '../lib';
-import { orderEmails, parseEmailsPage } from '../lib/cloud/emails';
-import { parseProfile } from '../lib/cloud/profile';
-import { parsePermission, parseWorkspacesPage } from '../lib/cloud/workspaces';
+import { orderEmails, parseEmailsPage, parseProfile, parsePermission, parseWorkspacesPage } from '../lib/cloud/profile';
 import { findUser, parseDataCenterUser, userJson } from '../lib/datacenter/profile';
 import { at, cloud, cloudSchema, dc, dcSchema, forResponse, type Node, type Spec } from './helpers/specs';
 

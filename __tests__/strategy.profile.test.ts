@@ -8,7 +8,7 @@ import {
   type Profile,
 } from '../lib';
 import { MAX_RESPONSE_BYTES } from '../lib/core/options';
-import { MAX_PAGES as MAX_EMAIL_PAGES } from '../lib/cloud/pages';
+import { MAX_PAGES as MAX_EMAIL_PAGES } from '../lib/cloud/profile';
 import { ACCESS_TOKEN, expectNoSecrets, fixture, options } from './helpers/bitbucket';
 import { expectType, signIn } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';

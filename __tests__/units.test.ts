@@ -1,11 +1,9 @@
 /** The small pure pieces, each on its edge cases: parsers, redaction, the connection pool. */
 import { BitbucketAPIError, BitbucketDataCenterStrategy, type DataCenterStrategyOptions } from '../lib';
-import { apiError } from '../lib/core/answers';
 import type { HttpResponse } from '../lib/core/http';
-import { BitbucketError } from '../lib/core/errors';
-import { redact, REDACTED } from '../lib/core/redact';
+import { apiError, BitbucketError, redact, REDACTED } from '../lib/core/errors';
 import { findUser, parseDataCenterUser, userJson } from '../lib/datacenter/profile';
-import { isPermitted, mergeWorkspaces, parsePermission, parseWorkspacesPage } from '../lib/cloud/workspaces';
+import { isPermitted, mergeWorkspaces, parsePermission, parseWorkspacesPage } from '../lib/cloud/profile';
 
 describe('workspace parsers', () => {
   it('read a permission with nothing but the slug as no role, which no gate lets through, not an administrator', () => {

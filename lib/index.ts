@@ -11,38 +11,7 @@ export {
   type BitbucketErrorCode,
   type BitbucketOAuthErrorData,
 } from './core/errors';
-// passport-oauth2's errors, which logins also end with, so that an app can tell every outcome
-// apart with one import.
+// passport-oauth2's errors, which logins also end with: one import tells every outcome apart.
 export { AuthorizationError, InternalOAuthError, TokenError } from 'passport-oauth2';
-export type {
-  BitbucketEmail,
-  BitbucketWorkspace,
-  Profile,
-  RefreshedTokens,
-  SkipUserProfile,
-  StrategyOptions,
-  StrategyOptionsWithRequest,
-  TokenParams,
-  TokenParamsVerify,
-  VerifyArguments,
-  VerifyCallback,
-  VerifyFunction,
-  VerifyFunctionWithParams,
-  VerifyFunctionWithRequest,
-  VerifyFunctionWithRequestAndParams,
-  VerifyFunctionWithRequestAndTokenParams,
-  VerifyFunctionWithTokenParams,
-  VerifyResult,
-  WorkspaceRole,
-} from './cloud/types';
-export type {
-  DataCenterProfile,
-  DataCenterStrategyOptions,
-  DataCenterStrategyOptionsWithRequest,
-  DataCenterVerifyFunction,
-  DataCenterVerifyFunctionWithParams,
-  DataCenterVerifyFunctionWithRequest,
-  DataCenterVerifyFunctionWithRequestAndParams,
-  DataCenterVerifyFunctionWithRequestAndTokenParams,
-  DataCenterVerifyFunctionWithTokenParams,
-} from './datacenter/types';
+export type * from './cloud/types';
+export type * from './datacenter/types';

@@ -1,5 +1,6 @@
-import { type CommonOptions, flags, isEndpointURL, listOf, PREFIX, resolveCommon } from '../core/options';
-import { pagedEndpoint, type PagedEndpoint } from './pages';
+import { flags, isEndpointURL, listOf, PREFIX, resolveCommon } from '../core/options';
+import type { CommonStrategyOptions } from '../core/types';
+import { pagedEndpoint } from './profile';
 
 /** Bitbucket Cloud's endpoints, and the options that replace them. */
 const ENDPOINTS = {
@@ -14,47 +15,48 @@ const ENDPOINTS = {
 const MINIMUM_ROLES = ['member', 'create-project', 'owner'] as const;
 export type MinimumWorkspaceRole = (typeof MINIMUM_ROLES)[number];
 
-/**
- * Bitbucket workspace slugs: letters, digits, dashes, underscores and periods, but not `.` or
- * `..`, which a URL would read as a path step (`%` and `/` are outside the set already).
- */
+/** Workspace slugs: letters, digits, `-`, `_` and `.`, but not `.` or `..`, which a URL would read as a path step. */
 const SLUG = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$/;
 /** Each listed workspace is one concurrent request per login: a bound on them. */
 const MAX_WORKSPACES = 20;
 
-/** What the Cloud strategy reads of its options, after checking, with every default filled in. */
-export interface CloudSettings {
-  authorizationURL: string;
-  tokenURL: string;
-  userProfileURL: string;
-  emails: PagedEndpoint;
-  workspaceList: PagedEndpoint;
-  /** The allowed workspace slugs (duplicates dropped, ignoring case), or undefined when sign-in is not restricted. */
-  workspaces: string[] | undefined;
-  /** Each allowed workspace's slug and the URL of the user's permission in it. */
-  permissionURLs: ReadonlyArray<readonly [slug: string, url: string]>;
-  minimumWorkspaceRole: MinimumWorkspaceRole;
-  fetchWorkspaces: boolean;
-  skipEmails: boolean;
-  includeUnverifiedEmails: boolean;
+/** The Cloud strategy's options (public as `StrategyOptions`, `StrategyOptionsWithRequest`). */
+export interface StrategyOptionsBase extends CommonStrategyOptions {
+  userProfileURL?: string | undefined;
+  userEmailsURL?: string | undefined;
+  /** Base of the workspace endpoints: the listing (`fetchWorkspaces`) and `<base>/<slug>/permission` (`workspaces`). */
+  userWorkspacesURL?: string | undefined;
+  /** Only members of these workspaces (slugs) may sign in; anyone else fails before the verify function. */
+  workspaces?: readonly string[] | undefined;
+  /** With `workspaces`: the lowest role that may sign in, `member` (default) < `create-project` < `owner`. */
+  minimumWorkspaceRole?: 'member' | 'create-project' | 'owner' | undefined;
+  /** Fill `profile.workspaces` with every workspace the user can access. Default `false`. */
+  fetchWorkspaces?: boolean | undefined;
+  /** Do not request `/2.0/user/emails`; `profile.emails` is then `[]`. Default `false`. */
+  skipEmails?: boolean | undefined;
+  /** Also report unconfirmed addresses (marked `verified: false`). Default `false`. */
+  includeUnverifiedEmails?: boolean | undefined;
 }
 
+/** What the Cloud strategy reads of its options, checked, with every default filled in. */
+export type CloudSettings = ReturnType<typeof resolveOptions>['settings'];
+
 /** Checks the Cloud strategy's options; the caller's object is never changed. */
-export function resolveOptions(options: unknown): { common: CommonOptions; settings: CloudSettings } {
-  const common = resolveCommon(options, {
-    product: 'cloud',
-    checks: [
+export function resolveOptions(options: unknown) {
+  const common = resolveCommon(
+    options,
+    'cloud',
+    [
       flags('skipEmails', 'includeUnverifiedEmails', 'fetchWorkspaces'),
       listOf('workspaces', SLUG, "workspace slugs (letters, digits, '-', '_', '.')"),
       [['minimumWorkspaceRole'], (v) => MINIMUM_ROLES.includes(v as MinimumWorkspaceRole), `must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`],
       [Object.keys(ENDPOINTS), isEndpointURL, 'must be an absolute http(s) URL without credentials'],
     ],
-    defaults: { minimumWorkspaceRole: 'member' },
-    credentials: { id: 'Key', secret: 'Secret', where: "Bitbucket OAuth consumer (Workspace settings → OAuth consumers, the consumer's Key and Secret)" },
-  });
+    { minimumWorkspaceRole: 'member' },
+  );
   const { values } = common;
   const given = values['workspaces'] as string[] | undefined;
-  const workspaces = given === undefined ? undefined : [...new Map(given.map((w) => [w.toLowerCase(), w])).values()];
+  const workspaces = given && [...new Map(given.map((w) => [w.toLowerCase(), w])).values()];
   if (workspaces && workspaces.length > MAX_WORKSPACES) {
     throw new TypeError(`${PREFIX} options.workspaces may list at most ${MAX_WORKSPACES} workspaces (one request each per login)`);
   }
@@ -71,6 +73,7 @@ export function resolveOptions(options: unknown): { common: CommonOptions; setti
       userProfileURL: url('userProfileURL'),
       emails: pagedEndpoint(url('userEmailsURL')),
       workspaceList: pagedEndpoint(url('userWorkspacesURL')),
+      /** The allowed workspace slugs (duplicates dropped, ignoring case), or undefined when sign-in is not restricted. */
       workspaces,
       // The user's role in one workspace: `<userWorkspacesURL>/<slug>/permission`.
       permissionURLs: (workspaces ?? []).map((slug) => [slug, `${workspacesBase}/${encodeURIComponent(slug)}/permission`] as const),

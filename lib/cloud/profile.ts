@@ -1,37 +1,194 @@
-import { BitbucketResponseError } from '../core/errors';
-import { httpURL, isJsonObject, linkHref, optionalString, parseJson } from '../core/json';
-import type { Profile } from './types';
+import { BitbucketResponseError, jsonBody, parseFailure } from '../core/errors';
+import type { HttpResponse } from '../core/http';
+import { httpURL, member, optionalString, parseJson, parseObject } from '../core/json';
+import type { MinimumWorkspaceRole } from './options';
+import type { BitbucketEmail, BitbucketWorkspace, Profile, WorkspaceRole } from './types';
 
-/**
- * Parses the body of `GET /2.0/user` into a Passport profile (with `emails: []`; the
- * strategy fills them in). Throws `BitbucketResponseError` when the body is not a JSON
- * object or has no `uuid`.
- */
+/** At most this many pages (100 entries each) are read from a paginated endpoint. */
+export const MAX_PAGES = 10;
+/** Query parameter names that carry credentials in OAuth and common APIs. */
+const CREDENTIAL_PARAMETER =
+  /^(access_token|refresh_token|id_token|token|code|code_verifier|client_secret|client_assertion|password|secret|api_key|apikey|jwt|signature|sig)$/i;
+/** Roles in rising order; `collaborator` (deprecated) ranks with `member`. A missing or unknown role ranks 0: it never permits. */
+const RANK: ReadonlyMap<string | undefined, number> = new Map([['collaborator', 1], ['member', 1], ['create-project', 2], ['owner', 3]]);
+
+/** `object.links[name].href` as Bitbucket nests its links, when it is an absolute http(s) URL. */
+const link = (object: unknown, name: string): string | undefined => httpURL(optionalString(member(member(object, 'links'), name), 'href'));
+
+/** Parses `GET /2.0/user` into a profile (with `emails: []`, filled in by the strategy); a `BitbucketResponseError` without a `uuid`. */
 export function parseProfile(body: string): Profile {
-  const parsed = parseJson(body);
-  if (!parsed.ok) throw new BitbucketResponseError('Failed to parse user profile: Bitbucket did not answer JSON');
-  const json = parsed.value;
-  if (!isJsonObject(json)) throw new BitbucketResponseError('Failed to parse user profile: the answer is not a JSON object');
+  const json = jsonBody(body, 'user profile');
   const uuid = optionalString(json, 'uuid');
-  if (!uuid) throw new BitbucketResponseError('Failed to parse user profile: the user has no uuid');
+  if (!uuid) throw parseFailure('user profile', 'the user has no uuid');
   const username = optionalString(json, 'username') || undefined;
   const nickname = optionalString(json, 'nickname') || undefined;
-  // Links and the avatar only as absolute http(s) URLs: never `javascript:` or `data:`.
-  const avatar = httpURL(linkHref(json, 'avatar'));
-  const profile: Profile = {
+  const avatar = link(json, 'avatar');
+  return {
     provider: 'bitbucket',
     id: uuid,
     accountId: optionalString(json, 'account_id') || undefined,
     nickname,
     displayName: optionalString(json, 'display_name') || nickname || username || '',
-    profileUrl: httpURL(linkHref(json, 'html')),
+    profileUrl: link(json, 'html'),
     photos: avatar ? [{ value: avatar }] : [],
     emails: [],
+    // NOTE: `username` is deprecated (2019 privacy changes) but still returned for the signed-in user; set only when present.
+    ...(username ? { username } : {}),
     _raw: body,
     _json: json,
   };
-  // NOTE: `username` is deprecated (2019 privacy changes) but still returned for the
-  // signed-in user; it is set only when present.
-  if (username) profile.username = username;
-  return profile;
+}
+
+/** One page of a paginated list, and its `next` link when Bitbucket says there is another. */
+export type Page<T> = { values: T[]; next: string | undefined };
+
+/** Parses one page of a paginated list (`{ values: [...], next? }`); `parseValue` returns undefined for an entry it cannot read. */
+function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) => T | undefined, entryProblem: string): Page<T> {
+  const parsed = parseJson(body);
+  if (!parsed.ok) throw parseFailure(what, 'Bitbucket did not answer JSON');
+  const values = member(parsed.value, 'values');
+  if (!Array.isArray(values)) throw parseFailure(what, 'the answer has no values list');
+  const entries = values.map((entry: unknown) => {
+    const value = parseValue(entry);
+    if (value === undefined) throw parseFailure(what, entryProblem);
+    return value;
+  });
+  const next = member(parsed.value, 'next');
+  if (next !== undefined && next !== null && typeof next !== 'string') throw parseFailure(what, 'the next link is not a string');
+  return { values: entries, next: next || undefined };
+}
+
+/** A paginated endpoint's first page: `pagelen=100`. */
+export function pagedEndpoint(url: string): string {
+  const first = new URL(url);
+  first.searchParams.set('pagelen', '100');
+  return first.href;
+}
+
+export interface PagedFetch<T> {
+  /** e.g. "user emails", used in error messages. */
+  what: string;
+  /** The first page's URL: `next` must keep its origin. */
+  endpoint: string;
+  get(url: string): Promise<HttpResponse>;
+  parse(body: string): Page<T>;
+  /** Turns a non-200 answer into an error (or, by returning a list, into a result). */
+  onError(response: HttpResponse, firstPage: boolean): T[] | Error;
+}
+
+/**
+ * Reads every page of a list, following `next` only on the endpoint's origin, without userinfo or a credential in its query,
+ * never twice, for at most {@link MAX_PAGES} pages: a hostile `next` can neither carry the token elsewhere nor loop forever.
+ */
+export async function fetchAllPages<T>(request: PagedFetch<T>): Promise<T[]> {
+  const unsafe = (problem: string): BitbucketResponseError =>
+    new BitbucketResponseError(`Failed to fetch ${request.what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
+  const seen = new Set<string>();
+  const values: T[] = [];
+  const { origin } = new URL(request.endpoint);
+  for (let url = request.endpoint, page = 1; ; page += 1) {
+    if (page > MAX_PAGES) throw unsafe(`more than ${MAX_PAGES} pages`);
+    seen.add(url);
+    const response = await request.get(url);
+    if (response.status !== 200) {
+      const outcome = request.onError(response, page === 1);
+      if (outcome instanceof Error) throw outcome;
+      return outcome;
+    }
+    const parsed = request.parse(response.body);
+    values.push(...parsed.values);
+    if (parsed.next === undefined) return values;
+    if (!URL.canParse(parsed.next, request.endpoint)) throw unsafe('the next link is not a URL');
+    const next = new URL(parsed.next, request.endpoint);
+    if (next.origin !== origin || next.username || next.password) throw unsafe("the next link leaves the endpoint's origin");
+    // A credential in a URL ends up in logs and error messages: such a link is not followed.
+    if ([...next.searchParams.keys()].some((name) => CREDENTIAL_PARAMETER.test(name))) throw unsafe('the next link carries a credential in its query');
+    if (seen.has(next.href)) throw unsafe('the next link loops');
+    url = next.href;
+  }
+}
+
+/** One entry of `/2.0/user/emails` as Bitbucket sends it, checked. */
+export interface RawEmail {
+  email: string;
+  isPrimary: boolean;
+  isConfirmed: boolean;
+}
+
+/** Parses one page of `GET /2.0/user/emails`. */
+export function parseEmailsPage(body: string): Page<RawEmail> {
+  const parseEmail = (entry: unknown): RawEmail | undefined => {
+    const email = optionalString(entry, 'email');
+    return email ? { email, isPrimary: member(entry, 'is_primary') === true, isConfirmed: member(entry, 'is_confirmed') === true } : undefined;
+  };
+  return parsePage(body, 'user emails', parseEmail, 'an entry has no email address');
+}
+
+/**
+ * The addresses for the profile: the confirmed primary, the other confirmed ones, then (when asked) the unconfirmed ones, an
+ * unconfirmed primary last, never ahead of a proven address; duplicates (ignoring case) dropped.
+ */
+export function orderEmails(raw: readonly RawEmail[], includeUnverified: boolean): BitbucketEmail[] {
+  const rank = (e: RawEmail): number => (e.isConfirmed ? (e.isPrimary ? 0 : 1) : e.isPrimary ? 3 : 2);
+  const seen = new Set<string>();
+  return raw
+    .filter((e) => e.isConfirmed || includeUnverified)
+    .sort((a, b) => rank(a) - rank(b))
+    .flatMap((e) => {
+      const key = e.email.toLowerCase();
+      if (seen.has(key)) return [];
+      seen.add(key);
+      return [{ value: e.email, primary: e.isPrimary, verified: e.isConfirmed }];
+    });
+}
+
+/** The `workspace` of a membership or access entry, when it has a slug. */
+function workspaceOf(entry: unknown, administrator: boolean): BitbucketWorkspace | undefined {
+  const workspace = member(entry, 'workspace');
+  const slug = optionalString(workspace, 'slug');
+  if (!slug) return undefined;
+  const name = optionalString(workspace, 'name');
+  // NOTE: Bitbucket does not promise the display name in the listing; kept when it is there.
+  return { slug, uuid: optionalString(workspace, 'uuid') ?? '', administrator, ...(name ? { name } : {}) };
+}
+
+/** Parses `GET /2.0/user/workspaces/{slug}/permission` (a `workspace_membership`). */
+export function parsePermission(body: string): BitbucketWorkspace {
+  const json = parseObject(body);
+  const permission = optionalString(json, 'permission');
+  const entry = workspaceOf(json, permission === 'owner');
+  if (!entry) throw parseFailure('the workspace permission', 'the answer has no workspace slug');
+  return permission ? { ...entry, permission: permission as WorkspaceRole } : entry;
+}
+
+/** Parses one page of `GET /2.0/user/workspaces` (`workspace_access` entries). */
+export function parseWorkspacesPage(body: string): Page<BitbucketWorkspace> {
+  return parsePage(body, 'workspaces', (entry) => workspaceOf(entry, member(entry, 'administrator') === true), 'an entry has no workspace slug');
+}
+
+/** `fetchWorkspaces` with `workspaces`: every listed workspace, with the name and role the permission requests found for the checked ones. */
+export function mergeWorkspaces(listed: readonly BitbucketWorkspace[], checked: readonly BitbucketWorkspace[]): BitbucketWorkspace[] {
+  const bySlug = new Map(checked.map((w) => [w.slug.toLowerCase(), w]));
+  return listed.map((w) => {
+    const known = bySlug.get(w.slug.toLowerCase());
+    return known ? { ...w, ...known, administrator: w.administrator || known.administrator } : w;
+  });
+}
+
+function inAllowed(memberships: readonly BitbucketWorkspace[], allowed: readonly string[]): BitbucketWorkspace[] {
+  const slugs = new Set(allowed.map((s) => s.toLowerCase()));
+  return memberships.filter((m) => slugs.has(m.slug.toLowerCase()));
+}
+
+/** True when one of the memberships is in an allowed workspace with at least the minimum role. */
+export function isPermitted(memberships: readonly BitbucketWorkspace[], allowed: readonly string[], minimumRole: MinimumWorkspaceRole): boolean {
+  return inAllowed(memberships, allowed).some((m) => (RANK.get(m.permission) ?? 0) >= RANK.get(minimumRole)!);
+}
+
+/** Why a user was refused when an allowed workspace answered a role this package does not know (or none); else undefined. */
+export function unknownRoleMessage(memberships: readonly BitbucketWorkspace[], allowed: readonly string[]): string | undefined {
+  const odd = inAllowed(memberships, allowed).find((m) => !RANK.has(m.permission));
+  if (!odd) return undefined;
+  if (odd.permission === undefined) return `Bitbucket reported no role in workspace ${odd.slug}.`;
+  return `Bitbucket reported the role ${JSON.stringify(odd.permission.slice(0, 40))} in workspace ${odd.slug}, which this package does not know.`;
 }

@@ -1,11 +1,19 @@
-import { apiError, missingScopes } from '../core/answers';
-import { BitbucketResponseError } from '../core/errors';
+import { apiError, BitbucketResponseError, missingScopes } from '../core/errors';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
-import { orderEmails, parseEmailsPage, type RawEmail } from './emails';
 import { type CloudSettings, type MinimumWorkspaceRole, resolveOptions } from './options';
-import { fetchAllPages } from './pages';
-import { parseProfile } from './profile';
+import {
+  fetchAllPages,
+  isPermitted,
+  mergeWorkspaces,
+  orderEmails,
+  parseEmailsPage,
+  parsePermission,
+  parseProfile,
+  parseWorkspacesPage,
+  type RawEmail,
+  unknownRoleMessage,
+} from './profile';
 import type {
   BitbucketWorkspace,
   Profile,
@@ -18,7 +26,6 @@ import type {
   VerifyFunctionWithRequestAndTokenParams,
   VerifyFunctionWithTokenParams,
 } from './types';
-import { isPermitted, mergeWorkspaces, parsePermission, parseWorkspacesPage, unknownRoleMessage } from './workspaces';
 
 const REFUSALS: Readonly<Record<MinimumWorkspaceRole, string>> = {
   member: 'Only members of a permitted Bitbucket workspace may sign in.',
@@ -56,7 +63,7 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
   constructor(options: unknown, verify: unknown) {
     const { common, settings } = resolveOptions(options);
     const { authorizationURL, tokenURL } = settings;
-    const ahead = [settings.userProfileURL, ...(settings.skipEmails ? [] : [settings.emails.first])];
+    const ahead = [settings.userProfileURL, ...(settings.skipEmails ? [] : [settings.emails])];
     super(common, { name: 'bitbucket', authorizationURL, tokenURL, clientAuthentication: 'basic', ahead }, verify);
     this._settings = settings;
   }

@@ -1,6 +1,7 @@
-import type { Request } from 'express';
 import type { Profile as PassportProfile } from 'passport';
 import type { JsonObject } from '../core/json';
+import type { VerifyFunctions } from '../core/types';
+import type { StrategyOptionsBase } from './options';
 
 /** One of the user's email addresses, as the strategy reports it. */
 export interface BitbucketEmail {
@@ -52,39 +53,18 @@ export interface Profile extends PassportProfile {
   _json: JsonObject;
 }
 
-export type { RefreshedTokens, SkipUserProfile, TokenParams, VerifyCallback, VerifyResult } from '../core/types';
-export type { TokenParamsVerify, VerifyArguments } from '../core/types';
-import type { CommonStrategyOptions, TokenParams, TokenParamsVerify, Verify } from '../core/types';
+export type { RefreshedTokens, SkipUserProfile, TokenParams, TokenParamsVerify, VerifyArguments, VerifyCallback, VerifyResult } from '../core/types';
 
-export type VerifyFunction = Verify<[accessToken: string, refreshToken: string, profile: Profile]>;
+export type VerifyFunction = VerifyFunctions<Profile>['plain'];
 /** Declare all five parameters (passport-oauth2 calls a function with four without `params`); prefer `withTokenParams()`. */
-export type VerifyFunctionWithParams = Verify<[accessToken: string, refreshToken: string, params: TokenParams, profile: Profile]>;
-export type VerifyFunctionWithRequest = Verify<[req: Request, accessToken: string, refreshToken: string, profile: Profile]>;
+export type VerifyFunctionWithParams = VerifyFunctions<Profile>['params'];
+export type VerifyFunctionWithRequest = VerifyFunctions<Profile>['request'];
 /** Declare all six parameters (see {@link VerifyFunctionWithParams}). */
-export type VerifyFunctionWithRequestAndParams = Verify<
-  [req: Request, accessToken: string, refreshToken: string, params: TokenParams, profile: Profile]
->;
+export type VerifyFunctionWithRequestAndParams = VerifyFunctions<Profile>['requestParams'];
 /** A Cloud verify function made with `withTokenParams()`. */
-export type VerifyFunctionWithTokenParams = TokenParamsVerify<Profile, undefined>;
+export type VerifyFunctionWithTokenParams = VerifyFunctions<Profile>['tokenParams'];
 /** A Cloud verify function made with `withTokenParams()`, with `passReqToCallback: true`. */
-export type VerifyFunctionWithRequestAndTokenParams = TokenParamsVerify<Profile, Request>;
-
-export interface StrategyOptionsBase extends CommonStrategyOptions {
-  userProfileURL?: string | undefined;
-  userEmailsURL?: string | undefined;
-  /** Base of the workspace endpoints: the listing (`fetchWorkspaces`) and `<base>/<slug>/permission` (`workspaces`). */
-  userWorkspacesURL?: string | undefined;
-  /** Only members of these workspaces (slugs) may sign in; anyone else fails before the verify function. */
-  workspaces?: readonly string[] | undefined;
-  /** With `workspaces`: the lowest role that may sign in, `member` (default) < `create-project` < `owner`. */
-  minimumWorkspaceRole?: 'member' | 'create-project' | 'owner' | undefined;
-  /** Fill `profile.workspaces` with every workspace the user can access. Default `false`. */
-  fetchWorkspaces?: boolean | undefined;
-  /** Do not request `/2.0/user/emails`; `profile.emails` is then `[]`. Default `false`. */
-  skipEmails?: boolean | undefined;
-  /** Also report unconfirmed addresses (marked `verified: false`). Default `false`. */
-  includeUnverifiedEmails?: boolean | undefined;
-}
+export type VerifyFunctionWithRequestAndTokenParams = VerifyFunctions<Profile>['requestTokenParams'];
 
 export interface StrategyOptions extends StrategyOptionsBase {
   passReqToCallback?: false | undefined;

@@ -1,12 +1,10 @@
-import { InternalOAuthError } from 'passport-oauth2';
+import { InternalOAuthError, TokenError } from 'passport-oauth2';
+import type { HttpResponse } from './http';
+import { type JsonObject, isJsonObject, member, optionalString, parseJson, parseObject } from './json';
 
 type ResponseErrorCode = 'BITBUCKET_INVALID_RESPONSE' | 'BITBUCKET_RESPONSE_TOO_LARGE' | 'BITBUCKET_UNSAFE_PAGINATION';
 
-/**
- * Stable codes carried by every {@link BitbucketError}: the class says what kind of thing went
- * wrong (for `instanceof`), the code which case, and survives serialisation and a second copy
- * of the package. Each class has its own code, except `BitbucketResponseError`'s three.
- */
+/** Stable codes, one per error class (three for `BitbucketResponseError`): they survive serialisation and a second copy of the package. */
 export type BitbucketErrorCode = 'BITBUCKET_API_ERROR' | 'BITBUCKET_ENDPOINT_REMOVED' | ResponseErrorCode | 'BITBUCKET_TIMEOUT' | 'BITBUCKET_NETWORK_ERROR';
 
 /** What Bitbucket answered, in the shape passport-oauth2's `InternalOAuthError` keeps. */
@@ -22,10 +20,7 @@ export interface ErrorDetails {
   cause?: unknown;
 }
 
-/**
- * Base class of every error this package creates. It is an `InternalOAuthError`, so code that
- * already handles passport-oauth2's errors keeps working; `code` tells the cases apart.
- */
+/** Base class of every error this package creates: an `InternalOAuthError`, so existing handlers keep working; `code` tells the cases apart. */
 export class BitbucketError extends InternalOAuthError {
   readonly code: BitbucketErrorCode;
   declare readonly cause?: unknown;
@@ -34,9 +29,7 @@ export class BitbucketError extends InternalOAuthError {
     super(message, details.body === undefined ? undefined : { statusCode: details.status ?? 0, data: details.body });
     this.name = new.target.name;
     this.code = code;
-    if ('cause' in details) {
-      Object.defineProperty(this, 'cause', { value: details.cause, configurable: true, enumerable: false, writable: true });
-    }
+    if ('cause' in details) Object.defineProperty(this, 'cause', { value: details.cause, configurable: true, enumerable: false, writable: true });
   }
 
   /** Name and message only: the response body stays in `oauthError`, out of log lines. */
@@ -47,7 +40,6 @@ export class BitbucketError extends InternalOAuthError {
 
 /** Bitbucket answered with an error status; `message` carries Bitbucket's own words when it sent some. */
 export class BitbucketAPIError extends BitbucketError {
-  /** The HTTP status Bitbucket answered with. */
   readonly status: number;
   /** Bitbucket's own message (`error.message` or a short text body), when there was one. */
   readonly bitbucketMessage: string | undefined;
@@ -85,11 +77,10 @@ export class BitbucketResponseError extends BitbucketError {
   }
 }
 
-/** Bitbucket took too long: one request longer than `timeout` (`limit: 'request'`), or the login past 3 × `timeout` (`'login'`). */
+/** One request took longer than `timeout` (`limit: 'request'`), or the login past 3 × `timeout` (`'login'`). */
 export class BitbucketTimeoutError extends BitbucketError {
   /** The limit that was exceeded, in milliseconds. */
   readonly timeout: number;
-  /** Which limit: one request's, or the login's. */
   readonly limit: 'request' | 'login';
 
   constructor(message: string, details: ErrorDetails & { timeout: number; limit: 'request' | 'login' }) {
@@ -104,4 +95,126 @@ export class BitbucketNetworkError extends BitbucketError {
   constructor(message: string, details: ErrorDetails & { cause: unknown }) {
     super(message, 'BITBUCKET_NETWORK_ERROR', details);
   }
+}
+
+/** The `BitbucketResponseError` for a body that does not parse: `Failed to parse <what>: <problem>`. */
+export function parseFailure(what: string, problem: string): BitbucketResponseError {
+  return new BitbucketResponseError(`Failed to parse ${what}: ${problem}`);
+}
+
+/** The JSON object `body` holds; else a {@link parseFailure} saying whether it was JSON at all. */
+export function jsonBody(body: string, what: string): JsonObject {
+  const parsed = parseJson(body);
+  if (!parsed.ok) throw parseFailure(what, 'Bitbucket did not answer JSON');
+  if (!isJsonObject(parsed.value)) throw parseFailure(what, 'the answer is not a JSON object');
+  return parsed.value;
+}
+
+const MAX_TEXT_MESSAGE = 200;
+const CHANGELOG = 'https://developer.atlassian.com/cloud/bitbucket/changelog';
+/** Bitbucket's scope names and the boxes that grant them on the OAuth consumer. */
+const PERMISSIONS: Readonly<Record<string, string>> = { account: 'Account: Read', email: 'Account: Email' };
+
+/**
+ * The error for an answer that is not a success, and the only place an error body is read: Bitbucket's removal notice (a 410
+ * whose `error.message` starts `CHANGE-N - `) is a {@link BitbucketEndpointRemovedError}, anything else a {@link BitbucketAPIError}.
+ * With `scopeHint`, a 403 names the permission box to tick on the consumer (`detail.required`, or Account: Read).
+ */
+export function apiError(what: string, response: HttpResponse, scopeHint = false): BitbucketError {
+  const { status, body } = response;
+  const json = parseObject(body);
+  const error = member(json, 'error');
+  const change = status === 410 ? /^(CHANGE-\d{1,9}) - /.exec(optionalString(error, 'message') ?? '')?.[1] : undefined;
+  if (change) {
+    const given = optionalString(member(error, 'data'), 'announcement_url');
+    // Only an Atlassian page is quoted; otherwise the changelog entry the id names.
+    const announcementURL = given && given.startsWith('https://developer.atlassian.com/') && !/\s/.test(given) ? given : `${CHANGELOG}#${change}`;
+    const message = `${what} failed: Bitbucket removed the endpoint ${safeURL(response.url)} (${change}); see ${announcementURL}`;
+    return new BitbucketEndpointRemovedError(message, { status, body, change, announcementURL });
+  }
+  const bitbucketMessage = messageFromBody(json, body, response.headers['content-type']);
+  const required = scopeHint && status === 403 ? (missingScopes(response) ?? ['account']) : undefined;
+  const boxes = required?.map((scope) => `"${PERMISSIONS[String(scope)] ?? String(scope)}"`).join(' and ');
+  const hint = required ? ` (tick the ${boxes} permission on the Bitbucket OAuth consumer (Workspace settings → OAuth consumers → Edit))` : '';
+  const message = `${what} failed: Bitbucket answered ${status}${bitbucketMessage ? `: ${bitbucketMessage}` : ''}${hint}`;
+  return new BitbucketAPIError(message, { status, body, bitbucketMessage });
+}
+
+/** The token endpoint's answer: its OAuth error body as passport-oauth2's `TokenError`, or {@link apiError}. */
+export function tokenError(what: string, response: HttpResponse): Error {
+  const json = parseObject(response.body);
+  const code = optionalString(json, 'error');
+  if (code) return new TokenError(optionalString(json, 'error_description'), code, optionalString(json, 'error_uri'), response.status);
+  return apiError(what, response);
+}
+
+/** The scopes a 403 says the token lacks (`error.detail.required`, `fixtures/error-scope.json`), not a refusal of the resource. */
+export function missingScopes(response: HttpResponse): unknown[] | undefined {
+  const required = member(member(member(parseObject(response.body), 'error'), 'detail'), 'required');
+  return Array.isArray(required) ? required : undefined;
+}
+
+/**
+ * Bitbucket's own words: `error.message` (Cloud), `errors[0].message` (Data Center), `error_description` (token endpoint),
+ * or a short text/plain body (the 429 rate-limit answer). HTML pages are never quoted.
+ */
+function messageFromBody(json: JsonObject | undefined, body: string, contentType: string | undefined): string | undefined {
+  if (json) {
+    const error = json['error'];
+    const errors = json['errors'];
+    const message = isJsonObject(error) ? optionalString(error, 'message') : optionalString(Array.isArray(errors) ? errors[0] : undefined, 'message');
+    const text = message || optionalString(json, 'error_description') || (typeof error === 'string' ? error : undefined);
+    return text ? text.slice(0, MAX_TEXT_MESSAGE) : undefined;
+  }
+  const text = body.trim();
+  return (contentType ?? '').toLowerCase().startsWith('text/plain') && text && text.length <= MAX_TEXT_MESSAGE ? text : undefined;
+}
+
+/** A URL for a message: origin and path only, so that no query value (a secret, say) is repeated. */
+export function safeURL(url: string): string {
+  if (!URL.canParse(url)) return '(an invalid URL)';
+  const { origin, pathname } = new URL(url);
+  return `${origin}${pathname}`;
+}
+
+/** What every secret is replaced with. */
+export const REDACTED = '[redacted]';
+/** Shorter values are not treated as secrets: replacing them would mangle ordinary text. */
+const MIN_SECRET_LENGTH = 8;
+
+/** The forms of each secret something may echo (as sent, URL-encoded, form-encoded, JSON-escaped), longest first. */
+function variants(secrets: ReadonlyArray<string | undefined>): string[] {
+  const forms = secrets.flatMap((secret) => {
+    if (!secret || secret.length < MIN_SECRET_LENGTH) return [];
+    return [secret, encodeURIComponent(secret), encodeURIComponent(secret).replace(/%20/g, '+'), JSON.stringify(secret).slice(1, -1)];
+  });
+  return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
+}
+
+/** True when `text` holds one of `secrets` in any of the forms {@link redact} removes. */
+export function holdsSecret(text: string, secrets: ReadonlyArray<string | undefined>): boolean {
+  return variants(secrets).some((form) => text.includes(form));
+}
+
+/**
+ * The one redaction rule: every string in `value` (an error's message, stack, own properties such as `oauthError.data`,
+ * and its `cause` chain) loses each secret in each form. Errors are changed in place, so later log lines show `[redacted]`.
+ */
+export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>): T {
+  const forms = variants(secrets);
+  if (forms.length === 0) return value;
+  const seen = new Set<object>();
+  const visit = (node: unknown): unknown => {
+    if (typeof node === 'string') return forms.reduce((text, form) => text.split(form).join(REDACTED), node);
+    if (typeof node !== 'object' || node === null || seen.has(node)) return node;
+    seen.add(node);
+    for (const key of Reflect.ownKeys(node)) {
+      const descriptor = Object.getOwnPropertyDescriptor(node, key);
+      if (!descriptor || !('value' in descriptor) || !descriptor.writable) continue;
+      const next = visit(descriptor.value);
+      if (next !== descriptor.value) (node as Record<PropertyKey, unknown>)[key] = next;
+    }
+    return node;
+  };
+  return visit(value) as T;
 }

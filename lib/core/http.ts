@@ -1,7 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { safeURL } from './answers';
-import { BitbucketError, BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError } from './errors';
+import { BitbucketError, BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, safeURL } from './errors';
 
 export interface HttpResponse {
   /** The URL the request went to. */

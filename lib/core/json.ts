@@ -10,15 +10,10 @@ export function member(value: unknown, key: string): unknown {
   return isJsonObject(value) ? value[key] : undefined;
 }
 
-/** The string at `key` of `value`, or undefined when `value` is no object or the member no string. */
+/** `value[key]` when it is a string. */
 export function optionalString(value: unknown, key: string): string | undefined {
   const found = member(value, key);
   return typeof found === 'string' ? found : undefined;
-}
-
-/** `object.links[name].href` as Bitbucket nests its links, when every step is what it should be (and not empty). */
-export function linkHref(object: unknown, name: string): string | undefined {
-  return optionalString(member(member(object, 'links'), name), 'href') || undefined;
 }
 
 /** JSON.parse that reports failure instead of throwing. */
@@ -30,7 +25,7 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
   }
 }
 
-/** The JSON object `text` holds, or undefined when it holds anything else. */
+/** The JSON object `text` holds, or undefined. */
 export function parseObject(text: string): JsonObject | undefined {
   const parsed = parseJson(text);
   return parsed.ok && isJsonObject(parsed.value) ? parsed.value : undefined;
@@ -38,16 +33,11 @@ export function parseObject(text: string): JsonObject | undefined {
 
 /** `value` parsed, when it is an absolute `http:` or `https:` URL. */
 export function parseHttpURL(value: unknown): URL | undefined {
-  if (typeof value !== 'string') return undefined;
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
-  } catch {
-    return undefined;
-  }
+  const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : undefined;
+  return url?.protocol === 'http:' || url?.protocol === 'https:' ? url : undefined;
 }
 
-/** `value` when it is an absolute http(s) URL: what a profile may hand an app to put in a link or an image (`javascript:` and `data:` URLs never). */
+/** `value` when it is an absolute http(s) URL: what a profile may hand an app for a link or an image (never `javascript:` or `data:`). */
 export function httpURL(value: string | undefined): string | undefined {
   return parseHttpURL(value) ? value : undefined;
 }

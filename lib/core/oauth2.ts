@@ -4,12 +4,10 @@ import * as https from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { setTimeout as pause } from 'node:timers/promises';
 import { OAuth2, type oauth2tokenCallback } from 'oauth';
-import { tokenError } from './answers';
-import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError } from './errors';
+import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, holdsSecret, redact, tokenError } from './errors';
 import { abortedError, type Bounds, type HttpResponse, open, type OpenRequest } from './http';
 import { isJsonObject, optionalString, parseObject } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
-import { holdsSecret, redact } from './redact';
 
 /** The client's bounds, how often a failed GET is tried again, and how the client authenticates to the token endpoint. */
 export interface ClientLimits extends Bounds {

@@ -1,11 +1,11 @@
 import type { Agent, OutgoingHttpHeaders } from 'node:http';
 import { isJsonObject, parseHttpURL } from './json';
-import { VERSION } from './version';
 
-/** Default bounds: 10 s a request, 1 MiB a response (a full page of 100 emails is ~30 KB). */
+/** The package version, sent in the default User-Agent. A test keeps it equal to package.json. */
+export const VERSION = '0.1.0';
+/** Default bounds: 10 s a request, 1 MiB a response (a full page of 100 emails is ~30 KB), 2 retries of each profile-stage GET. */
 export const DEFAULT_TIMEOUT = 10_000;
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
-/** Default number of retries of each GET of the profile stage. */
 export const DEFAULT_RETRIES = 2;
 /** The login's deadline, in multiples of `timeout`: the token exchange and the profile stage together. */
 export const LOGIN_TIMEOUTS = 3;
@@ -14,7 +14,7 @@ export const PREFIX = 'passport-bitbucket-auth:';
 const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
 const MAX_RETRIES = 5;
 
-/** The options both strategies share, after checking, with every default filled in. */
+/** The options both strategies share, checked, with every default filled in. */
 export interface CommonOptions {
   clientID: string;
   clientSecret: string;
@@ -22,93 +22,71 @@ export interface CommonOptions {
   passReqToCallback: boolean;
   timeout: number;
   retries: number;
-  /** `false`, or the PKCE method handed to passport-oauth2. */
   pkce: false | 'S256' | 'plain';
   headers: OutgoingHttpHeaders;
-  /** The app's own agent for every request, or undefined for the strategy's own. */
+  /** The app's own agent, or undefined for the strategy's own pool. */
   agent: Agent | undefined;
-  /** The callback URLs a login may name per request: `callbackURL` and `callbackURLs`. */
+  /** The callback URLs a login may name: `callbackURL` and `callbackURLs`. */
   callbackURLs: string[];
-  /** Whether the profile may be skipped (`skipUserProfile` set to anything but false). */
+  /** `skipUserProfile` is set to anything but `false`. */
   maySkipProfile: boolean;
-  /** Options handed to passport-oauth2 unchanged, when the caller gave them. */
+  /** Options handed to passport-oauth2 as given. */
   passThrough: Record<string, unknown>;
 }
 
-/** The options only one product's strategy reads, and the strategy that does. */
+/** Each product's own option names, and where its credentials are shown (for the message when one is missing). */
 const PRODUCTS = {
   cloud: {
     strategy: 'BitbucketStrategy',
     product: 'Bitbucket Cloud',
-    names: ['userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'skipEmails', 'includeUnverifiedEmails'],
+    names: ['userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'skipEmails',
+      'includeUnverifiedEmails'],
+    id: 'Key',
+    secret: 'Secret',
+    where: "Bitbucket OAuth consumer (Workspace settings → OAuth consumers, the consumer's Key and Secret)",
   },
   datacenter: {
     strategy: 'BitbucketDataCenterStrategy',
     product: 'Bitbucket Data Center',
     names: ['baseURL', 'allowInsecureHTTP', 'avatarSize', 'trustEmail', 'projects', 'repositories'],
+    id: 'Client ID',
+    secret: 'Client secret',
+    where: 'Bitbucket Data Center incoming application link (Administration → Application Links)',
   },
 } as const;
 
-/**
- * One check of optional values: the options it applies to, whether a given value is valid, and
- * how the TypeError that names the option ends otherwise. `undefined` always passes.
- */
+/** A check of optional values: the options it applies to, whether a value is valid, and how the TypeError ends otherwise. */
 export type Check = readonly [names: readonly string[], valid: (value: unknown) => boolean, problem: string];
 
-/** What a product adds to the shared option checks. */
-export interface ProductOptions {
-  /** Which product: its own option names pass, the other product's are refused. */
-  product: keyof typeof PRODUCTS;
-  /** Checks of its own options, run after the shared ones. */
-  checks: readonly Check[];
-  /** Defaults of its own options, for a value left out (or null). */
-  defaults?: Record<string, unknown>;
-  /** Where the credentials are found, for the message when one is missing. */
-  credentials: { id: string; secret: string; where: string };
-}
-
-/** Option names both strategies (and passport-oauth2) read. */
-const COMMON_NAMES = [
-  'clientID', 'clientSecret', 'callbackURL', 'authorizationURL', 'tokenURL', 'state', 'pkce', 'store', 'sessionKey',
-  'skipUserProfile', 'timeout', 'retries', 'userAgent', 'customHeaders', 'proxy', 'scope', 'scopeSeparator',
-  'passReqToCallback', 'agent', 'callbackURLs',
-];
-
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
+const hasMethods = (value: unknown, ...names: string[]): boolean => isJsonObject(value) && names.every((name) => typeof value[name] === 'function');
+export const inRange = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 
 /** A check that each of `names` is true or false. */
-export function flags(...names: string[]): Check {
-  return [names, (value) => typeof value === 'boolean', 'must be true or false'];
-}
+export const flags = (...names: string[]): Check => [names, (value) => typeof value === 'boolean', 'must be true or false'];
 
 /** A check that `name` is a non-empty array of strings that match `pattern`. */
-export function listOf(name: string, pattern: RegExp, what: string): Check {
-  const valid = (value: unknown): boolean => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v));
-  return [[name], valid, `must be a non-empty array of ${what}`];
-}
+export const listOf = (name: string, pattern: RegExp, what: string): Check => [
+  [name],
+  (value) => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v)),
+  `must be a non-empty array of ${what}`,
+];
 
-/** Defaults of the shared options, for a value left out (or null). */
-const COMMON_DEFAULTS = {
-  timeout: DEFAULT_TIMEOUT,
-  retries: DEFAULT_RETRIES,
-  userAgent: `passport-bitbucket-auth/${VERSION}`,
-  customHeaders: {},
-  callbackURLs: [],
-};
+/** An absolute http(s) URL without credentials: what an endpoint option must be. */
+export function isEndpointURL(value: unknown): boolean {
+  const url = parseHttpURL(value);
+  return url !== undefined && !url.username && !url.password;
+}
 
 const COMMON_CHECKS: readonly Check[] = [
   flags('state', 'passReqToCallback', 'proxy'),
-  [['agent'], (v) => isJsonObject(v) && typeof v['addRequest'] === 'function', 'must be an http.Agent or https.Agent'],
-  [['retries'], (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_RETRIES, `must be a whole number from 0 to ${MAX_RETRIES}`],
+  [['agent'], (v) => hasMethods(v, 'addRequest'), 'must be an http.Agent or https.Agent'],
+  [['retries'], (v) => inRange(v, 0, MAX_RETRIES), `must be a whole number from 0 to ${MAX_RETRIES}`],
   [['callbackURL', 'scopeSeparator', 'sessionKey'], (v) => typeof v === 'string', 'must be a string'],
   [['callbackURLs'], (v) => isStrings(v) && !v.includes(''), 'must be an array of callback URLs (strings)'],
   [['scope'], (v) => typeof v === 'string' || isStrings(v), 'must be a string or an array of strings'],
   [['skipUserProfile'], (v) => typeof v === 'boolean' || typeof v === 'function', 'must be a boolean or a function'],
-  [
-    ['store'],
-    (v) => isJsonObject(v) && typeof v['store'] === 'function' && typeof v['verify'] === 'function',
-    'must be an object with store() and verify() methods',
-  ],
+  [['store'], (v) => hasMethods(v, 'store', 'verify'), 'must be an object with store() and verify() methods'],
   [['pkce'], (v) => typeof v === 'boolean' || v === 'S256' || v === 'plain', "must be true, false, 'S256' or 'plain'"],
   [['userAgent'], (v) => typeof v === 'string' && v !== '', 'must be a non-empty string'],
   [
@@ -119,70 +97,69 @@ const COMMON_CHECKS: readonly Check[] = [
 ];
 
 /**
- * Checks the options both strategies share (which may come from plain JavaScript), then the
- * product's own. Every problem is a TypeError (RangeError for a timeout out of range) naming
- * the option; no value is echoed, so a secret pasted into the wrong option does not end up in
- * a log.
+ * Checks the shared options, then the product's `checks`: each problem is a TypeError (a RangeError for a timeout out of range)
+ * naming the option but never echoing its value, which may be a misplaced secret. `values` holds the options, defaults filled in.
  */
-export function resolveCommon(input: unknown, product: ProductOptions): CommonOptions & { values: Record<string, unknown> } {
+export function resolveCommon(
+  input: unknown,
+  product: keyof typeof PRODUCTS,
+  checks: readonly Check[],
+  defaults: Record<string, unknown> = {},
+): CommonOptions & { values: Record<string, unknown> } {
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
-  checkOtherProduct(input, product.product);
-  checkNames(input, [...COMMON_NAMES, ...PRODUCTS[product.product].names]);
-  const { id, secret, where } = product.credentials;
-  for (const [key, label] of [['clientID', id], ['clientSecret', secret]] as const) {
+  const own = PRODUCTS[product];
+  const other = PRODUCTS[product === 'cloud' ? 'datacenter' : 'cloud'];
+  // An option of the other product would be ignored, and with it the restriction it asks for (`workspaces` on Data Center).
+  const foreign = other.names.find((name) => input[name] !== undefined);
+  if (foreign) throw new TypeError(`${PREFIX} options.${foreign} is an option of ${other.strategy} (${other.product}), not of ${own.strategy}`);
+  checkNames(input, ['clientID', 'clientSecret', 'authorizationURL', 'tokenURL', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names]);
+  for (const [key, label] of [['clientID', own.id], ['clientSecret', own.secret]] as const) {
     const value = input[key];
     if (typeof value !== 'string' || value.trim() === '') {
-      throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${where}`);
+      throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${own.where}`);
     }
   }
   const given: Record<string, unknown> = { ...input };
-  for (const [name, value] of Object.entries({ ...COMMON_DEFAULTS, ...product.defaults })) given[name] ??= value;
+  const shared = { timeout: DEFAULT_TIMEOUT, retries: DEFAULT_RETRIES, userAgent: `passport-bitbucket-auth/${VERSION}`, customHeaders: {}, callbackURLs: [] };
+  for (const [name, value] of Object.entries({ ...shared, ...defaults })) given[name] ??= value;
   const timeout = given['timeout'];
   if (typeof timeout !== 'number') throw new TypeError(`${PREFIX} options.timeout must be a number of milliseconds`);
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_TIMEOUT) {
-    throw new RangeError(`${PREFIX} options.timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`);
+  if (!inRange(timeout, 1, MAX_TIMEOUT)) throw new RangeError(`${PREFIX} options.timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`);
+  for (const [names, valid, problem] of [...COMMON_CHECKS, ...checks]) {
+    const wrong = names.find((name) => given[name] !== undefined && !valid(given[name]));
+    if (wrong) throw new TypeError(`${PREFIX} options.${wrong} ${problem}`);
   }
-  for (const [names, valid, problem] of [...COMMON_CHECKS, ...product.checks]) {
-    for (const name of names) {
-      if (given[name] !== undefined && !valid(given[name])) throw new TypeError(`${PREFIX} options.${name} ${problem}`);
-    }
-  }
-  const store = input['store'] as { store: { length: number } } | undefined;
-  const pkce = resolvePkce(input['pkce'] as boolean | 'S256' | 'plain' | undefined, input['state'] !== false, store);
-
-  // Everything else goes to passport-oauth2 as given (it may know options this package does
-  // not), except the secret, which only BitbucketOAuth2 keeps.
-  const passThrough: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(input)) {
-    if (value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)) passThrough[key] = value;
-  }
+  const state = input['state'] !== false;
+  // The rest goes to passport-oauth2 as given (it may know options this package does not); the secret only to BitbucketOAuth2.
+  const passThrough = Object.fromEntries(
+    Object.entries(input).filter(([key, value]) => value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)),
+  );
   const callbackURL = input['callbackURL'] as string | undefined;
-  const skip = input['skipUserProfile'];
   return {
     values: given,
     clientID: input['clientID'] as string,
     clientSecret: input['clientSecret'] as string,
-    state: input['state'] !== false,
+    state,
     passReqToCallback: input['passReqToCallback'] === true,
     timeout,
     retries: given['retries'] as number,
-    pkce,
+    pkce: resolvePkce(input['pkce'] as boolean | 'S256' | 'plain' | undefined, state, input['store'] as PkceStore | undefined),
     agent: input['agent'] as Agent | undefined,
     headers: { ...(given['customHeaders'] as OutgoingHttpHeaders), 'User-Agent': given['userAgent'] as string },
     callbackURLs: [...(callbackURL === undefined ? [] : [callbackURL]), ...(given['callbackURLs'] as string[])],
-    maySkipProfile: skip !== undefined && skip !== false,
+    maySkipProfile: input['skipUserProfile'] !== undefined && input['skipUserProfile'] !== false,
     passThrough,
   };
 }
 
+type PkceStore = { store: { length: number } };
+
 /**
- * PKCE is on (S256) by default, as RFC 9700 asks, wherever a state store can keep the
- * verifier: the session (`state`, the default) or a custom `store` whose `store()` takes it
- * (passport-oauth2 passes the verifier only to a five-argument `store(req, verifier, state,
- * meta, callback)`). `pkce: false` opts out. With `state: false` and no store there is nowhere
- * to keep a verifier: PKCE stays off unless asked for, and asking is an error.
+ * PKCE is on (S256) by default, as RFC 9700 asks, wherever the verifier can be kept: the session (`state`) or a `store` whose
+ * `store()` takes it (passport-oauth2 passes it only to a five-argument `store(req, verifier, state, meta, callback)`).
+ * With `state: false` and no store it stays off unless asked for, and asking is an error.
  */
-function resolvePkce(value: boolean | 'S256' | 'plain' | undefined, state: boolean, store: { store: { length: number } } | undefined): false | 'S256' | 'plain' {
+function resolvePkce(value: boolean | 'S256' | 'plain' | undefined, state: boolean, store: PkceStore | undefined): CommonOptions['pkce'] {
   if (value === false) return false;
   if (store !== undefined && store.store.length !== 5) {
     throw new TypeError(
@@ -197,58 +174,25 @@ function resolvePkce(value: boolean | 'S256' | 'plain' | undefined, state: boole
   return value === 'plain' ? 'plain' : 'S256';
 }
 
-/**
- * An option of the other product would be ignored in silence, and with it the restriction it
- * asks for (`workspaces` on Data Center signs anyone in): a TypeError names the strategy
- * that takes it. An option set to `undefined` asks for nothing and passes.
- */
-function checkOtherProduct(input: Record<string, unknown>, product: keyof typeof PRODUCTS): void {
-  const other = product === 'cloud' ? PRODUCTS.datacenter : PRODUCTS.cloud;
-  for (const name of other.names) {
-    if (input[name] !== undefined) {
-      throw new TypeError(`${PREFIX} options.${name} is an option of ${other.strategy} (${other.product}), not of ${PRODUCTS[product].strategy}`);
-    }
-  }
-}
-
-/**
- * A name that is not an option but nearly one (`clientId`, `callbackUrl`, `client_secret`,
- * `clientSecretKey`, `timout`) is a typo that would otherwise be ignored in silence: a
- * TypeError names the option meant. Other unknown names pass through to passport-oauth2.
- */
+/** A name that nearly is an option's (`clientId`, `client_secret`, `clientSecretKey`, `timout`) is a TypeError naming it; other names pass. */
 function checkNames(input: Record<string, unknown>, known: readonly string[]): void {
-  for (const name of Object.keys(input)) {
-    if (known.includes(name)) continue;
-    const meant = known.find((candidate) => nearly(name, candidate));
+  for (const name of Object.keys(input).filter((key) => !known.includes(key))) {
+    const a = name.toLowerCase().replace(/[^a-z]/g, '');
+    const meant = known.find((candidate) => {
+      const b = candidate.toLowerCase();
+      if (a === b) return true;
+      if (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3) return true;
+      return b.length >= 6 && near(a, b, 2);
+    });
     if (meant) throw new TypeError(`${PREFIX} options.${name} is not an option: did you mean ${meant}?`);
   }
 }
 
-function nearly(name: string, known: string): boolean {
-  const a = name.toLowerCase().replace(/[^a-z]/g, '');
-  const b = known.toLowerCase();
+/** Whether `a` becomes `b` with at most `edits` insertions, deletions, substitutions or adjacent swaps. */
+function near(a: string, b: string, edits: number): boolean {
   if (a === b) return true;
-  if (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3) return true;
-  return b.length >= 6 && distance(a, b) <= 2;
-}
-
-/** Edit distance (insertions, deletions, substitutions, adjacent swaps), for short names. */
-function distance(a: string, b: string): number {
-  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i += 1) {
-    for (let j = 1; j <= b.length; j += 1) {
-      const row = rows[i]!;
-      const above = rows[i - 1]!;
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min(above[j]! + 1, row[j - 1]! + 1, above[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, rows[i - 2]![j - 2]! + 1);
-    }
-  }
-  return rows[a.length]![b.length]!;
-}
-
-/** An absolute http(s) URL without credentials: what an endpoint option must be. */
-export function isEndpointURL(value: unknown): boolean {
-  const url = parseHttpURL(value);
-  return url !== undefined && !url.username && !url.password;
+  if (edits === 0) return false;
+  if (a[0] === b[0]) return near(a.slice(1), b.slice(1), edits);
+  const swapped = a[0] === b[1] && a[1] === b[0] && near(a.slice(2), b.slice(2), edits - 1);
+  return swapped || near(a.slice(1), b, edits - 1) || near(a, b.slice(1), edits - 1) || near(a.slice(1), b.slice(1), edits - 1);
 }

@@ -8,11 +8,10 @@ import {
   type StrategyOptions as OAuth2StrategyOptions,
   TokenError,
 } from 'passport-oauth2';
-import { BitbucketError } from './errors';
+import { BitbucketError, redact } from './errors';
 import { isJsonObject } from './json';
 import { BitbucketOAuth2, BodyAuthenticatedOAuth2, LOGIN, type Login } from './oauth2';
 import { type CommonOptions, LOGIN_TIMEOUTS } from './options';
-import { redact } from './redact';
 import type { RefreshedTokens, TokenParams } from './types';
 import { adaptVerify } from './verify';
 

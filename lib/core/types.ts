@@ -1,3 +1,4 @@
+import type { Request } from 'express';
 import type { Agent, OutgoingHttpHeaders } from 'node:http';
 import type { StateStore } from 'passport-oauth2';
 
@@ -32,7 +33,17 @@ export type VerifyCallback = (err?: Error | null | unknown, user?: Express.User 
 export type VerifyResult = Express.User | boolean | null | undefined | void;
 
 /** A verify function taking `args` then passport's `done`; it may return a promise instead. */
-export type Verify<Args extends unknown[]> = (...args: [...Args, done: VerifyCallback]) => void | PromiseLike<VerifyResult>;
+type Verify<Args extends unknown[]> = (...args: [...Args, done: VerifyCallback]) => void | PromiseLike<VerifyResult>;
+
+/** A product's verify functions for its profile `P`, by the parameters they declare; the product names each. */
+export interface VerifyFunctions<P> {
+  plain: Verify<[accessToken: string, refreshToken: string, profile: P]>;
+  params: Verify<[accessToken: string, refreshToken: string, params: TokenParams, profile: P]>;
+  request: Verify<[req: Request, accessToken: string, refreshToken: string, profile: P]>;
+  requestParams: Verify<[req: Request, accessToken: string, refreshToken: string, params: TokenParams, profile: P]>;
+  tokenParams: TokenParamsVerify<P, undefined>;
+  requestTokenParams: TokenParamsVerify<P, Request>;
+}
 
 /** The one argument of a `withTokenParams()` verify function: `P` is the profile, `Req` the request (with `passReqToCallback: true`). */
 export interface VerifyArguments<P, Req = undefined> {
@@ -54,10 +65,7 @@ export type TokenParamsVerify<P, Req> = ((args: VerifyArguments<P, Req>) => Veri
 };
 
 /** Decides per login whether to skip the profile requests. */
-export type SkipUserProfile =
-  | boolean
-  | ((accessToken: string) => boolean)
-  | ((accessToken: string, done: (err: Error | null, skip?: boolean) => void) => void);
+export type SkipUserProfile = boolean | ((accessToken: string) => boolean) | ((accessToken: string, done: (err: Error | null, skip?: boolean) => void) => void);
 
 /** The options both strategies take. */
 export interface CommonStrategyOptions {

@@ -4,26 +4,14 @@ import type { TokenParamsVerify, VerifyArguments, VerifyCallback, VerifyResult }
 const TOKEN_PARAMS = Symbol.for('passport-bitbucket-auth.withTokenParams');
 
 /**
- * Marks a verify function that takes **one object**, `{ accessToken, refreshToken, params,
- * profile, req }` (`req` only with `passReqToCallback: true`), and returns or resolves with the
- * user, or `false` to refuse the login. Use it to get the token `params` (`expires_in`,
- * `scope`, …) without counting parameters. Written inline in the constructor, the object's
- * types are inferred; declared on its own, type the argument: `VerifyArguments<Profile>`
- * (`VerifyArguments<Profile, Request>` with the request).
- *
- * ```ts
- * new BitbucketStrategy(options, withTokenParams(async ({ accessToken, refreshToken, params, profile }) => {
- *   await saveTokens(profile.id, accessToken, refreshToken, params.expires_in);
- *   return { id: profile.id };
- * }));
- * ```
+ * Marks a verify function that takes **one object**, {@link VerifyArguments}, and returns or resolves with the user (`false`
+ * refuses): the token `params` without counting parameters. Declared apart from the constructor, type its argument
+ * `VerifyArguments<Profile>` (`VerifyArguments<Profile, Request>` with `passReqToCallback: true`).
  */
 export function withTokenParams<P = unknown, Req = undefined>(
   verify: (args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>,
 ): TokenParamsVerify<P, Req> {
-  if (typeof verify !== 'function') {
-    throw new TypeError('passport-bitbucket-auth: withTokenParams() takes a verify function');
-  }
+  if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: withTokenParams() takes a verify function');
   const marked = (args: VerifyArguments<P, Req>): VerifyResult | PromiseLike<VerifyResult> => verify(args);
   Object.defineProperty(marked, TOKEN_PARAMS, { value: true });
   return marked as TokenParamsVerify<P, Req>;
@@ -32,17 +20,12 @@ export function withTokenParams<P = unknown, Req = undefined>(
 type AnyVerify = ((this: unknown, ...args: never[]) => unknown) & { [TOKEN_PARAMS]?: true };
 
 /**
- * Wraps the app's verify function so passport-oauth2 can call it, and so that it may be
- * `async`: a returned promise's value becomes the user (`false`, `null` or `undefined` fails
- * the login; `true` is an error) and a rejection becomes the authentication error. A function
- * that declares `done` and returns a promise settles through whichever comes first: a call to
- * `done`, or a promise that resolves with a value (or rejects); one that resolves with nothing
- * is left to call `done` itself. A function from {@link withTokenParams} gets one object.
+ * Wraps the app's verify function for passport-oauth2, so that it may be `async`: a promise's value is the user (`false`,
+ * `null`, `undefined` refuse; `true` is an error), a rejection the error. A function that declares `done` settles by
+ * whichever comes first, `done` or a promise's value (or rejection); one that resolves with nothing is left to call `done`.
  */
 export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...args: unknown[]) => void {
-  if (typeof verify !== 'function') {
-    throw new TypeError('passport-bitbucket-auth: a verify function is required');
-  }
+  if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: a verify function is required');
   const fn = verify as AnyVerify;
   const object = fn[TOKEN_PARAMS] === true;
   // passport-oauth2 passes token params only to a function that declares them.
@@ -57,38 +40,30 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
       finished = true;
       done(err, user, info);
     };
+    const [req, accessToken, refreshToken, params, profile] = passReqToCallback ? args : [undefined, ...args];
     let result: unknown;
     try {
-      if (object) {
-        const [req, accessToken, refreshToken, params, profile] = passReqToCallback ? args : [undefined, ...args];
-        // A plain value is the user, as a promise's would be.
-        result = Promise.resolve(Reflect.apply(fn, this, [{ accessToken, refreshToken, params, profile, req }]));
-      } else {
-        result = Reflect.apply(fn, this, [...args.slice(0, -1), once]);
-      }
+      result = Reflect.apply(fn, this, object ? [{ accessToken, refreshToken, params, profile, req }] : [...args.slice(0, -1), once]);
     } catch (error) {
       // passport-oauth2 turns a throw into the authentication error, unless done was called.
       if (finished) return;
       finished = true;
       throw error;
     }
-    if (!isThenable(result)) return;
+    // A plain value from a `withTokenParams()` function is the user, as a promise's would be.
+    if (!object && !isThenable(result)) return;
     Promise.resolve(result).then(
       (user) => {
         if (finished || (user === undefined && declaresDone)) return;
-        if (user === true) {
-          once(new TypeError('The verify function resolved with true: resolve with the user, or false to refuse the login'));
-          return;
-        }
-        once(null, user === undefined || user === null ? false : (user as Express.User | false));
+        if (user === true) once(new TypeError('The verify function resolved with true: resolve with the user, or false to refuse the login'));
+        else once(null, (user ?? false) as Express.User | false);
       },
       (reason: unknown) => {
         once(reason instanceof Error ? reason : new Error('The verify function rejected with a value that is not an Error', { cause: reason }));
       },
     );
   };
-  // passport-oauth2 reads `.length` to choose the arguments: the wrapper declares as many as
-  // the app's function would receive.
+  // passport-oauth2 reads `.length` to choose the arguments: the wrapper declares as many as the app's function receives.
   Object.defineProperty(wrapper, 'length', { value: (passReqToCallback ? 1 : 0) + (withParams ? 5 : 4) });
   return wrapper;
 }

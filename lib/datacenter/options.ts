@@ -1,70 +1,44 @@
-import { type CommonOptions, flags, listOf, PREFIX, resolveCommon } from '../core/options';
+import { flags, inRange, listOf, PREFIX, resolveCommon } from '../core/options';
 import { parseHttpURL } from '../core/json';
 
-/**
- * A project key, and a repository as `KEY/slug`: one separator, no `%`, and a slug that is not
- * `.` or `..` (a URL would read it as a path step: `ENG/..` would gate on the project).
- */
+/** A project key, and a repository as `KEY/slug`: one `/`, no `%`, and a slug not `.` or `..` (`ENG/..` would gate on the project). */
 const PROJECT_KEY = /^~?[A-Za-z0-9_]{1,128}$/;
 const REPOSITORY = /^~?[A-Za-z0-9_]{1,128}\/(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 /** Each project or repository is one concurrent request per login: a bound on them. */
 const MAX_TARGETS = 20;
 
-/** What the Data Center strategy reads of its options, after checking, with every default filled in. */
-export interface DataCenterSettings {
-  /** The base URL without a trailing slash. */
-  baseURL: string;
-  authorizationURL: string;
-  tokenURL: string;
-  whoamiURL: string;
-  usersURL: string;
-  avatarSize: number;
-  trustEmail: boolean;
-  /** The project and repository URLs of the access gate, or none. */
-  gate: string[];
-  scope: string;
-}
+/** What the Data Center strategy reads of its options, checked, with every default filled in. */
+export type DataCenterSettings = ReturnType<typeof resolveDataCenterOptions>['settings'];
 
 /** Checks the Data Center strategy's options; the caller's object is never changed. */
-export function resolveDataCenterOptions(options: unknown): { common: CommonOptions; settings: DataCenterSettings } {
-  const common = resolveCommon(options, {
-    product: 'datacenter',
-    checks: [
+export function resolveDataCenterOptions(options: unknown) {
+  const common = resolveCommon(
+    options,
+    'datacenter',
+    [
       flags('allowInsecureHTTP', 'trustEmail'),
-      [
-        ['avatarSize'],
-        (v) => Number.isInteger(v) && (v as number) >= 16 && (v as number) <= 2048,
-        'must be a whole number of pixels from 16 to 2048',
-      ],
+      [['avatarSize'], (v) => inRange(v, 16, 2048), 'must be a whole number of pixels from 16 to 2048'],
       listOf('projects', PROJECT_KEY, 'project keys'),
       listOf('repositories', REPOSITORY, "repositories as 'KEY/slug'"),
     ],
-    defaults: { avatarSize: 64 },
-    credentials: {
-      id: 'Client ID',
-      secret: 'Client secret',
-      where: 'Bitbucket Data Center incoming application link (Administration → Application Links)',
-    },
-  });
+    { avatarSize: 64 },
+  );
   const { values } = common;
   const baseURL = checkBaseURL(values['baseURL'], values['allowInsecureHTTP'] === true);
   const projects = [...new Set((values['projects'] as string[] | undefined) ?? [])];
   const repositories = [...new Set((values['repositories'] as string[] | undefined) ?? [])];
-  if (projects.length + repositories.length > MAX_TARGETS) {
+  // REPOSITORY allows exactly one '/'.
+  const gate = [...projects.map((key) => gateURL(baseURL, key)), ...repositories.map((name) => gateURL(baseURL, ...(name.split('/') as [string, string])))];
+  if (gate.length > MAX_TARGETS) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories may name at most ${MAX_TARGETS} together (one request each per login)`);
   }
-  const gated = projects.length + repositories.length > 0;
-  if (gated && common.maySkipProfile) {
+  if (gate.length > 0 && common.maySkipProfile) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories need the profile stage: they cannot be combined with skipUserProfile`);
   }
-  const gate = [
-    ...projects.map((key) => gateURL(baseURL, key)),
-    // REPOSITORY allows exactly one '/'.
-    ...repositories.map((name) => gateURL(baseURL, ...(name.split('/') as [string, string]))),
-  ];
   return {
     common,
     settings: {
+      /** Without a trailing slash. */
       baseURL,
       authorizationURL: `${baseURL}/rest/oauth2/latest/authorize`,
       tokenURL: `${baseURL}/rest/oauth2/latest/token`,
@@ -73,9 +47,8 @@ export function resolveDataCenterOptions(options: unknown): { common: CommonOpti
       avatarSize: values['avatarSize'] as number,
       trustEmail: values['trustEmail'] === true,
       gate,
-      // NOTE: Data Center honours `scope` (unlike Cloud). PUBLIC_REPOS is what signing in needs;
-      // the project and repository checks need REPO_READ.
-      scope: gated ? 'REPO_READ' : 'PUBLIC_REPOS',
+      // NOTE: Data Center honours `scope` (unlike Cloud): PUBLIC_REPOS is what signing in needs; the gate needs REPO_READ.
+      scope: gate.length > 0 ? 'REPO_READ' : 'PUBLIC_REPOS',
     },
   };
 }
@@ -90,7 +63,8 @@ function checkBaseURL(value: unknown, allowInsecureHTTP: boolean): string {
   const url = parseHttpURL(value);
   if (!url || url.username || url.password || url.search || url.hash) {
     throw new TypeError(
-      `${PREFIX} options.baseURL is required: your Bitbucket Data Center's address, e.g. https://bitbucket.example.com or https://example.com/bitbucket (no credentials, query or fragment)`,
+      `${PREFIX} options.baseURL is required: your Bitbucket Data Center's address, e.g. https://bitbucket.example.com or ` +
+        'https://example.com/bitbucket (no credentials, query or fragment)',
     );
   }
   if (url.protocol === 'http:' && !allowInsecureHTTP) {

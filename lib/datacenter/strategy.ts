@@ -1,5 +1,4 @@
-import { apiError } from '../core/answers';
-import { BitbucketResponseError } from '../core/errors';
+import { apiError, BitbucketResponseError } from '../core/errors';
 import type { HttpResponse } from '../core/http';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';

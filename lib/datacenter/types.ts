@@ -1,7 +1,6 @@
-import type { Request } from 'express';
 import type { Profile as PassportProfile } from 'passport';
 import type { JsonObject } from '../core/json';
-import type { CommonStrategyOptions, TokenParams, TokenParamsVerify, Verify } from '../core/types';
+import type { CommonStrategyOptions, VerifyFunctions } from '../core/types';
 
 /** The user who signed in to Bitbucket Data Center, in Passport's profile shape. */
 export interface DataCenterProfile extends PassportProfile {
@@ -25,20 +24,18 @@ export interface DataCenterProfile extends PassportProfile {
   _json: JsonObject;
 }
 
-export type DataCenterVerifyFunction = Verify<[accessToken: string, refreshToken: string, profile: DataCenterProfile]>;
+export type DataCenterVerifyFunction = VerifyFunctions<DataCenterProfile>['plain'];
 /** Declare all five parameters (a function with four is called without `params`); prefer `withTokenParams()`. */
-export type DataCenterVerifyFunctionWithParams = Verify<[accessToken: string, refreshToken: string, params: TokenParams, profile: DataCenterProfile]>;
-export type DataCenterVerifyFunctionWithRequest = Verify<[req: Request, accessToken: string, refreshToken: string, profile: DataCenterProfile]>;
+export type DataCenterVerifyFunctionWithParams = VerifyFunctions<DataCenterProfile>['params'];
+export type DataCenterVerifyFunctionWithRequest = VerifyFunctions<DataCenterProfile>['request'];
 /** Declare all six parameters; prefer `withTokenParams()`. */
-export type DataCenterVerifyFunctionWithRequestAndParams = Verify<
-  [req: Request, accessToken: string, refreshToken: string, params: TokenParams, profile: DataCenterProfile]
->;
+export type DataCenterVerifyFunctionWithRequestAndParams = VerifyFunctions<DataCenterProfile>['requestParams'];
 /** A Data Center verify function made with `withTokenParams()`. */
-export type DataCenterVerifyFunctionWithTokenParams = TokenParamsVerify<DataCenterProfile, undefined>;
+export type DataCenterVerifyFunctionWithTokenParams = VerifyFunctions<DataCenterProfile>['tokenParams'];
 /** A Data Center verify function made with `withTokenParams()`, with `passReqToCallback: true`. */
-export type DataCenterVerifyFunctionWithRequestAndTokenParams = TokenParamsVerify<DataCenterProfile, Request>;
+export type DataCenterVerifyFunctionWithRequestAndTokenParams = VerifyFunctions<DataCenterProfile>['requestTokenParams'];
 
-export interface DataCenterStrategyOptionsBase extends Omit<CommonStrategyOptions, 'authorizationURL' | 'tokenURL'> {
+interface DataCenterStrategyOptionsBase extends Omit<CommonStrategyOptions, 'authorizationURL' | 'tokenURL'> {
   /** The instance's base URL, context path included (`https://example.com/bitbucket`). Required. */
   baseURL: string;
   /** The incoming application link's **Client ID** (Administration → Application Links). Required. */

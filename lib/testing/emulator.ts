@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { StrategyOptionsBase } from '../cloud/types';
+import type { StrategyOptionsBase } from '../cloud/options';
 import { clampInt, type Call, type CommonEmulatorOptions, type EmulatorSurface, sendJson, startEmulator } from './core';
 
 /** The strategy options that point it at an emulator: named as the strategy names them. */
