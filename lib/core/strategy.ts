@@ -21,17 +21,18 @@ export interface Refusal {
   reason: string;
 }
 
-/** What a product's strategy tells the shared core. */
+/**
+ * What a product's strategy tells the shared core: Passport's name for it, its endpoints, how the
+ * client authenticates to the token endpoint (HTTP Basic for Cloud, the form body for Data
+ * Center), defaults for passport-oauth2 (e.g. `scope`), and the URLs the profile stage asks
+ * first whatever the answers (`ahead`: their requests are opened during the code exchange).
+ */
 export interface Product {
-  /** Passport's name for the strategy. */
   name: string;
   authorizationURL: string;
   tokenURL: string;
-  /** How the client authenticates to the token endpoint: HTTP Basic (Cloud) or the form body (Data Center). */
   clientAuthentication: 'basic' | 'body';
-  /** Extra options for passport-oauth2 (e.g. a default `scope`). */
   passportOptions?: Record<string, unknown>;
-  /** The URLs the profile stage asks first, whatever the answers: their requests are opened during the code exchange. */
   ahead?: readonly string[];
 }
 
@@ -46,69 +47,47 @@ const USED_STATE_MS = 10 * 60_000;
 const MAX_USED_STATES = 100_000;
 
 /**
- * What both strategies share: the bounded client, the callback checks (single-string
- * parameters, a permitted callback URL, a state used once), the login's deadline, redaction,
- * refresh, and errors that reach the app unwrapped. A product adds how the profile is loaded
- * and who may not sign in ({@link loadProfileParts}).
- *
- * Per-login state lives on the copy of the strategy Passport makes for each login
- * (`Object.create(strategy)`, with `success`, `fail` and `error` attached).
+ * What both strategies share: the bounded client, the callback checks (single-string parameters,
+ * a permitted callback URL, a state used once), the login's deadline, redaction, refresh, and
+ * errors that reach the app unwrapped. A product adds how the profile is loaded and who may not
+ * sign in. Per-login state lives on the copy of the strategy Passport makes for each login.
  */
 export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Strategy {
   protected declare _oauth2: BitbucketOAuth2;
   /** The login this copy of the strategy runs, from the callback to its outcome. */
   private _login: Login | undefined;
   private readonly _callbackURLs: ReadonlySet<string>;
-  /** The profile stage's first GETs, opened during the code exchange; none when the profile may be skipped. */
+  /** Opened during the code exchange; none when the profile may be skipped. */
   private readonly _ahead: readonly string[];
-  /**
-   * Used states, as hashes (a state read from a callback URL can keep the whole URL, code
-   * included, alive), and when each may be forgotten, oldest first.
-   */
+  /** Used states, hashed (a state read from a callback URL can keep the URL, code included, alive), with expiries, oldest first. */
   private readonly _usedStates = new Map<string, number>();
   /** Refresh exchanges in flight, by a hash of the refresh token. */
   private readonly _refreshing = new Map<string, Promise<RefreshedTokens>>();
 
   constructor(resolved: CommonOptions, product: Product, verify: unknown) {
-    const base = {
-      // A product's defaults first: the app's own options win.
-      ...product.passportOptions,
-      ...resolved.passThrough,
-      clientID: resolved.clientID,
-      // The secret is kept by BitbucketOAuth2 below, off every own property.
-      clientSecret: '',
-      authorizationURL: product.authorizationURL,
-      tokenURL: product.tokenURL,
-      state: resolved.state,
-      passReqToCallback: resolved.passReqToCallback,
-      ...(resolved.pkce ? { pkce: resolved.pkce } : {}),
-    };
+    const { clientID, clientSecret, state, passReqToCallback, pkce, timeout, retries } = resolved;
+    const { authorizationURL, tokenURL } = product;
+    // A product's defaults first, the app's own options over them; the secret only in BitbucketOAuth2 below.
+    const base = { ...product.passportOptions, ...resolved.passThrough, clientID, clientSecret: '', authorizationURL, tokenURL, state, passReqToCallback };
     // passport-oauth2 takes pkce as true, 'S256' or 'plain'; its types know only the boolean.
-    super(base as unknown as OAuth2StrategyOptions, adaptVerify(verify, resolved.passReqToCallback));
+    super({ ...base, ...(pkce ? { pkce } : {}) } as unknown as OAuth2StrategyOptions, adaptVerify(verify, passReqToCallback));
     this.name = product.name;
     const Client = product.clientAuthentication === 'body' ? BodyAuthenticatedOAuth2 : BitbucketOAuth2;
-    this._oauth2 = new Client(resolved.clientID, resolved.clientSecret, '', product.authorizationURL, product.tokenURL, resolved.headers, {
-      timeout: resolved.timeout,
-      retries: resolved.retries,
-    });
+    this._oauth2 = new Client(clientID, clientSecret, '', authorizationURL, tokenURL, resolved.headers, { timeout, retries });
     if (resolved.agent) this._oauth2.setAgent(resolved.agent);
     this._callbackURLs = new Set(resolved.callbackURLs);
     this._ahead = resolved.maySkipProfile ? [] : (product.ahead ?? []);
     this.guardStates();
   }
 
-  /**
-   * Loads the product's profile, and whether the user may not sign in; every request goes
-   * under `login`, whose signal the deadline (or a failed sibling request) aborts.
-   */
+  /** Loads the product's profile, and whether the user may not sign in, every request under `login`. */
   protected abstract loadProfileParts(accessToken: string, login: Login): Promise<{ profile: P; refusal?: Refusal | undefined }>;
 
   /**
    * Exchanges a refresh token for new tokens. Store the returned `refreshToken` every time:
-   * Bitbucket Cloud rotates refresh tokens (Data Center may). Callers in this process that
-   * refresh the same token at once share one exchange and get the same tokens. Rejects with
-   * passport-oauth2's `TokenError` (`code: 'invalid_grant'` for a dead refresh token) or a
-   * `BitbucketError`.
+   * Bitbucket Cloud rotates refresh tokens (Data Center may). Callers in this process that refresh
+   * the same token at once share one exchange. Rejects with passport-oauth2's `TokenError`
+   * (`code: 'invalid_grant'` for a dead refresh token) or a `BitbucketError`.
    *
    * @example
    * ```ts
@@ -143,34 +122,29 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   }
 
   /**
-   * Ends every request to Bitbucket in flight (each login fails with a `BitbucketNetworkError`;
-   * nothing more is sent for it) and closes the strategy's connections, for a clean shutdown
-   * or the end of a test. An agent the app passed (`agent`) is the app's to close. The
-   * strategy still works afterwards: it opens new connections as needed.
+   * Ends every request to Bitbucket in flight (each login fails with a `BitbucketNetworkError`)
+   * and closes the strategy's connections, for a clean shutdown or the end of a test; an `agent`
+   * the app passed is the app's to close. The strategy still works afterwards.
    */
   close(): void {
     this._oauth2.close();
   }
 
   /**
-   * Refuses a callback whose OAuth parameters are not single strings (`?code=a&code=b`,
-   * `?state[x]=1`, in the query or a form-post body), and a per-request `callbackURL` that is
-   * not one the strategy was configured with; then runs the login under its deadline.
+   * Refuses a callback whose OAuth parameters are not single strings (`?code=a&code=b`, `?state[x]=1`,
+   * query or form-post body) and a per-request `callbackURL` not configured; then runs the login.
    */
   override authenticate(req: Request, options: { callbackURL?: unknown } = {}): void {
     const self = this as unknown as LoginActions;
     const fail = (message: string, status: number): void => self.fail?.({ message }, status);
-    const sources: unknown[] = [req.query, req.body];
-    for (const source of sources) {
-      if (!isJsonObject(source)) continue;
-      if (OAUTH_PARAMETERS.some((key) => source[key] !== undefined && typeof source[key] !== 'string')) {
-        return fail('Malformed authorization response from Bitbucket.', 400);
-      }
+    const sources = [req.query, req.body].filter(isJsonObject);
+    if (sources.some((source) => OAUTH_PARAMETERS.some((key) => source[key] !== undefined && typeof source[key] !== 'string'))) {
+      return fail('Malformed authorization response from Bitbucket.', 400);
     }
     if (options.callbackURL !== undefined && !(typeof options.callbackURL === 'string' && this._callbackURLs.has(options.callbackURL))) {
       return fail('The callback URL is not one this strategy is configured with (callbackURL, callbackURLs).', 400);
     }
-    if (sources.some((source) => isJsonObject(source) && typeof source['code'] === 'string')) {
+    if (sources.some((source) => typeof source['code'] === 'string')) {
       const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout, this._ahead);
       this._login = login;
       // Every outcome ends the login: its deadline stops and its secrets are dropped.
@@ -191,9 +165,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   }
 
   /**
-   * Loads the profile, with every secret redacted from what can go wrong. A product's refusal
-   * fails the login (403) before the verify function; called outside a login, it is an
-   * `AuthorizationError`.
+   * Loads the profile, every secret redacted from what can go wrong. A product's refusal fails the
+   * login (403) before the verify function; outside a login it is an `AuthorizationError`.
    */
   override userProfile(accessToken: string, done: (err?: unknown, profile?: P) => void): void {
     const login = this._login ?? this._oauth2.begin((LOGIN_TIMEOUTS - 1) * this._oauth2.limits.timeout);
@@ -223,13 +196,11 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   }
 
   /**
-   * A state is used once in this process: of two callbacks that carry the same one (a replay
-   * racing the real one, from the query or a form-post body), only the first that the state
-   * store accepts goes on. A state is claimed only once the store has checked it against the
-   * session, so a forged callback carrying someone else's state cannot spend it.
-   *
-   * NOTE: passport-oauth2 keeps its store in `_stateStore` and calls it with an arity it
-   * reads: the guard wraps it there, keeping each method's arity.
+   * A state is used once in this process: of two callbacks with the same one (a replay racing the
+   * real one), only the first the state store accepts goes on. It is claimed only once the store
+   * has checked it against the session, so a forged callback cannot spend someone else's.
+   * NOTE: passport-oauth2 keeps its store in `_stateStore` and reads its methods' arity: the guard
+   * wraps it there, keeping each arity.
    */
   private guardStates(): void {
     const holder = this as unknown as { _stateStore: StateStore };

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as wait } from 'node:timers/promises';
@@ -185,6 +186,7 @@ export async function startEmulator<E extends string, U extends { displayName: s
   const sockets = new Set<Socket>();
   // close() cancels the answers still waiting out their latency.
   const closing = new AbortController();
+  setMaxListeners(0, closing.signal); // one listener per answer waiting
   const authorizePath = `${product.contextPath}${product.authorizePath}`;
   let origin = '';
 
