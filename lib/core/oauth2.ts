@@ -33,11 +33,7 @@ export interface Login {
 /** Where passport-oauth2's token parameters carry the login to the code exchange. */
 export const LOGIN = Symbol('passport-bitbucket-auth login');
 
-/**
- * How long an idle connection to Bitbucket is kept: 4 minutes, under common middlebox idle
- * limits (AWS NAT gateways: 350 s); Node's default (5 s) would make nearly every sign-in pay for
- * new handshakes.
- */
+/** An idle connection is kept 4 minutes, under common middlebox limits (AWS NAT: 350 s); Node's 5 s would cost most sign-ins new handshakes. */
 export const IDLE_TIMEOUT = 4 * 60_000;
 /** Connections per host at most; further requests queue, without their `timeout` running. */
 export const MAX_SOCKETS = 128;
@@ -46,11 +42,11 @@ type TokenResult = { accessToken: string; refreshToken: string | undefined; resu
 const clientSecrets = new WeakMap<object, string>();
 
 /**
- * node-oauth's `OAuth2` client (for its constructor signature and authorize URL), with every
- * request made as Bitbucket documents it: the client authenticated in one place only, the access
- * token only in `Authorization: Bearer`, every request bounded in time and size, and the client
- * secret off the object's own properties (`_clientSecret` still reads it, for code that rebuilds
- * the client from `strategy._oauth2.constructor` with node-oauth's six arguments).
+ * node-oauth's `OAuth2` (for its constructor signature and authorize URL), with every request made
+ * as Bitbucket documents it: the client authenticated in one place, the token only in
+ * `Authorization: Bearer`, each request bounded in time and size, and the client secret off the
+ * object's own properties (`_clientSecret` still reads it, for code that rebuilds the client from
+ * `strategy._oauth2.constructor` with node-oauth's six arguments).
  */
 export class BitbucketOAuth2 extends OAuth2 {
   readonly limits: ClientLimits;
@@ -124,10 +120,9 @@ export class BitbucketOAuth2 extends OAuth2 {
   }
 
   /**
-   * GET a REST API resource with the access token in the `Authorization` header. A 5xx, a network
-   * error or a request timeout is tried again, up to `retries` times, after a jittered pause
-   * (100 ms, then 200 ms, each ±50%), within the login's deadline; never a 4xx. No URL that
-   * carries one of the login's secrets is requested.
+   * GETs a REST resource with the token in the `Authorization` header. A 5xx, a network error or a
+   * request timeout is tried again, up to `retries` times, after a jittered pause (100 ms, 200 ms…,
+   * ±50%), within the login's deadline; a 4xx never. No URL carrying a secret of the login is requested.
    */
   async apiGet(url: string, accessToken: string, login?: Login): Promise<HttpResponse> {
     const signal = login?.signal ?? this.closing.signal;
@@ -155,9 +150,8 @@ export class BitbucketOAuth2 extends OAuth2 {
   }
 
   /**
-   * Exchanges an authorization code (or, with `grant_type=refresh_token`, a refresh token) for
-   * tokens, once. Errors: passport-oauth2's `TokenError` for Bitbucket's OAuth error bodies,
-   * otherwise a `BitbucketError`, with every secret of the exchange redacted.
+   * Exchanges a code (or, with `grant_type=refresh_token`, a refresh token) for tokens, once. Errors:
+   * `TokenError` for OAuth error bodies, else a `BitbucketError`; every secret of the exchange redacted.
    */
   override getOAuthAccessToken(code: string, params: unknown, callback?: oauth2tokenCallback): void {
     const done = (typeof params === 'function' ? params : callback) as (error: unknown, accessToken?: string, refreshToken?: string, results?: object) => void;
@@ -237,11 +231,7 @@ function closer(): AbortController {
   return controller;
 }
 
-/**
- * The client that sends Data Center its credentials in the form body: a class of its own so that
- * a client rebuilt from `strategy._oauth2.constructor` with node-oauth's six arguments
- * (passport-oauth2-refresh) keeps the body authentication.
- */
+/** Credentials in the form body, for Data Center: a class, so a client rebuilt with six arguments (passport-oauth2-refresh) keeps them there. */
 export class BodyAuthenticatedOAuth2 extends BitbucketOAuth2 {
   constructor(...[id, secret, base, authorize, token, headers, limits]: ConstructorParameters<typeof BitbucketOAuth2>) {
     super(id, secret, base, authorize, token, headers, { ...limits, clientAuthentication: 'body' });
