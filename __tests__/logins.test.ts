@@ -176,47 +176,68 @@ describe('queue time is not request time', () => {
 });
 
 describe('the profile stage\'s connections', () => {
-  it('open while the code exchange runs, and carry nothing before the token is known', async () => {
-    let seenAtToken: string[] = [];
+  let tokenHost: TestServer | undefined;
+  afterEach(async () => {
+    await tokenHost?.close();
+    tokenHost = undefined;
+  });
+  /** Cloud with its token endpoint on a host of its own, as bitbucket.org and api.bitbucket.org are. */
+  async function twoHosts(token: Handler, extra: Partial<StrategyOptions> = {}): Promise<Strategy> {
+    await bitbucket();
+    tokenHost = await startServer((req, res) => token(req, res, ''));
+    return cloud({ tokenURL: `${tokenHost.url}/token`, ...extra });
+  }
+
+  it('open to the API host while the code exchange runs, and carry nothing before the token is known', async () => {
+    let sentBeforeToken = -1;
+    const strategy = await twoHosts((_req, res) => {
+      // The token is held back until the API requests have their connections.
+      void until(() => server!.accepted() === 2, 'the API connections').then(() => {
+        sentBeforeToken = server!.requests.length;
+        json(res, 200, tokenBody());
+      });
+    });
+    expectType((await signIn(strategy)).outcome, 'success');
+    expect(sentBeforeToken).toBe(0);
+    expect(server!.requests.map((r) => r.url.split('?')[0]).sort()).toEqual(['/2.0/user', '/2.0/user/emails']);
+    expect(server!.requests.every((r) => r.headers.authorization === `Bearer ${ACCESS_TOKEN}`)).toBe(true);
+    // The GETs went on the connections opened during the exchange.
+    expect(server!.accepted()).toBe(2);
+  });
+
+  it('opened for a login whose exchange fails are closed, with nothing sent on them', async () => {
+    const strategy = await twoHosts((_req, res) => {
+      void until(() => server!.accepted() === 2, 'the API connections').then(() => json(res, 400, { error: 'invalid_grant' }));
+    });
+    expect(expectType((await signIn(strategy)).outcome, 'error').error).toBeInstanceOf(TokenError);
+    await until(() => server!.openSockets() === 0, 'the unused connections to close');
+    expect(server!.requests).toHaveLength(0);
+  });
+
+  it('are not opened when the profile may be skipped', async () => {
+    let acceptedAtToken = -1;
+    const strategy = await twoHosts(
+      (req, res) => void drained().then(() => ((acceptedAtToken = server!.accepted()), tokens(req, res, ''))),
+      { skipUserProfile: () => false },
+    );
+    expectType((await signIn(strategy)).outcome, 'success');
+    expect(acceptedAtToken).toBe(0);
+    // Asked for after the exchange, as the function decided.
+    expect(server!.requests.map((r) => r.url.split('?')[0]).sort()).toEqual(['/2.0/user', '/2.0/user/emails']);
+  });
+
+  it('are not opened to the token endpoint\'s own host, whose connection is free again once the token is back', async () => {
+    let acceptedAtToken = 0;
     await bitbucket({
       token: (_req, res) => {
-        // The token is held back until the API requests have their connections.
-        void until(() => server!.accepted() === 3, 'the API connections').then(() => {
-          seenAtToken = server!.requests.map((r) => r.url);
+        void drained().then(() => {
+          acceptedAtToken = server!.accepted();
           json(res, 200, tokenBody());
         });
       },
     });
-    const { outcome } = await signIn(cloud());
-    expectType(outcome, 'success');
-    expect(seenAtToken).toEqual(['/token']);
-    const api = server!.requests.slice(1);
-    expect(api.map((r) => r.url.split('?')[0]).sort()).toEqual(['/2.0/user', '/2.0/user/emails']);
-    expect(api.every((r) => r.headers.authorization === `Bearer ${ACCESS_TOKEN}`)).toBe(true);
-    // The GETs went on the connections opened during the exchange.
-    expect(server!.accepted()).toBe(3);
-  });
-
-  it('opened for a login whose exchange fails are closed, with nothing sent on them', async () => {
-    await bitbucket({
-      token: (_req, res) => void until(() => server!.accepted() === 3, 'the API connections').then(() => json(res, 400, { error: 'invalid_grant' })),
-    });
-    const { outcome } = await signIn(cloud());
-    expect(expectType(outcome, 'error').error).toBeInstanceOf(TokenError);
-    // Only the token request's keep-alive connection stays.
-    await until(() => server!.openSockets() === 1, 'the unused connections to close');
-    expect(server!.requests.map((r) => r.url)).toEqual(['/token']);
-  });
-
-  it('are not opened when the profile may be skipped', async () => {
-    const { url } = await bitbucket();
-    const strategy = new Strategy({ clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenURL: `${url}/token`, userProfileURL: `${url}/2.0/user`, skipUserProfile: true }, (_at, _rt, _p, done) =>
-      done(null, { id: 'no profile' }),
-    );
-    strategies.push(strategy);
-    expectType((await signIn(strategy)).outcome, 'success');
-    await drained();
-    expect(server!.accepted()).toBe(1);
+    expectType((await signIn(cloud())).outcome, 'success');
+    expect(acceptedAtToken).toBe(1);
   });
 });
 

@@ -25,7 +25,8 @@ export interface Refusal {
  * What a product's strategy tells the shared core: Passport's name for it, its endpoints, how the
  * client authenticates to the token endpoint (HTTP Basic for Cloud, the form body for Data
  * Center), defaults for passport-oauth2 (e.g. `scope`), and the URLs the profile stage asks
- * first whatever the answers (`ahead`: their requests are opened during the code exchange).
+ * first whatever the answers (`ahead`: those on another host than the token endpoint's are
+ * opened during the code exchange).
  */
 export interface Product {
   name: string;
@@ -76,7 +77,9 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     this._oauth2 = new Client(clientID, clientSecret, '', authorizationURL, tokenURL, resolved.headers, { timeout, retries });
     if (resolved.agent) this._oauth2.setAgent(resolved.agent);
     this._callbackURLs = new Set(resolved.callbackURLs);
-    this._ahead = resolved.maySkipProfile ? [] : (product.ahead ?? []);
+    // Only on another host than the token endpoint's: that one's connection is free again once the token is back.
+    const tokenOrigin = new URL(tokenURL).origin;
+    this._ahead = resolved.maySkipProfile ? [] : (product.ahead ?? []).filter((url) => new URL(url).origin !== tokenOrigin);
     this.guardStates();
   }
 

@@ -60,7 +60,6 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
         // (client_secret_post); HTTP Basic is not documented.
         clientAuthentication: 'body',
         passportOptions: { scope, scopeSeparator: ' ' },
-        ahead: [settings.whoamiURL],
       },
       verify,
     );
