@@ -182,10 +182,10 @@ describe('the profile stage\'s connections', () => {
     tokenHost = undefined;
   });
   /** Cloud with its token endpoint on a host of its own, as bitbucket.org and api.bitbucket.org are. */
-  async function twoHosts(token: Handler, extra: Partial<StrategyOptions> = {}): Promise<Strategy> {
-    await bitbucket();
+  async function twoHosts(token: Handler, extra: Partial<StrategyOptions> | ((api: string) => Partial<StrategyOptions>) = {}): Promise<Strategy> {
+    const { url } = await bitbucket();
     tokenHost = await startServer((req, res) => token(req, res, ''));
-    return cloud({ tokenURL: `${tokenHost.url}/token`, ...extra });
+    return cloud({ tokenURL: `${tokenHost.url}/token`, ...(typeof extra === 'function' ? extra(url) : extra) });
   }
 
   it('open to the API host while the code exchange runs, and carry nothing before the token is known', async () => {
@@ -224,6 +224,35 @@ describe('the profile stage\'s connections', () => {
     expect(acceptedAtToken).toBe(0);
     // Asked for after the exchange, as the function decided.
     expect(server!.requests.map((r) => r.url.split('?')[0]).sort()).toEqual(['/2.0/user', '/2.0/user/emails']);
+  });
+
+  it('are not opened on an app\'s agent, which may write the headers as it connects (proxy agents do)', async () => {
+    let acceptedAtToken = -1;
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const strategy = await twoHosts((req, res) => void drained().then(() => ((acceptedAtToken = server!.accepted()), tokens(req, res, ''))), { agent });
+      expectType((await signIn(strategy)).outcome, 'success');
+      expect(acceptedAtToken).toBe(0);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('sign in with an Expect header among customHeaders (Node writes such headers at once): none is opened ahead', async () => {
+    let sentBeforeToken = -1;
+    const strategy = await twoHosts((req, res) => void drained().then(() => ((sentBeforeToken = server!.requests.length), tokens(req, res, ''))), {
+      customHeaders: { Expect: '100-continue' },
+    });
+    expectType((await signIn(strategy)).outcome, 'success');
+    expect(sentBeforeToken).toBe(0);
+    expect(server!.requests.every((r) => r.headers.authorization === `Bearer ${ACCESS_TOKEN}`)).toBe(true);
+  });
+
+  it('hold no connection after the login when two first requests are the same URL', async () => {
+    const strategy = await twoHosts(tokens, (api) => ({ userProfileURL: `${api}/2.0/user/emails?pagelen=100` }));
+    expectType((await signIn(strategy)).outcome, 'error'); // an emails page is no user
+    const agent = (strategy as unknown as { _oauth2: { agents: Record<'http:', Agent> } })._oauth2.agents['http:'];
+    await until(() => Object.values(agent.sockets).every((sockets) => !sockets?.length), 'every connection back in the pool');
   });
 
   it('are not opened to the token endpoint\'s own host, whose connection is free again once the token is back', async () => {
@@ -278,6 +307,11 @@ describe('close()', () => {
 });
 
 describe('refresh()', () => {
+  it('sends a refresh token that is not well-formed UTF-16 as the form encodes it, and reports Bitbucket\'s answer', async () => {
+    await bitbucket({ token: (_req, res) => json(res, 400, { error: 'invalid_grant', error_description: 'Invalid refresh_token' }) });
+    await expect(cloud().refresh(`\ud800${'x'.repeat(20)}`)).rejects.toBeInstanceOf(TokenError);
+  });
+
   it('shares one exchange between callers that refresh the same token at once, and only while it runs', async () => {
     let exchanges = 0;
     await bitbucket({

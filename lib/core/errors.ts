@@ -182,11 +182,26 @@ export const REDACTED = '[redacted]';
 /** Shorter values are not treated as secrets: replacing them would mangle ordinary text. */
 const MIN_SECRET_LENGTH = 8;
 
+/** Form encoding (RFC 6749 §2.3.1, the token request's body): space as `+`, a lone surrogate as U+FFFD. */
+export function formEncode(text: string): string {
+  return new URLSearchParams([['', text]]).toString().slice(1);
+}
+
+/** encodeURIComponent, or the text as it is when it is not well-formed UTF-16 (a lone surrogate, which encodeURIComponent throws on). */
+function uriEncode(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** The forms of each secret something may echo (as sent, URL-encoded, form-encoded, JSON-escaped), longest first. */
 function variants(secrets: ReadonlyArray<string | undefined>): string[] {
   const forms = secrets.flatMap((secret) => {
     if (!secret || secret.length < MIN_SECRET_LENGTH) return [];
-    return [secret, encodeURIComponent(secret), encodeURIComponent(secret).replace(/%20/g, '+'), JSON.stringify(secret).slice(1, -1)];
+    const uri = uriEncode(secret);
+    return [secret, uri, uri.replace(/%20/g, '+'), formEncode(secret), JSON.stringify(secret).slice(1, -1)];
   });
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }

@@ -21,11 +21,11 @@ export interface Bounds {
  * its API requests while the code exchange runs), and nothing reaches Bitbucket before `send`.
  */
 export interface OpenRequest {
-  /** Adds `headers`, sends `body` and reads the answer; settles once. */
+  /** Adds `headers` (a request opened ahead: its token), sends `body` and reads the answer; settles once. */
   send(headers: http.OutgoingHttpHeaders, body: string | undefined, signal: AbortSignal, bounds: Bounds): Promise<HttpResponse>;
   /** Drops the request unsent, with its connection. */
   cancel(): void;
-  /** The request, unless its connection failed before it was sent (then it is dropped). */
+  /** The request, unless its connection failed or its headers went out before it was sent (then it is dropped). */
   usable(): OpenRequest | undefined;
 }
 
@@ -63,8 +63,10 @@ export function open(method: 'GET' | 'POST', url: string, headers: http.Outgoing
   }
   const send: OpenRequest['send'] = (extra, body, signal, { timeout, maxBytes }) =>
     new Promise<HttpResponse>((resolve, reject) => {
-      if (signal.aborted) return reject(abortedError(method, url, signal));
-      if (!outgoing || early !== undefined) return reject(networkError(method, url, early));
+      if (signal.aborted || !outgoing || early !== undefined) {
+        outgoing?.destroy();
+        return reject(signal.aborted ? abortedError(method, url, signal) : networkError(method, url, early));
+      }
       const request = outgoing;
       let timer: NodeJS.Timeout | undefined;
       let settled = false;
@@ -111,7 +113,7 @@ export function open(method: 'GET' | 'POST', url: string, headers: http.Outgoing
   const request: OpenRequest = {
     send,
     cancel: () => outgoing?.destroy(),
-    usable: () => (early === undefined ? request : void request.cancel()),
+    usable: () => (early === undefined && outgoing?.headersSent === false ? request : void request.cancel()),
   };
   return request;
 }

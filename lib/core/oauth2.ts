@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { setTimeout as pause } from 'node:timers/promises';
 import { OAuth2, type oauth2tokenCallback } from 'oauth';
-import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, holdsSecret, redact, tokenError } from './errors';
+import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, formEncode, holdsSecret, redact, tokenError } from './errors';
 import { abortedError, type Bounds, type HttpResponse, open, type OpenRequest } from './http';
 import { isJsonObject, optionalString, parseObject } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
@@ -113,10 +113,19 @@ export class BitbucketOAuth2 extends OAuth2 {
     this.agents['https:'].destroy();
   }
 
-  /** A request with the headers every request carries, on the app's agent or the strategy's own. */
-  private open(method: 'GET' | 'POST', url: string): OpenRequest {
+  /** A request with the headers every request carries and `headers`, on the app's agent or the strategy's own. */
+  private open(method: 'GET' | 'POST', url: string, headers: http.OutgoingHttpHeaders = {}): OpenRequest {
     const agent = this._agent instanceof http.Agent ? this._agent : this.agents[url.startsWith('http:') ? 'http:' : 'https:'];
-    return open(method, url, { Accept: 'application/json', ...this._customHeaders }, agent);
+    return open(method, url, { Accept: 'application/json', ...this._customHeaders, ...headers }, agent);
+  }
+
+  /**
+   * Whether requests may be opened before they are sent: only on the strategy's own agents (an
+   * app's agent may write the headers as it connects, as proxy agents do) and without an
+   * `Expect` header (Node writes those at once).
+   */
+  private opensAhead(): boolean {
+    return !(this._agent instanceof http.Agent) && !Object.keys(this._customHeaders).some((name) => name.toLowerCase() === 'expect');
   }
 
   /**
@@ -128,16 +137,17 @@ export class BitbucketOAuth2 extends OAuth2 {
     const signal = login?.signal ?? this.closing.signal;
     const ahead = login?.opened.get(url);
     login?.opened.delete(url);
-    // A URL opened ahead was fixed before the login had any secret; any other may come from an answer.
-    if (!ahead && holdsSecret(url, [accessToken, this._clientSecret, ...(login?.secrets ?? [])])) {
+    if (holdsSecret(url, [accessToken, this._clientSecret, ...(login?.secrets ?? [])])) {
+      ahead?.cancel();
       throw new BitbucketResponseError('A request to Bitbucket was not sent: its URL would carry a secret (a token, a code or the client secret)');
     }
     const headers = { Authorization: `Bearer ${accessToken}` };
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt >= this.limits.retries;
       try {
-        const request = (attempt === 0 && ahead?.usable()) || this.open('GET', url);
-        const response = await request.send(headers, undefined, signal, this.limits);
+        const opened = attempt === 0 ? ahead?.usable() : undefined;
+        const request = opened ?? this.open('GET', url, headers);
+        const response = await request.send(opened ? headers : {}, undefined, signal, this.limits);
         if (response.status < 500 || last) return response;
       } catch (error) {
         const retriable = error instanceof BitbucketNetworkError || (error instanceof BitbucketTimeoutError && error.limit === 'request');
@@ -162,7 +172,9 @@ export class BitbucketOAuth2 extends OAuth2 {
     login?.secrets.push(code, ...(verifier ? [verifier] : []));
     const exchange = this.requestToken(code, extra, login?.signal ?? this.closing.signal);
     // The profile stage's first connections open while Bitbucket answers the exchange.
-    for (const url of login?.ahead ?? []) login?.opened.set(url, this.open('GET', url));
+    if (login && this.opensAhead()) {
+      for (const url of new Set(login.ahead)) login.opened.set(url, this.open('GET', url));
+    }
     exchange.then(
       ({ accessToken, refreshToken, results }) => {
         login?.secrets.push(accessToken, ...(refreshToken ? [refreshToken] : []));
@@ -189,9 +201,9 @@ export class BitbucketOAuth2 extends OAuth2 {
     } else {
       headers['Authorization'] = this.basicAuthorization();
     }
-    const body = Array.from(form, ([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join('&');
+    const body = new URLSearchParams([...form]).toString();
     headers['Content-Length'] = Buffer.byteLength(body);
-    const response = await this.open('POST', this._getAccessTokenUrl()).send(headers, body, signal, this.limits);
+    const response = await this.open('POST', this._getAccessTokenUrl(), headers).send({}, body, signal, this.limits);
     const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
     if (response.status < 200 || response.status > 299) throw tokenError(what, response);
     const json = parseObject(response.body);
@@ -210,7 +222,6 @@ export class BitbucketOAuth2 extends OAuth2 {
 
   /** `Basic base64(id:secret)`, each part form-encoded first as RFC 6749 §2.3.1 asks. */
   private basicAuthorization(): string {
-    const formEncode = (value: string): string => encodeURIComponent(value).replace(/%20/g, '+');
     return `Basic ${Buffer.from(`${formEncode(this._clientId)}:${formEncode(this._clientSecret)}`, 'utf8').toString('base64')}`;
   }
 }
