@@ -11,7 +11,15 @@ export function userJson(body: string): JsonObject {
 export function findUser(body: string, username: string): JsonObject | undefined {
   const values = member(userJson(body), 'values');
   const users = Array.isArray(values) ? values.filter(isJsonObject) : [];
-  return users.find((u) => u['name'] === username) ?? users.find((u) => optionalString(u, 'name')?.toLowerCase() === username.toLowerCase());
+  return users.find((u) => u['name'] === username) ?? users.find((u) => sameName(u, username));
+}
+
+/**
+ * Whether the user JSON is of the user named `username`. NOTE: Bitbucket's usernames are unique regardless of case, and whoami
+ * may not spell one as the directory does, so the names are compared ignoring case.
+ */
+export function sameName(json: JsonObject, username: string): boolean {
+  return optionalString(json, 'name')?.toLowerCase() === username.toLowerCase();
 }
 
 /** Builds the profile from Data Center's user JSON (`/rest/api/latest/users/{slug}`); a `BitbucketResponseError` without the id or name. */
