@@ -38,9 +38,6 @@ export interface StrategyOptionsBase extends CommonStrategyOptions {
   includeUnverifiedEmails?: boolean | undefined;
 }
 
-/** What the Cloud strategy reads of its options, checked, with every default filled in. */
-export type CloudSettings = ReturnType<typeof resolveOptions>['settings'];
-
 /** Checks the Cloud strategy's options; the caller's object is never changed. */
 export function resolveOptions(options: unknown) {
   const common = resolveCommon(

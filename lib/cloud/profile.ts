@@ -53,11 +53,8 @@ function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) =
   if (!parsed.ok) throw parseFailure(what, 'Bitbucket did not answer JSON');
   const values = member(parsed.value, 'values');
   if (!Array.isArray(values)) throw parseFailure(what, 'the answer has no values list');
-  const entries = values.map((entry: unknown) => {
-    const value = parseValue(entry);
-    if (value === undefined) throw parseFailure(what, entryProblem);
-    return value;
-  });
+  const entries = values.map(parseValue).filter((value) => value !== undefined);
+  if (entries.length < values.length) throw parseFailure(what, entryProblem);
   const next = member(parsed.value, 'next');
   if (next !== undefined && next !== null && typeof next !== 'string') throw parseFailure(what, 'the next link is not a string');
   return { values: entries, next: next || undefined };
@@ -65,19 +62,14 @@ function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) =
 
 /** What a request's answer is awaited from: `apiGet` under the login. */
 export type Get = (url: string) => Promise<HttpResponse>;
+type OnError<T> = (response: HttpResponse, firstPage: boolean) => T[] | Error;
 
 /**
  * Reads every page of a list, following `next` only on the endpoint's origin, without userinfo or a credential in its query,
  * never twice, for at most {@link MAX_PAGES} pages: a hostile `next` can neither carry the token elsewhere nor loop forever.
  * `onError` turns a non-200 answer into an error, or (by returning a list) into the result.
  */
-export async function fetchAllPages<T>(
-  what: string,
-  endpoint: string,
-  get: Get,
-  parse: (body: string) => Page<T>,
-  onError: (response: HttpResponse, firstPage: boolean) => T[] | Error,
-): Promise<T[]> {
+export async function fetchAllPages<T>(what: string, endpoint: string, get: Get, parse: (body: string) => Page<T>, onError: OnError<T>): Promise<T[]> {
   const unsafe = (problem: string): BitbucketResponseError =>
     new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
   const seen = new Set<string>();

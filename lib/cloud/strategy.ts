@@ -1,7 +1,7 @@
 import { apiError } from '../core/errors';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
-import { type CloudSettings, resolveOptions } from './options';
+import { resolveOptions } from './options';
 import {
   accessAnswer, fetchAllPages, type Get, mergeWorkspaces, orderEmails, parseEmailsPage, parsePermission, parseProfile, parseWorkspacesPage, type RawEmail,
   workspaceRefusal,
@@ -28,7 +28,7 @@ import type {
  * ```
  */
 export class Strategy extends BitbucketStrategyBase<Profile> {
-  private readonly _settings: CloudSettings;
+  private readonly _settings: ReturnType<typeof resolveOptions>['settings'];
 
   // The withTokenParams() forms come first, so that TypeScript infers their object's types.
   constructor(options: StrategyOptions, verify: VerifyFunctionWithTokenParams);

@@ -8,9 +8,6 @@ const REPOSITORY = /^~?[A-Za-z0-9_]{1,128}\/(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 /** Each project or repository is one concurrent request per login: a bound on them. */
 const MAX_TARGETS = 20;
 
-/** What the Data Center strategy reads of its options, checked, with every default filled in. */
-export type DataCenterSettings = ReturnType<typeof resolveDataCenterOptions>['settings'];
-
 /** Checks the Data Center strategy's options; the caller's object is never changed. */
 export function resolveDataCenterOptions(options: unknown) {
   const common = resolveCommon(

@@ -4,7 +4,7 @@ import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
 import { member, optionalString, parseObject } from '../core/json';
 import { accessAnswer, type Get } from '../cloud/profile';
-import { type DataCenterSettings, gateURL, resolveDataCenterOptions } from './options';
+import { gateURL, resolveDataCenterOptions } from './options';
 import { findUser, parseDataCenterUser, sameName, userJson } from './profile';
 import type {
   DataCenterProfile, DataCenterStrategyOptions, DataCenterStrategyOptionsWithRequest, DataCenterVerifyFunction, DataCenterVerifyFunctionWithParams,
@@ -33,7 +33,7 @@ const CHECKING = 'Checking access to a Data Center project or repository';
  * ```
  */
 export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCenterProfile> {
-  private readonly _settings: DataCenterSettings;
+  private readonly _settings: ReturnType<typeof resolveDataCenterOptions>['settings'];
 
   // The withTokenParams() forms come first, so that TypeScript infers their object's types.
   constructor(options: DataCenterStrategyOptions, verify: DataCenterVerifyFunctionWithTokenParams);
