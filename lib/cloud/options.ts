@@ -40,17 +40,12 @@ export interface StrategyOptionsBase extends CommonStrategyOptions {
 
 /** Checks the Cloud strategy's options; the caller's object is never changed. */
 export function resolveOptions(options: unknown) {
-  const common = resolveCommon(
-    options,
-    'cloud',
-    [
-      flags('skipEmails', 'includeUnverifiedEmails', 'fetchWorkspaces'),
-      listOf('workspaces', SLUG, "workspace slugs (letters, digits, '-', '_', '.')"),
-      [['minimumWorkspaceRole'], (v) => MINIMUM_ROLES.includes(v as MinimumWorkspaceRole), `must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`],
-      [Object.keys(ENDPOINTS), isEndpointURL, 'must be an absolute http(s) URL without credentials'],
-    ],
-    { minimumWorkspaceRole: 'member' },
-  );
+  const common = resolveCommon(options, 'cloud', [
+    flags('skipEmails', 'includeUnverifiedEmails', 'fetchWorkspaces'),
+    listOf('workspaces', SLUG, "workspace slugs (letters, digits, '-', '_', '.')"),
+    [['minimumWorkspaceRole'], (v) => MINIMUM_ROLES.includes(v as MinimumWorkspaceRole), `must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`],
+    [Object.keys(ENDPOINTS), isEndpointURL, 'must be an absolute http(s) URL without credentials'],
+  ], { minimumWorkspaceRole: 'member' });
   const { values } = common;
   const given = values['workspaces'] as string[] | undefined;
   const workspaces = given && [...new Map(given.map((w) => [w.toLowerCase(), w])).values()];

@@ -14,9 +14,8 @@ import type {
 /**
  * Passport strategy for signing in with Bitbucket Cloud (OAuth 2.0).
  *
- * After the code exchange it fetches `/2.0/user` and `/2.0/user/emails` concurrently and
- * hands the verify function a {@link Profile} whose `emails` hold confirmed addresses, the
- * primary first.
+ * After the code exchange it fetches `/2.0/user` and `/2.0/user/emails` concurrently and hands the verify function a
+ * {@link Profile} whose `emails` hold confirmed addresses, the primary first.
  *
  * @example
  * ```ts

@@ -10,17 +10,12 @@ const MAX_TARGETS = 20;
 
 /** Checks the Data Center strategy's options; the caller's object is never changed. */
 export function resolveDataCenterOptions(options: unknown) {
-  const common = resolveCommon(
-    options,
-    'datacenter',
-    [
-      flags('allowInsecureHTTP', 'trustEmail'),
-      [['avatarSize'], (v) => inRange(v, 16, 2048), 'must be a whole number of pixels from 16 to 2048'],
-      listOf('projects', PROJECT_KEY, 'project keys'),
-      listOf('repositories', REPOSITORY, "repositories as 'KEY/slug'"),
-    ],
-    { avatarSize: 64 },
-  );
+  const common = resolveCommon(options, 'datacenter', [
+    flags('allowInsecureHTTP', 'trustEmail'),
+    [['avatarSize'], (v) => inRange(v, 16, 2048), 'must be a whole number of pixels from 16 to 2048'],
+    listOf('projects', PROJECT_KEY, 'project keys'),
+    listOf('repositories', REPOSITORY, "repositories as 'KEY/slug'"),
+  ], { avatarSize: 64 });
   const { values } = common;
   const baseURL = checkBaseURL(values['baseURL'], values['allowInsecureHTTP'] === true);
   const list = (name: string): string[] => (values[name] as string[] | undefined) ?? [];
