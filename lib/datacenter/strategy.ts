@@ -104,16 +104,11 @@ function signedIn(response: HttpResponse): string {
   const header = response.headers['x-ausername'];
   const raw = typeof header === 'string' ? header.trim() : '';
   const fromHeader = raw === '' ? undefined : decoded(raw);
-  if (body !== '' && fromHeader !== undefined && fromHeader !== body) {
-    throw new BitbucketResponseError('Asking Bitbucket Data Center who signed in: its body and its X-AUSERNAME header name different users');
-  }
+  const failure = (problem: string): BitbucketResponseError => new BitbucketResponseError(`Asking Bitbucket Data Center who signed in: ${problem}`);
+  if (body !== '' && fromHeader !== undefined && fromHeader !== body) throw failure('its body and its X-AUSERNAME header name different users');
   const name = body || fromHeader;
-  if (!name || !USERNAME.test(name)) {
-    throw new BitbucketResponseError('Asking Bitbucket Data Center who signed in: it named no user (the token may not be accepted)');
-  }
-  if (isPathStep(name)) {
-    throw new BitbucketResponseError('Asking Bitbucket Data Center who signed in: it named a user that reads as a path (".", "..", "/" or "\\")');
-  }
+  if (!name || !USERNAME.test(name)) throw failure('it named no user (the token may not be accepted)');
+  if (isPathStep(name)) throw failure('it named a user that reads as a path (".", "..", "/" or "\\")');
   return name;
 }
 
