@@ -7,7 +7,7 @@ import {
   type DataCenterProfile,
   type DataCenterStrategyOptions,
 } from '../lib';
-import { absoluteAvatar } from '../lib/datacenter/profile';
+import { absoluteAvatar } from '../lib/datacenter/strategy';
 import { startBitbucketDataCenterEmulator, type BitbucketDataCenterEmulator, type DataCenterEmulatorOptions, type EmulatorFault } from '../lib/testing';
 import { expectNoSecrets } from './helpers/bitbucket';
 import { expectType, fakeRequest, run, type Outcome } from './helpers/passport';

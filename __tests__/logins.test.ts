@@ -9,7 +9,8 @@ import { AuthorizationError, InternalOAuthError, TokenError } from 'passport-oau
 import { BitbucketDataCenterStrategy, BitbucketNetworkError, BitbucketResponseError, Strategy, type StrategyOptions } from '../lib';
 import { ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, fixture, REFRESH_TOKEN, tokenBody } from './helpers/bitbucket';
 import { expectType, fakeRequest, run, signIn, type FakeRequest } from './helpers/passport';
-import { startServer, type TestServer } from './helpers/server';
+import { freePort, startServer, type TestServer } from './helpers/server';
+import { open } from '../lib/core/http';
 import { drained, until } from './helpers/wait';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -226,6 +227,16 @@ describe('the profile stage\'s connections', () => {
     expect(server!.requests.map((r) => r.url.split('?')[0]).sort()).toEqual(['/2.0/user', '/2.0/user/emails']);
   });
 
+  it('replace a kept-alive connection the API host closed while the exchange ran, without spending a retry', async () => {
+    server = await startServer((req, res) => user(req, res, ''), 150);
+    tokenHost = await startServer((_req, res) => void setTimeout(() => json(res, 200, tokenBody()), 400));
+    const strategy = cloud({ tokenURL: `${tokenHost.url}/token`, retries: 0 });
+    expectType((await signIn(strategy)).outcome, 'success');
+    // The API host drops the idle connections 150 ms after the first login; the second's exchange takes 400 ms.
+    expectType((await signIn(strategy)).outcome, 'success');
+    expect(server.requests).toHaveLength(4);
+  });
+
   it('are not opened on an app\'s agent, which may write the headers as it connects (proxy agents do)', async () => {
     let acceptedAtToken = -1;
     const agent = new Agent({ keepAlive: true });
@@ -255,6 +266,12 @@ describe('the profile stage\'s connections', () => {
     await until(() => Object.values(agent.sockets).every((sockets) => !sockets?.length), 'every connection back in the pool');
   });
 
+  it('with a custom header Node refuses to send, the login fails with a BitbucketNetworkError, and nothing is sent', async () => {
+    const strategy = await twoHosts(tokens, { customHeaders: { 'X-Trace': 'a\r\nInjected: 1' } });
+    expect(expectType((await signIn(strategy)).outcome, 'error').error).toBeInstanceOf(BitbucketNetworkError);
+    expect([...server!.requests, ...tokenHost!.requests]).toHaveLength(0);
+  });
+
   it('are not opened to the token endpoint\'s own host, whose connection is free again once the token is back', async () => {
     let acceptedAtToken = 0;
     await bitbucket({
@@ -267,6 +284,42 @@ describe('the profile stage\'s connections', () => {
     });
     expectType((await signIn(cloud())).outcome, 'success');
     expect(acceptedAtToken).toBe(1);
+  });
+});
+
+describe('requests that cannot go out', () => {
+
+  it('one sent on an aborted signal, or whose connection failed before it was sent, fails at once and goes nowhere', async () => {
+    await bitbucket();
+    const agent = new Agent();
+    const bounds = { timeout: 1000, maxBytes: 1000 };
+    try {
+      const controller = new AbortController();
+      controller.abort(new BitbucketNetworkError('the login ended', { cause: undefined }));
+      await expect(open('GET', `${server!.url}/2.0/user`, {}, agent).send({}, undefined, controller.signal, bounds)).rejects.toThrow('the login ended');
+      const refused = open('GET', `http://127.0.0.1:${await freePort()}/2.0/user`, {}, agent);
+      await until(() => refused.usable() === undefined, 'the refused connection');
+      await expect(refused.send({}, undefined, new AbortController().signal, bounds)).rejects.toBeInstanceOf(BitbucketNetworkError);
+      await drained();
+      expect(server!.requests).toHaveLength(0);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('a failed profile request ends its siblings: the next emails page is not asked for', async () => {
+    await bitbucket({
+      api: (req, res) => {
+        if (req.url?.startsWith('/2.0/user/emails')) {
+          const page = { values: [], next: `${server!.url}/2.0/user/emails?page=2` };
+          setTimeout(() => json(res, 200, page), 50);
+        } else json(res, 404, { type: 'error', error: { message: 'No such user' } });
+      },
+    });
+    const { outcome } = await signIn(cloud());
+    expectType(outcome, 'error');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(server!.requests.some((r) => r.url.includes('page=2'))).toBe(false);
   });
 });
 

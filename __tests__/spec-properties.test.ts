@@ -9,7 +9,7 @@ import type { ValidateFunction } from 'ajv';
 import fc from 'fast-check';
 import { BitbucketResponseError } from '../lib';
 import { orderEmails, parseEmailsPage, parseProfile, parsePermission, parseWorkspacesPage } from '../lib/cloud/profile';
-import { findUser, parseDataCenterUser, userJson } from '../lib/datacenter/profile';
+import { findUser, parseDataCenterUser, userJson } from '../lib/datacenter/strategy';
 import { at, cloud, cloudSchema, dc, dcSchema, forResponse, type Node, type Spec } from './helpers/specs';
 
 // Bounded: a few hundred bodies per property, the file in a few seconds.

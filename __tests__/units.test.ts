@@ -2,7 +2,7 @@
 import { BitbucketAPIError, BitbucketDataCenterStrategy, type DataCenterStrategyOptions } from '../lib';
 import type { HttpResponse } from '../lib/core/http';
 import { apiError, BitbucketError, redact, REDACTED } from '../lib/core/errors';
-import { findUser, parseDataCenterUser, userJson } from '../lib/datacenter/profile';
+import { findUser, parseDataCenterUser, userJson } from '../lib/datacenter/strategy';
 import { isPermitted, mergeWorkspaces, parsePermission, parseWorkspacesPage } from '../lib/cloud/profile';
 
 describe('workspace parsers', () => {

@@ -1,6 +1,6 @@
 import { flags, isEndpointURL, listOf, PREFIX, resolveCommon } from '../core/options';
 import type { CommonStrategyOptions } from '../core/types';
-import { pagedEndpoint } from './profile';
+import type { Product } from '../core/strategy';
 
 /** Bitbucket Cloud's endpoints, and the options that replace them. */
 const ENDPOINTS = {
@@ -38,22 +38,14 @@ export interface StrategyOptionsBase extends CommonStrategyOptions {
   includeUnverifiedEmails?: boolean | undefined;
 }
 
-/** What the Cloud strategy reads of its options, checked, with every default filled in. */
-export type CloudSettings = ReturnType<typeof resolveOptions>['settings'];
-
 /** Checks the Cloud strategy's options; the caller's object is never changed. */
 export function resolveOptions(options: unknown) {
-  const common = resolveCommon(
-    options,
-    'cloud',
-    [
-      flags('skipEmails', 'includeUnverifiedEmails', 'fetchWorkspaces'),
-      listOf('workspaces', SLUG, "workspace slugs (letters, digits, '-', '_', '.')"),
-      [['minimumWorkspaceRole'], (v) => MINIMUM_ROLES.includes(v as MinimumWorkspaceRole), `must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`],
-      [Object.keys(ENDPOINTS), isEndpointURL, 'must be an absolute http(s) URL without credentials'],
-    ],
-    { minimumWorkspaceRole: 'member' },
-  );
+  const common = resolveCommon(options, 'cloud', [
+    flags('skipEmails', 'includeUnverifiedEmails', 'fetchWorkspaces'),
+    listOf('workspaces', SLUG, "workspace slugs (letters, digits, '-', '_', '.')"),
+    [['minimumWorkspaceRole'], (v) => MINIMUM_ROLES.includes(v as MinimumWorkspaceRole), `must be ${MINIMUM_ROLES.map((r) => `'${r}'`).join(', ')}`],
+    [Object.keys(ENDPOINTS), isEndpointURL, 'must be an absolute http(s) URL without credentials'],
+  ], { minimumWorkspaceRole: 'member' });
   const { values } = common;
   const given = values['workspaces'] as string[] | undefined;
   const workspaces = given && [...new Map(given.map((w) => [w.toLowerCase(), w])).values()];
@@ -64,23 +56,27 @@ export function resolveOptions(options: unknown) {
     throw new TypeError(`${PREFIX} options.workspaces needs the profile: it cannot be combined with skipUserProfile`);
   }
   const url = (name: keyof typeof ENDPOINTS): string => (values[name] as string | undefined) ?? ENDPOINTS[name];
-  const workspacesBase = url('userWorkspacesURL').replace(/\/+$/, '');
-  return {
-    common,
-    settings: {
-      authorizationURL: url('authorizationURL'),
-      tokenURL: url('tokenURL'),
-      userProfileURL: url('userProfileURL'),
-      emails: pagedEndpoint(url('userEmailsURL')),
-      workspaceList: pagedEndpoint(url('userWorkspacesURL')),
-      /** The allowed workspace slugs (duplicates dropped, ignoring case), or undefined when sign-in is not restricted. */
-      workspaces,
-      // The user's role in one workspace: `<userWorkspacesURL>/<slug>/permission`.
-      permissionURLs: (workspaces ?? []).map((slug) => [slug, `${workspacesBase}/${encodeURIComponent(slug)}/permission`] as const),
-      minimumWorkspaceRole: values['minimumWorkspaceRole'] as MinimumWorkspaceRole,
-      fetchWorkspaces: values['fetchWorkspaces'] === true,
-      skipEmails: values['skipEmails'] === true,
-      includeUnverifiedEmails: values['includeUnverifiedEmails'] === true,
-    },
+  // A paginated endpoint's first page asks for 100 entries.
+  const paged = (name: keyof typeof ENDPOINTS): string => {
+    const first = new URL(url(name));
+    first.searchParams.set('pagelen', '100');
+    return first.href;
   };
+  const workspacesBase = url('userWorkspacesURL').replace(/\/+$/, '');
+  const settings = {
+    userProfileURL: url('userProfileURL'),
+    emails: paged('userEmailsURL'),
+    workspaceList: paged('userWorkspacesURL'),
+    /** The allowed workspace slugs (duplicates dropped, ignoring case), or undefined when sign-in is not restricted. */
+    workspaces,
+    // The user's role in one workspace: `<userWorkspacesURL>/<slug>/permission`.
+    permissionURLs: (workspaces ?? []).map((slug) => [slug, `${workspacesBase}/${encodeURIComponent(slug)}/permission`] as const),
+    minimumWorkspaceRole: values['minimumWorkspaceRole'] as MinimumWorkspaceRole,
+    fetchWorkspaces: values['fetchWorkspaces'] === true,
+    skipEmails: values['skipEmails'] === true,
+    includeUnverifiedEmails: values['includeUnverifiedEmails'] === true,
+  };
+  const ahead = [settings.userProfileURL, ...(settings.skipEmails ? [] : [settings.emails])];
+  const product: Product = { name: 'bitbucket', authorizationURL: url('authorizationURL'), tokenURL: url('tokenURL'), clientAuthentication: 'basic', ahead };
+  return { common, settings, product };
 }

@@ -1,4 +1,4 @@
-import { BitbucketResponseError, jsonBody, parseFailure } from '../core/errors';
+import { apiError, BitbucketResponseError, jsonBody, missingScopes, parseFailure } from '../core/errors';
 import type { HttpResponse } from '../core/http';
 import { httpURL, member, optionalString, parseJson, parseObject } from '../core/json';
 import type { MinimumWorkspaceRole } from './options';
@@ -11,6 +11,11 @@ const CREDENTIAL_PARAMETER =
   /^(access_token|refresh_token|id_token|token|code|code_verifier|client_secret|client_assertion|password|secret|api_key|apikey|jwt|signature|sig)$/i;
 /** Roles in rising order; `collaborator` (deprecated) ranks with `member`. A missing or unknown role ranks 0: it never permits. */
 const RANK: ReadonlyMap<string | undefined, number> = new Map([['collaborator', 1], ['member', 1], ['create-project', 2], ['owner', 3]]);
+const REFUSALS: Readonly<Record<MinimumWorkspaceRole, string>> = {
+  member: 'Only members of a permitted Bitbucket workspace may sign in.',
+  'create-project': 'Only members of a permitted Bitbucket workspace with the create-project role or higher may sign in.',
+  owner: 'Only owners of a permitted Bitbucket workspace may sign in.',
+};
 
 /** `object.links[name].href` as Bitbucket nests its links, when it is an absolute http(s) URL. */
 const link = (object: unknown, name: string): string | undefined => httpURL(optionalString(member(member(object, 'links'), name), 'href'));
@@ -48,64 +53,60 @@ function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) =
   if (!parsed.ok) throw parseFailure(what, 'Bitbucket did not answer JSON');
   const values = member(parsed.value, 'values');
   if (!Array.isArray(values)) throw parseFailure(what, 'the answer has no values list');
-  const entries = values.map((entry: unknown) => {
-    const value = parseValue(entry);
-    if (value === undefined) throw parseFailure(what, entryProblem);
-    return value;
-  });
+  const entries = values.map(parseValue).filter((value) => value !== undefined);
+  if (entries.length < values.length) throw parseFailure(what, entryProblem);
   const next = member(parsed.value, 'next');
   if (next !== undefined && next !== null && typeof next !== 'string') throw parseFailure(what, 'the next link is not a string');
   return { values: entries, next: next || undefined };
 }
 
-/** A paginated endpoint's first page: `pagelen=100`. */
-export function pagedEndpoint(url: string): string {
-  const first = new URL(url);
-  first.searchParams.set('pagelen', '100');
-  return first.href;
-}
-
-export interface PagedFetch<T> {
-  /** e.g. "user emails", used in error messages. */
-  what: string;
-  /** The first page's URL: `next` must keep its origin. */
-  endpoint: string;
-  get(url: string): Promise<HttpResponse>;
-  parse(body: string): Page<T>;
-  /** Turns a non-200 answer into an error (or, by returning a list, into a result). */
-  onError(response: HttpResponse, firstPage: boolean): T[] | Error;
-}
+/** What a request's answer is awaited from: `apiGet` under the login. */
+export type Get = (url: string) => Promise<HttpResponse>;
+type OnError<T> = (response: HttpResponse, firstPage: boolean) => T[] | Error;
 
 /**
  * Reads every page of a list, following `next` only on the endpoint's origin, without userinfo or a credential in its query,
  * never twice, for at most {@link MAX_PAGES} pages: a hostile `next` can neither carry the token elsewhere nor loop forever.
+ * `onError` turns a non-200 answer into an error, or (by returning a list) into the result.
  */
-export async function fetchAllPages<T>(request: PagedFetch<T>): Promise<T[]> {
+export async function fetchAllPages<T>(what: string, endpoint: string, get: Get, parse: (body: string) => Page<T>, onError: OnError<T>): Promise<T[]> {
   const unsafe = (problem: string): BitbucketResponseError =>
-    new BitbucketResponseError(`Failed to fetch ${request.what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
+    new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
   const seen = new Set<string>();
   const values: T[] = [];
-  const { origin } = new URL(request.endpoint);
-  for (let url = request.endpoint, page = 1; ; page += 1) {
+  const { origin } = new URL(endpoint);
+  for (let url = endpoint, page = 1; ; page += 1) {
     if (page > MAX_PAGES) throw unsafe(`more than ${MAX_PAGES} pages`);
     seen.add(url);
-    const response = await request.get(url);
+    const response = await get(url);
     if (response.status !== 200) {
-      const outcome = request.onError(response, page === 1);
+      const outcome = onError(response, page === 1);
       if (outcome instanceof Error) throw outcome;
       return outcome;
     }
-    const parsed = request.parse(response.body);
+    const parsed = parse(response.body);
     values.push(...parsed.values);
     if (parsed.next === undefined) return values;
-    if (!URL.canParse(parsed.next, request.endpoint)) throw unsafe('the next link is not a URL');
-    const next = new URL(parsed.next, request.endpoint);
+    if (!URL.canParse(parsed.next, endpoint)) throw unsafe('the next link is not a URL');
+    const next = new URL(parsed.next, endpoint);
     if (next.origin !== origin || next.username || next.password) throw unsafe("the next link leaves the endpoint's origin");
     // A credential in a URL ends up in logs and error messages: such a link is not followed.
     if ([...next.searchParams.keys()].some((name) => CREDENTIAL_PARAMETER.test(name))) throw unsafe('the next link carries a credential in its query');
     if (seen.has(next.href)) throw unsafe('the next link loops');
     url = next.href;
   }
+}
+
+/**
+ * One access check's answer (a workspace permission, a Data Center project or repository): a 200 is `read`, which throws for an
+ * answer about something else; a status in `denied` means the user cannot reach it (undefined); anything else is an error. With
+ * `scopeHint`, a 403 that names missing scopes is the consumer's problem, not the user's: an error naming the permission to tick.
+ */
+export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: string, read: (body: string) => T, denied: number[], scopeHint = false) {
+  const response = await answer;
+  if (response.status === 200) return read(response.body);
+  if (denied.includes(response.status) && !(scopeHint && response.status === 403 && missingScopes(response))) return undefined;
+  throw apiError(what, response, scopeHint);
 }
 
 /** One entry of `/2.0/user/emails` as Bitbucket sends it, checked. */
@@ -152,12 +153,13 @@ function workspaceOf(entry: unknown, administrator: boolean): BitbucketWorkspace
   return { slug, uuid: optionalString(workspace, 'uuid') ?? '', administrator, ...(name ? { name } : {}) };
 }
 
-/** Parses `GET /2.0/user/workspaces/{slug}/permission` (a `workspace_membership`). */
-export function parsePermission(body: string): BitbucketWorkspace {
+/** Parses `GET /2.0/user/workspaces/{slug}/permission` (a `workspace_membership`); with `slug`, an answer about another workspace is an error. */
+export function parsePermission(body: string, slug?: string): BitbucketWorkspace {
   const json = parseObject(body);
   const permission = optionalString(json, 'permission');
   const entry = workspaceOf(json, permission === 'owner');
   if (!entry) throw parseFailure('the workspace permission', 'the answer has no workspace slug');
+  if (slug !== undefined && entry.slug.toLowerCase() !== slug.toLowerCase()) throw parseFailure('the workspace permission', 'it is for another workspace');
   return permission ? { ...entry, permission: permission as WorkspaceRole } : entry;
 }
 
@@ -175,20 +177,21 @@ export function mergeWorkspaces(listed: readonly BitbucketWorkspace[], checked: 
   });
 }
 
-function inAllowed(memberships: readonly BitbucketWorkspace[], allowed: readonly string[]): BitbucketWorkspace[] {
-  const slugs = new Set(allowed.map((s) => s.toLowerCase()));
-  return memberships.filter((m) => slugs.has(m.slug.toLowerCase()));
-}
-
 /** True when one of the memberships is in an allowed workspace with at least the minimum role. */
 export function isPermitted(memberships: readonly BitbucketWorkspace[], allowed: readonly string[], minimumRole: MinimumWorkspaceRole): boolean {
   return inAllowed(memberships, allowed).some((m) => (RANK.get(m.permission) ?? 0) >= RANK.get(minimumRole)!);
 }
 
-/** Why a user was refused when an allowed workspace answered a role this package does not know (or none); else undefined. */
-export function unknownRoleMessage(memberships: readonly BitbucketWorkspace[], allowed: readonly string[]): string | undefined {
+/** Why the workspace rule refuses the user (naming a role this package does not know, or none), or undefined when it permits. */
+export function workspaceRefusal(memberships: readonly BitbucketWorkspace[], allowed: readonly string[], minimumRole: MinimumWorkspaceRole) {
+  if (isPermitted(memberships, allowed, minimumRole)) return undefined;
   const odd = inAllowed(memberships, allowed).find((m) => !RANK.has(m.permission));
-  if (!odd) return undefined;
+  if (!odd) return REFUSALS[minimumRole];
   if (odd.permission === undefined) return `Bitbucket reported no role in workspace ${odd.slug}.`;
   return `Bitbucket reported the role ${JSON.stringify(odd.permission.slice(0, 40))} in workspace ${odd.slug}, which this package does not know.`;
+}
+
+function inAllowed(memberships: readonly BitbucketWorkspace[], allowed: readonly string[]): BitbucketWorkspace[] {
+  const slugs = new Set(allowed.map((s) => s.toLowerCase()));
+  return memberships.filter((m) => slugs.has(m.slug.toLowerCase()));
 }

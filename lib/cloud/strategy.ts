@@ -1,44 +1,21 @@
-import { apiError, BitbucketResponseError, missingScopes } from '../core/errors';
+import { apiError } from '../core/errors';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
-import { type CloudSettings, type MinimumWorkspaceRole, resolveOptions } from './options';
+import { resolveOptions } from './options';
 import {
-  fetchAllPages,
-  isPermitted,
-  mergeWorkspaces,
-  orderEmails,
-  parseEmailsPage,
-  parsePermission,
-  parseProfile,
-  parseWorkspacesPage,
-  type RawEmail,
-  unknownRoleMessage,
+  accessAnswer, fetchAllPages, type Get, mergeWorkspaces, orderEmails, parseEmailsPage, parsePermission, parseProfile, parseWorkspacesPage, type RawEmail,
+  workspaceRefusal,
 } from './profile';
 import type {
-  BitbucketWorkspace,
-  Profile,
-  StrategyOptions,
-  StrategyOptionsWithRequest,
-  VerifyFunction,
-  VerifyFunctionWithParams,
-  VerifyFunctionWithRequest,
-  VerifyFunctionWithRequestAndParams,
-  VerifyFunctionWithRequestAndTokenParams,
-  VerifyFunctionWithTokenParams,
+  BitbucketWorkspace, Profile, StrategyOptions, StrategyOptionsWithRequest, VerifyFunction, VerifyFunctionWithParams, VerifyFunctionWithRequest,
+  VerifyFunctionWithRequestAndParams, VerifyFunctionWithRequestAndTokenParams, VerifyFunctionWithTokenParams,
 } from './types';
-
-const REFUSALS: Readonly<Record<MinimumWorkspaceRole, string>> = {
-  member: 'Only members of a permitted Bitbucket workspace may sign in.',
-  'create-project': 'Only members of a permitted Bitbucket workspace with the create-project role or higher may sign in.',
-  owner: 'Only owners of a permitted Bitbucket workspace may sign in.',
-};
 
 /**
  * Passport strategy for signing in with Bitbucket Cloud (OAuth 2.0).
  *
- * After the code exchange it fetches `/2.0/user` and `/2.0/user/emails` concurrently and
- * hands the verify function a {@link Profile} whose `emails` hold confirmed addresses, the
- * primary first.
+ * After the code exchange it fetches `/2.0/user` and `/2.0/user/emails` concurrently and hands the verify function a
+ * {@link Profile} whose `emails` hold confirmed addresses, the primary first.
  *
  * @example
  * ```ts
@@ -50,7 +27,7 @@ const REFUSALS: Readonly<Record<MinimumWorkspaceRole, string>> = {
  * ```
  */
 export class Strategy extends BitbucketStrategyBase<Profile> {
-  private readonly _settings: CloudSettings;
+  private readonly _settings: ReturnType<typeof resolveOptions>['settings'];
 
   // The withTokenParams() forms come first, so that TypeScript infers their object's types.
   constructor(options: StrategyOptions, verify: VerifyFunctionWithTokenParams);
@@ -61,78 +38,47 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
   constructor(options: StrategyOptionsWithRequest, verify: VerifyFunctionWithRequestAndParams);
   // Both are checked at run time: the options by resolveOptions(), the function by the base class.
   constructor(options: unknown, verify: unknown) {
-    const { common, settings } = resolveOptions(options);
-    const { authorizationURL, tokenURL } = settings;
-    const ahead = [settings.userProfileURL, ...(settings.skipEmails ? [] : [settings.emails])];
-    super(common, { name: 'bitbucket', authorizationURL, tokenURL, clientAuthentication: 'basic', ahead }, verify);
+    const { common, settings, product } = resolveOptions(options);
+    super(common, product, verify);
     this._settings = settings;
   }
 
-  protected async loadProfileParts(accessToken: string, login: Login): Promise<{ profile: Profile; refusal: Refusal | undefined }> {
+  protected async loadProfileParts(accessToken: string, login: Login): Promise<{ profile: Profile; refusal?: Refusal }> {
     const { skipEmails, workspaces: allowed, fetchWorkspaces, includeUnverifiedEmails, minimumWorkspaceRole } = this._settings;
-    const user = this.fetchUser(accessToken, login);
-    const emails = skipEmails ? Promise.resolve([]) : this.fetchEmails(accessToken, login);
-    const checked = allowed ? this.checkWorkspaces(accessToken, login) : undefined;
-    const listed = fetchWorkspaces ? this.fetchWorkspaces(accessToken, login) : undefined;
-    const [profile, rawEmails, memberships, all] = await Promise.all([user, emails, checked, listed]);
-    profile.emails = orderEmails(rawEmails, includeUnverifiedEmails);
-    if (all) profile.workspaces = mergeWorkspaces(all, memberships ?? []);
-    else if (memberships) profile.workspaces = memberships;
-    // The workspace rule: only what the permission requests found counts, never the listing's entries.
-    const refusal = allowed && !isPermitted(memberships ?? [], allowed, minimumWorkspaceRole)
-      ? { message: unknownRoleMessage(memberships ?? [], allowed) ?? REFUSALS[minimumWorkspaceRole], reason: 'workspace' }
-      : undefined;
-    return { profile, refusal };
-  }
-
-  /**
-   * The user's role in each listed workspace, all asked at once. A 403 or 404 means the user is
-   * not in that one; a 403 that names missing scopes is the consumer's problem, an error.
-   */
-  private async checkWorkspaces(accessToken: string, login: Login): Promise<BitbucketWorkspace[]> {
-    const answers = await Promise.all(
-      this._settings.permissionURLs.map(async ([slug, url]) => {
-        const response = await this._oauth2.apiGet(url, accessToken, login);
-        if (response.status === 200) {
-          const membership = parsePermission(response.body);
-          if (membership.slug.toLowerCase() !== slug.toLowerCase()) {
-            throw new BitbucketResponseError('Failed to parse the workspace permission: it is for another workspace');
-          }
-          return membership;
-        }
-        if ((response.status === 403 && !missingScopes(response)) || response.status === 404) return undefined;
-        throw apiError('Fetching the workspace permission', response, true);
+    const get: Get = (url) => this._oauth2.apiGet(url, accessToken, login);
+    const [profile, emails, memberships, listed] = await Promise.all([
+      get(this._settings.userProfileURL).then((response) => {
+        if (response.status !== 200) throw apiError('Fetching the user profile', response, true);
+        return parseProfile(response.body);
       }),
+      skipEmails ? [] : this.fetchEmails(get),
+      allowed ? this.checkWorkspaces(get) : [],
+      fetchWorkspaces
+        ? fetchAllPages('workspaces', this._settings.workspaceList, get, parseWorkspacesPage, (r) => apiError('Fetching the workspaces', r, true))
+        : undefined,
+    ]);
+    profile.emails = orderEmails(emails, includeUnverifiedEmails);
+    if (listed || allowed) profile.workspaces = listed ? mergeWorkspaces(listed, memberships) : memberships;
+    // The workspace rule: only what the permission requests found counts, never the listing's entries.
+    const message = allowed && workspaceRefusal(memberships, allowed, minimumWorkspaceRole);
+    return message ? { profile, refusal: { message, reason: 'workspace' } } : { profile };
+  }
+
+  /** The user's role in each allowed workspace, all asked at once; a 403 or 404 means the user is not in that one. */
+  private async checkWorkspaces(get: Get): Promise<BitbucketWorkspace[]> {
+    const answers = await Promise.all(
+      this._settings.permissionURLs.map(([slug, url]) =>
+        accessAnswer(get(url), 'Fetching the workspace permission', (body) => parsePermission(body, slug), [403, 404], true),
+      ),
     );
-    return answers.filter((m): m is BitbucketWorkspace => m !== undefined);
+    return answers.filter((m) => m !== undefined);
   }
 
-  private async fetchUser(accessToken: string, login: Login): Promise<Profile> {
-    const response = await this._oauth2.apiGet(this._settings.userProfileURL, accessToken, login);
-    if (response.status !== 200) throw apiError('Fetching the user profile', response, true);
-    return parseProfile(response.body);
-  }
-
-  private fetchEmails(accessToken: string, login: Login): Promise<RawEmail[]> {
-    return fetchAllPages({
-      what: 'user emails',
-      endpoint: this._settings.emails,
-      get: (url) => this._oauth2.apiGet(url, accessToken, login),
-      parse: parseEmailsPage,
-      // NOTE: Bitbucket answers 403 ("Your credentials lack one or more required privilege
-      // scopes") when the consumer lacks the Account: Email permission. The user can still
-      // sign in; the profile just has no addresses.
-      onError: (response, firstPage) => (response.status === 403 && firstPage ? [] : apiError('Fetching the user emails', response)),
-    });
-  }
-
-  private fetchWorkspaces(accessToken: string, login: Login): Promise<BitbucketWorkspace[]> {
-    return fetchAllPages({
-      what: 'workspaces',
-      endpoint: this._settings.workspaceList,
-      get: (page) => this._oauth2.apiGet(page, accessToken, login),
-      parse: parseWorkspacesPage,
-      onError: (response) => apiError('Fetching the workspaces', response, true),
-    });
+  private fetchEmails(get: Get): Promise<RawEmail[]> {
+    // NOTE: Bitbucket answers 403 ("Your credentials lack one or more required privilege scopes") when the consumer lacks the
+    // Account: Email permission. The user can still sign in; the profile just has no addresses.
+    return fetchAllPages('user emails', this._settings.emails, get, parseEmailsPage, (response, firstPage) =>
+      response.status === 403 && firstPage ? [] : apiError('Fetching the user emails', response),
+    );
   }
 }

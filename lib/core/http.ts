@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 import { BitbucketError, BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, safeURL } from './errors';
 
 export interface HttpResponse {
@@ -22,10 +23,10 @@ export interface Bounds {
  */
 export interface OpenRequest {
   /** Adds `headers` (a request opened ahead: its token), sends `body` and reads the answer; settles once. */
-  send(headers: http.OutgoingHttpHeaders, body: string | undefined, signal: AbortSignal, bounds: Bounds): Promise<HttpResponse>;
+  send(headers: Record<string, string>, body: string | undefined, signal: AbortSignal, bounds: Bounds): Promise<HttpResponse>;
   /** Drops the request unsent, with its connection. */
   cancel(): void;
-  /** The request, unless its connection failed or its headers went out before it was sent (then it is dropped). */
+  /** The request, unless its connection failed before it was sent (then it is dropped). */
   usable(): OpenRequest | undefined;
 }
 
@@ -45,29 +46,30 @@ function networkError(method: string, url: string, cause: unknown): BitbucketNet
  * login's deadline (the signal). It leaves no socket behind on failure.
  */
 export function open(method: 'GET' | 'POST', url: string, headers: http.OutgoingHttpHeaders, agent: http.Agent): OpenRequest {
-  let outgoing: http.ClientRequest | undefined;
+  let outgoing: http.ClientRequest;
+  try {
+    // Every URL here is http(s) without credentials (the options and page links are checked). Plain
+    // options are Node's fast path.
+    const { protocol, hostname, port, path } = urlToHttpOptions(new URL(url));
+    outgoing = (protocol === 'https:' ? https : http).request({ protocol, hostname, port, path, method, headers, agent });
+  } catch (cause) {
+    // An unparsable URL, or a header Node refuses to send.
+    const nothing = (): undefined => undefined;
+    return { send: () => Promise.reject(networkError(method, url, cause)), cancel: nothing, usable: nothing };
+  }
+  const request = outgoing;
   let early: unknown;
   let onError = (cause: unknown): void => void (early ??= cause);
   let hasSocket = false;
   let onSocket = (): void => void (hasSocket = true);
-  try {
-    // Every URL here is http(s) without credentials (the options and page links are checked). Plain
-    // options are Node's fast path; an IPv6 host loses its brackets.
-    const { protocol, hostname, port, pathname, search } = new URL(url);
-    const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-    outgoing = (protocol === 'https:' ? https : http).request({ protocol, hostname: host, port, path: `${pathname}${search}`, method, headers, agent });
-    outgoing.on('error', (cause) => onError(cause));
-    outgoing.once('socket', () => onSocket());
-  } catch (cause) {
-    early = cause; // an unparsable URL, or a header Node refuses to send
-  }
+  request.on('error', (cause) => onError(cause));
+  request.once('socket', () => onSocket());
   const send: OpenRequest['send'] = (extra, body, signal, { timeout, maxBytes }) =>
     new Promise<HttpResponse>((resolve, reject) => {
-      if (signal.aborted || !outgoing || early !== undefined) {
-        outgoing?.destroy();
+      if (signal.aborted || early !== undefined) {
+        request.destroy();
         return reject(signal.aborted ? abortedError(method, url, signal) : networkError(method, url, early));
       }
-      const request = outgoing;
       let timer: NodeJS.Timeout | undefined;
       let settled = false;
       const settle = (error: Error | undefined, response?: HttpResponse): void => {
@@ -98,22 +100,19 @@ export function open(method: 'GET' | 'POST', url: string, headers: http.Outgoing
         let size = 0;
         incoming.on('data', (chunk: Buffer) => ((size += chunk.length) > maxBytes ? tooLarge() : chunks.push(chunk)));
         incoming.on('end', () => {
-          settle(undefined, { url, status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString() });
+          settle(undefined, { url, status: Number(incoming.statusCode), headers: incoming.headers, body: Buffer.concat(chunks).toString() });
         });
         incoming.on('error', fail);
         incoming.on('close', () => incoming.complete || fail(new Error('connection closed before the response ended')));
       });
-      try {
-        for (const [name, value] of Object.entries(extra)) if (value !== undefined) request.setHeader(name, value);
-      } catch (cause) {
-        return fail(cause);
-      }
+      // Only a checked token comes here (the other headers were given to Node when it was made).
+      for (const [name, value] of Object.entries(extra)) request.setHeader(name, value);
       request.end(body);
     });
-  const request: OpenRequest = {
+  const opened: OpenRequest = {
     send,
-    cancel: () => outgoing?.destroy(),
-    usable: () => (early === undefined && outgoing?.headersSent === false ? request : void request.cancel()),
+    cancel: () => void request.destroy(),
+    usable: () => (early === undefined ? opened : void request.destroy()),
   };
-  return request;
+  return opened;
 }
