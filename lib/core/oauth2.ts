@@ -39,7 +39,6 @@ export const IDLE_TIMEOUT = 4 * 60_000;
 export const MAX_SOCKETS = 128;
 
 type TokenResult = { accessToken: string; refreshToken: string | undefined; results: Record<string, unknown> };
-const clientSecrets = new WeakMap<object, string>();
 
 /**
  * node-oauth's `OAuth2` (for its constructor signature and authorize URL), with every request made
@@ -65,6 +64,10 @@ export class BitbucketOAuth2 extends OAuth2 {
     limits?: Partial<ClientLimits>,
   ) {
     super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
+    // The secret lives in this closure, not in a property's value (`_clientSecret` still reads and sets it).
+    let secret = clientSecret;
+    const set = (value: unknown): void => void (secret = typeof value === 'string' ? value : '');
+    Object.defineProperty(this, '_clientSecret', { enumerable: false, get: () => secret, set });
     this.limits = { timeout: DEFAULT_TIMEOUT, maxBytes: MAX_RESPONSE_BYTES, retries: DEFAULT_RETRIES, clientAuthentication: 'basic', ...limits };
     // node-oauth's own get(), should an app call it: the token in the header, never the URL.
     this.useAuthorizationHeaderforGET(true);
@@ -248,13 +251,3 @@ export class BodyAuthenticatedOAuth2 extends BitbucketOAuth2 {
     super(id, secret, base, authorize, token, headers, { ...limits, clientAuthentication: 'body' });
   }
 }
-
-Object.defineProperty(BitbucketOAuth2.prototype, '_clientSecret', {
-  configurable: true,
-  get(this: object): string {
-    return clientSecrets.get(this) ?? '';
-  },
-  set(this: object, value: unknown) {
-    clientSecrets.set(this, typeof value === 'string' ? value : '');
-  },
-});
