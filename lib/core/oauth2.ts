@@ -175,7 +175,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     login?.secrets.push(code, ...(verifier ? [verifier] : []));
     const exchange = this.requestToken(code, extra, login?.signal ?? this.closing.signal);
     // The profile stage's first connections open while Bitbucket answers the exchange.
-    if (login && this.opensAhead()) {
+    if (login && login.ahead.length > 0 && this.opensAhead()) {
       for (const url of new Set(login.ahead)) login.opened.set(url, this.open('GET', url));
     }
     exchange.then(
