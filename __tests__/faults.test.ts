@@ -12,9 +12,10 @@ import { startBitbucketEmulator, type BitbucketEmulator, type EmulatorEndpoint, 
 import { expectType, run, fakeRequest, type Outcome } from './helpers/passport';
 import { until } from './helpers/wait';
 
-// Long enough for the healthy loopback requests of a login on a busy machine, short enough that
-// the stall and drip cases (each waits the login deadline, 3 × TIMEOUT) stay cheap.
-const TIMEOUT = 150;
+// Long enough for the healthy loopback requests of a login on a busy machine, and for the login
+// deadline (3 × TIMEOUT) to hold a 5xx's two retries (pauses of up to 150 and 300 ms) whatever the
+// jitter draws; short enough that the stall and drip cases (each waits that deadline) stay cheap.
+const TIMEOUT = 300;
 const CALLBACK = 'https://app.example.com/auth/bitbucket/callback';
 
 type Expectation = { outcome: 'error'; type: Function; code?: string } | { outcome: 'success'; emails: number };

@@ -261,11 +261,12 @@ describe('userProfile against a real server on 127.0.0.1', () => {
       /* never answers */
     });
     const started = Date.now();
-    const { error } = await loadProfile(strategyWith({ ...endpoints(server.url), timeout: 150 }).strategy);
+    // The deadline (800 ms) holds the first try (400 ms) and the pause (at most 150 ms), whatever the jitter draws.
+    const { error } = await loadProfile(strategyWith({ ...endpoints(server.url), timeout: 400 }).strategy);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(error).toBeInstanceOf(BitbucketTimeoutError);
-    expect(error).toMatchObject({ code: 'BITBUCKET_TIMEOUT', limit: 'login', timeout: 300, message: expect.stringMatching(/deadline of 300 ms/) as unknown });
-    // 150 ms, a pause, 150 ms again: the stalled user request was sent twice.
+    expect(error).toMatchObject({ code: 'BITBUCKET_TIMEOUT', limit: 'login', timeout: 800, message: expect.stringMatching(/deadline of 800 ms/) as unknown });
+    // 400 ms, a pause, then again until the deadline: the stalled user request was sent twice.
     expect(server.requests.filter((r) => r.url === '/2.0/user')).toHaveLength(2);
     await until(() => server!.openSockets() === 0, 'the stalled sockets to close');
   });
