@@ -205,8 +205,7 @@ describe('the README\'s Data Center section', () => {
       BITBUCKET_DC_URL: dc.baseURL,
       BITBUCKET_DC_CLIENT_ID: dc.clientID,
       BITBUCKET_DC_CLIENT_SECRET: dc.clientSecret,
-      // The emulator speaks http: the one option a development instance adds.
-      DATA_CENTER_EMULATOR_OPTIONS: JSON.stringify({ allowInsecureHTTP: true }),
+      BITBUCKET_DC_ALLOW_INSECURE_HTTP: 'true',
     });
     child = running.child;
     await running.ready;

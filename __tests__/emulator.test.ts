@@ -494,7 +494,7 @@ describe('npx passport-bitbucket-auth emulator', () => {
 
   it('starts the Data Center emulator with --datacenter, with the variables the demo reads', async () => {
     const env = await command('--datacenter', '--port', '0', '--callback', 'http://localhost:3000/auth/bitbucket-dc/callback');
-    expect(Object.keys(env)).toEqual(['BITBUCKET_DC_URL', 'BITBUCKET_DC_CLIENT_ID', 'BITBUCKET_DC_CLIENT_SECRET']);
+    expect(Object.keys(env)).toEqual(['BITBUCKET_DC_URL', 'BITBUCKET_DC_CLIENT_ID', 'BITBUCKET_DC_CLIENT_SECRET', 'BITBUCKET_DC_ALLOW_INSECURE_HTTP']);
     const who = await fetch(`${env['BITBUCKET_DC_URL']}/plugins/servlet/applinks/whoami`);
     expect(who.status).toBe(200);
   }, 30_000);

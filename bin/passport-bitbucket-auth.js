@@ -36,6 +36,8 @@ async function run(args, print) {
     print(`export BITBUCKET_DC_URL=${dc.url}`);
     print(`export BITBUCKET_DC_CLIENT_ID=${dc.clientID}`);
     print(`export BITBUCKET_DC_CLIENT_SECRET=${dc.clientSecret}`);
+    // The emulator speaks http: the app allows it only when told so.
+    print('export BITBUCKET_DC_ALLOW_INSECURE_HTTP=true');
     return dc;
   }
   const cloud = await startBitbucketEmulator(options);

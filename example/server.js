@@ -12,7 +12,8 @@
  *   BITBUCKET_DC_URL, BITBUCKET_DC_CLIENT_ID, BITBUCKET_DC_CLIENT_SECRET: also sign in with
  *              this Bitbucket Data Center (an incoming application link whose Redirect URL is
  *              $BASE_URL/auth/bitbucket-dc/callback); with the emulator and none of them, the
- *              local Data Center emulator is offered beside the Cloud one
+ *              local Data Center emulator is offered beside the Cloud one;
+ *              BITBUCKET_DC_ALLOW_INSECURE_HTTP=true for an http: one (the emulator)
  */
 const { createApp } = require('./app');
 const { createSessionStore } = require('./session-store');
@@ -75,7 +76,7 @@ async function main() {
       baseURL: process.env.BITBUCKET_DC_URL,
       clientID: process.env.BITBUCKET_DC_CLIENT_ID,
       clientSecret: process.env.BITBUCKET_DC_CLIENT_SECRET,
-      allowInsecureHTTP: process.env.BITBUCKET_DC_URL.startsWith('http:'),
+      allowInsecureHTTP: process.env.BITBUCKET_DC_ALLOW_INSECURE_HTTP === 'true',
     };
     console.log(`Also signing in with Bitbucket Data Center at ${process.env.BITBUCKET_DC_URL}; its Redirect URL must be ${baseURL}/auth/bitbucket-dc/callback`);
   } else if (config.emulator) {

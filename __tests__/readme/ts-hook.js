@@ -1,6 +1,5 @@
 // Loaded with `node -r` by readme.test.ts: lets the child process require the package's
-// TypeScript source as an app requires the package (see emulated-package.js), so a README
-// block runs exactly as written.
+// TypeScript source as an app requires the package, so a README block runs exactly as written.
 const Module = require('node:module');
 const path = require('node:path');
 const ts = require('typescript');
@@ -14,7 +13,7 @@ require.extensions['.ts'] = (module, filename) => {
 
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
-  if (request === 'passport-bitbucket-auth') return path.join(__dirname, 'emulated-package.js');
+  if (request === 'passport-bitbucket-auth') return path.join(ROOT, 'lib', 'index.ts');
   if (request === 'passport-bitbucket-auth/testing') return path.join(ROOT, 'lib', 'testing', 'index.ts');
   return resolve.call(this, request, ...rest);
 };
