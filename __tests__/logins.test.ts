@@ -73,6 +73,23 @@ describe('the one-use state', () => {
     expectType(await run(strategy, fakeRequest({ code: 'the-code', state: victim.state }, victim.session)), 'success');
   });
 
+  it.each([
+    ['with PKCE (the default)', {}],
+    ['without PKCE', { pkce: false }],
+    ['under a sessionKey of its own', { sessionKey: 'bitbucket-login' }],
+  ])('is not spent by a callback with a wrong state in the user\'s own session, %s', async (_label, extra) => {
+    await bitbucket();
+    const strategy = cloud(extra as Partial<StrategyOptions>);
+    const { session, state } = await authorize(strategy);
+    // A forged link opened in the user's browser while the real login is under way.
+    const forged = expectType(await run(strategy, fakeRequest({ code: 'junk', state: 'not-the-state' }, session)), 'fail');
+    expect(forged).toMatchObject({ status: 403, challenge: { message: 'Invalid authorization request state.' } });
+    const missing = expectType(await run(strategy, fakeRequest({ code: 'junk' }, session)), 'fail');
+    expect(missing.status).toBe(403);
+    expectType(await run(strategy, fakeRequest({ code: 'the-code', state }, session)), 'success');
+    expect(server!.requests.filter((r) => r.url === '/token')).toHaveLength(1);
+  });
+
   it('guards states delivered in a POST body: of two concurrent form-post callbacks with one state, one signs in', async () => {
     await bitbucket();
     const strategy = cloud();

@@ -9,7 +9,7 @@ import {
   TokenError,
 } from 'passport-oauth2';
 import { BitbucketError, redact } from './errors';
-import { isJsonObject } from './json';
+import { isJsonObject, member } from './json';
 import { BitbucketOAuth2, BodyAuthenticatedOAuth2, LOGIN, type Login } from './oauth2';
 import { type CommonOptions, LOGIN_TIMEOUTS } from './options';
 import type { RefreshedTokens, TokenParams } from './types';
@@ -80,7 +80,9 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     // Only on another host than the token endpoint's: that one's connection is free again once the token is back.
     const tokenOrigin = new URL(tokenURL).origin;
     this._ahead = resolved.maySkipProfile ? [] : (product.ahead ?? []).filter((url) => new URL(url).origin !== tokenOrigin);
-    this.guardStates();
+    // The session store passport-oauth2 builds when the app gives none keeps the state under this key.
+    const { sessionKey = `oauth2:${new URL(authorizationURL).hostname}`, store } = resolved.passThrough;
+    this.guardStates(store === undefined && typeof sessionKey === 'string' ? sessionKey : undefined);
   }
 
   /** Loads the product's profile, and whether the user may not sign in, every request under `login`. */
@@ -205,19 +207,29 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
    * NOTE: passport-oauth2 keeps its store in `_stateStore` and reads its methods' arity: the guard
    * wraps it there, keeping each arity.
    */
-  private guardStates(): void {
+  private guardStates(sessionKey: string | undefined): void {
     const holder = this as unknown as { _stateStore: StateStore };
     const inner = holder._stateStore as StateStore & { verify(...args: unknown[]): void; store(...args: unknown[]): void };
+    const invalid = { message: 'Invalid authorization request state.' };
     const claimed = (state: unknown, callback: StoreCallback): StoreCallback => (err, ok, info) => {
-      if (!err && ok && typeof state === 'string' && state !== '' && !this.claim(state)) {
-        return callback(null, false, { message: 'Invalid authorization request state.' });
-      }
+      if (!err && ok && typeof state === 'string' && state !== '' && !this.claim(state)) return callback(null, false, invalid);
       callback(err, ok, info);
+    };
+    // NOTE: passport-oauth2's session stores drop the session's state before comparing it, so a
+    // callback with a wrong state (a forged link opened in the user's browser) would spend the
+    // real one: a state that is not the session's is refused first, leaving the session as it is.
+    const held = (req: unknown): unknown => {
+      const saved = member(member(member(req, 'session'), sessionKey ?? ''), 'state');
+      return isJsonObject(saved) ? saved['handle'] : saved; // PKCE keeps { handle, code_verifier }
     };
     const verify =
       inner.verify.length === 4
         ? (req: unknown, state: unknown, meta: unknown, callback: StoreCallback) => inner.verify(req, state, meta, claimed(state, callback))
-        : (req: unknown, state: unknown, callback: StoreCallback) => inner.verify(req, state, claimed(state, callback));
+        : (req: unknown, state: unknown, callback: StoreCallback) => {
+            const expected = sessionKey === undefined ? undefined : held(req);
+            if (typeof expected === 'string' && expected !== state) return callback(null, false, invalid);
+            inner.verify(req, state, claimed(state, callback));
+          };
     holder._stateStore = { store: inner.store.bind(inner), verify } as unknown as StateStore;
   }
 
