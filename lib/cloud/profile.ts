@@ -1,4 +1,4 @@
-import { apiError, BitbucketResponseError, jsonBody, missingScopes, parseFailure } from '../core/errors';
+import { BitbucketResponseError, type Get, jsonBody, parseFailure } from '../core/errors';
 import type { HttpResponse } from '../core/http';
 import { httpURL, member, optionalString, parseJson, parseObject } from '../core/json';
 import type { MinimumWorkspaceRole } from './options';
@@ -60,8 +60,6 @@ function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) =
   return { values: entries, next: next || undefined };
 }
 
-/** What a request's answer is awaited from: `apiGet` under the login. */
-export type Get = (url: string) => Promise<HttpResponse>;
 type OnError<T> = (response: HttpResponse, firstPage: boolean) => T[] | Error;
 
 /**
@@ -95,18 +93,6 @@ export async function fetchAllPages<T>(what: string, endpoint: string, get: Get,
     if (seen.has(next.href)) throw unsafe('the next link loops');
     url = next.href;
   }
-}
-
-/**
- * One access check's answer (a workspace permission, a Data Center project or repository): a 200 is `read`, which throws for an
- * answer about something else; a status in `denied` means the user cannot reach it (undefined); anything else is an error. With
- * `scopeHint`, a 403 that names missing scopes is the consumer's problem, not the user's: an error naming the permission to tick.
- */
-export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: string, read: (body: string) => T, denied: number[], scopeHint = false) {
-  const response = await answer;
-  if (response.status === 200) return read(response.body);
-  if (denied.includes(response.status) && !(scopeHint && response.status === 403 && missingScopes(response))) return undefined;
-  throw apiError(what, response, scopeHint);
 }
 
 /** One entry of `/2.0/user/emails` as Bitbucket sends it, checked. */

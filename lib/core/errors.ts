@@ -140,6 +140,21 @@ export function apiError(what: string, response: HttpResponse, scopeHint = false
   return new BitbucketAPIError(message, { status, body, bitbucketMessage });
 }
 
+/** What a request's answer is awaited from: `apiGet` under the login. */
+export type Get = (url: string) => Promise<HttpResponse>;
+
+/**
+ * One access check's answer (a workspace permission, a Data Center project or repository): a 200 is `read`, which throws for an
+ * answer about something else; a status in `denied` means the user cannot reach it (undefined); anything else is an error. With
+ * `scopeHint`, a 403 that names missing scopes is the consumer's problem, not the user's: an error naming the permission to tick.
+ */
+export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: string, read: (body: string) => T, denied: number[], scopeHint = false) {
+  const response = await answer;
+  if (response.status === 200) return read(response.body);
+  if (denied.includes(response.status) && !(scopeHint && response.status === 403 && missingScopes(response))) return undefined;
+  throw apiError(what, response, scopeHint);
+}
+
 /** The token endpoint's answer: its OAuth error body as passport-oauth2's `TokenError`, or {@link apiError}. */
 export function tokenError(what: string, response: HttpResponse): Error {
   const json = parseObject(response.body);
@@ -149,7 +164,7 @@ export function tokenError(what: string, response: HttpResponse): Error {
 }
 
 /** The scopes a 403 says the token lacks (`error.detail.required`, `fixtures/error-scope.json`), not a refusal of the resource. */
-export function missingScopes(response: HttpResponse): unknown[] | undefined {
+function missingScopes(response: HttpResponse): unknown[] | undefined {
   const required = member(member(member(parseObject(response.body), 'error'), 'detail'), 'required');
   return Array.isArray(required) ? required : undefined;
 }
