@@ -202,20 +202,12 @@ export function formEncode(text: string): string {
   return new URLSearchParams([['', text]]).toString().slice(1);
 }
 
-/** encodeURIComponent, or the text as it is when it is not well-formed UTF-16 (a lone surrogate, which encodeURIComponent throws on). */
-function uriEncode(text: string): string {
-  try {
-    return encodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
 /** The forms of each secret something may echo (as sent, URL-encoded, form-encoded, JSON-escaped), longest first. */
 function variants(secrets: ReadonlyArray<string | undefined>): string[] {
   const forms = secrets.flatMap((secret) => {
     if (!secret || secret.length < MIN_SECRET_LENGTH) return [];
-    const uri = uriEncode(secret);
+    // encodeURIComponent throws on a lone surrogate (not well-formed UTF-16): such a secret is kept as it is.
+    const uri = /\p{Cs}/u.test(secret) ? secret : encodeURIComponent(secret);
     return [secret, uri, uri.replace(/%20/g, '+'), formEncode(secret), JSON.stringify(secret).slice(1, -1)];
   });
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
