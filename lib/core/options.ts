@@ -1,4 +1,5 @@
 import type { Agent, OutgoingHttpHeaders } from 'node:http';
+import type { StateStore } from 'passport-oauth2';
 import { isJsonObject, parseHttpURL } from './json';
 
 /** The package version, sent in the default User-Agent. A test keeps it equal to package.json. */
@@ -13,26 +14,6 @@ export const LOGIN_TIMEOUTS = 3;
 export const PREFIX = 'passport-bitbucket-auth:';
 const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
 const MAX_RETRIES = 5;
-
-/** The options both strategies share, checked, with every default filled in. */
-export interface CommonOptions {
-  clientID: string;
-  clientSecret: string;
-  state: boolean;
-  passReqToCallback: boolean;
-  timeout: number;
-  retries: number;
-  pkce: false | 'S256' | 'plain';
-  headers: OutgoingHttpHeaders;
-  /** The app's own agent, or undefined for the strategy's own pool. */
-  agent: Agent | undefined;
-  /** The callback URLs a login may name: `callbackURL` and `callbackURLs`. */
-  callbackURLs: string[];
-  /** `skipUserProfile` is set to anything but `false`. */
-  maySkipProfile: boolean;
-  /** Options handed to passport-oauth2 as given. */
-  passThrough: Record<string, unknown>;
-}
 
 /** Each product's own option names, and where its credentials are shown (for the message when one is missing). */
 const PRODUCTS = {
@@ -100,12 +81,7 @@ const COMMON_CHECKS: readonly Check[] = [
  * Checks the shared options, then the product's `checks`: each problem is a TypeError (a RangeError for a timeout out of range)
  * naming the option but never echoing its value, which may be a misplaced secret. `values` holds the options, defaults filled in.
  */
-export function resolveCommon(
-  input: unknown,
-  product: keyof typeof PRODUCTS,
-  checks: readonly Check[],
-  defaults: Record<string, unknown> = {},
-): CommonOptions & { values: Record<string, unknown> } {
+export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, checks: readonly Check[], defaults: Record<string, unknown> = {}) {
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
   const own = PRODUCTS[product];
   const other = PRODUCTS[product === 'cloud' ? 'datacenter' : 'cloud'];
@@ -115,9 +91,7 @@ export function resolveCommon(
   checkNames(input, ['clientID', 'clientSecret', 'authorizationURL', 'tokenURL', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names]);
   for (const [key, label] of [['clientID', own.id], ['clientSecret', own.secret]] as const) {
     const value = input[key];
-    if (typeof value !== 'string' || value.trim() === '') {
-      throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${own.where}`);
-    }
+    if (typeof value !== 'string' || value.trim() === '') throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${own.where}`);
   }
   const given: Record<string, unknown> = { ...input };
   const shared = { timeout: DEFAULT_TIMEOUT, retries: DEFAULT_RETRIES, userAgent: `passport-bitbucket-auth/${VERSION}`, customHeaders: {}, callbackURLs: [] };
@@ -134,7 +108,6 @@ export function resolveCommon(
   const passThrough = Object.fromEntries(
     Object.entries(input).filter(([key, value]) => value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)),
   );
-  const callbackURL = input['callbackURL'] as string | undefined;
   return {
     values: given,
     clientID: input['clientID'] as string,
@@ -143,23 +116,22 @@ export function resolveCommon(
     passReqToCallback: input['passReqToCallback'] === true,
     timeout,
     retries: given['retries'] as number,
-    pkce: resolvePkce(input['pkce'] as boolean | 'S256' | 'plain' | undefined, state, input['store'] as PkceStore | undefined),
+    pkce: resolvePkce(input['pkce'], state, input['store'] as StateStore | undefined),
+    // The app's own agent, or undefined for the strategy's own pool.
     agent: input['agent'] as Agent | undefined,
     headers: { ...(given['customHeaders'] as OutgoingHttpHeaders), 'User-Agent': given['userAgent'] as string },
-    callbackURLs: [...(callbackURL === undefined ? [] : [callbackURL]), ...(given['callbackURLs'] as string[])],
+    callbackURLs: [input['callbackURL'], ...(given['callbackURLs'] as string[])].filter((url) => typeof url === 'string'),
     maySkipProfile: input['skipUserProfile'] !== undefined && input['skipUserProfile'] !== false,
     passThrough,
   };
 }
-
-type PkceStore = { store: { length: number } };
 
 /**
  * PKCE is on (S256) by default, as RFC 9700 asks, wherever the verifier can be kept: the session (`state`) or a `store` whose
  * `store()` takes it (passport-oauth2 passes it only to a five-argument `store(req, verifier, state, meta, callback)`).
  * With `state: false` and no store it stays off unless asked for, and asking is an error.
  */
-function resolvePkce(value: boolean | 'S256' | 'plain' | undefined, state: boolean, store: PkceStore | undefined): CommonOptions['pkce'] {
+function resolvePkce(value: unknown, state: boolean, store: StateStore | undefined) {
   if (value === false) return false;
   if (store !== undefined && store.store.length !== 5) {
     throw new TypeError(
@@ -174,15 +146,16 @@ function resolvePkce(value: boolean | 'S256' | 'plain' | undefined, state: boole
   return value === 'plain' ? 'plain' : 'S256';
 }
 
+/** The options both strategies share, checked, with every default filled in. */
+export type CommonOptions = ReturnType<typeof resolveCommon>;
+
 /** A name that nearly is an option's (`clientId`, `client_secret`, `clientSecretKey`, `timout`) is a TypeError naming it; other names pass. */
 function checkNames(input: Record<string, unknown>, known: readonly string[]): void {
   for (const name of Object.keys(input).filter((key) => !known.includes(key))) {
     const a = name.toLowerCase().replace(/[^a-z]/g, '');
     const meant = known.find((candidate) => {
       const b = candidate.toLowerCase();
-      if (a === b) return true;
-      if (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3) return true;
-      return b.length >= 6 && near(a, b, 2);
+      return a === b || (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3) || (b.length >= 6 && near(a, b, 2));
     });
     if (meant) throw new TypeError(`${PREFIX} options.${name} is not an option: did you mean ${meant}?`);
   }
