@@ -1,6 +1,6 @@
 import { BitbucketResponseError, type Get, jsonBody, parseFailure } from '../core/errors';
 import type { HttpResponse } from '../core/http';
-import { httpURL, member, optionalString, parseJson, parseObject } from '../core/json';
+import { httpURL, member, optionalString, parseObject } from '../core/json';
 import type { MinimumWorkspaceRole } from './options';
 import type { BitbucketEmail, BitbucketWorkspace, Profile, WorkspaceRole } from './types';
 
@@ -49,13 +49,12 @@ export type Page<T> = { values: T[]; next: string | undefined };
 
 /** Parses one page of a paginated list (`{ values: [...], next? }`); `parseValue` returns undefined for an entry it cannot read. */
 function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) => T | undefined, entryProblem: string): Page<T> {
-  const parsed = parseJson(body);
-  if (!parsed.ok) throw parseFailure(what, 'Bitbucket did not answer JSON');
-  const values = member(parsed.value, 'values');
+  const json = jsonBody(body, what);
+  const values = json['values'];
   if (!Array.isArray(values)) throw parseFailure(what, 'the answer has no values list');
   const entries = values.map(parseValue).filter((value) => value !== undefined);
   if (entries.length < values.length) throw parseFailure(what, entryProblem);
-  const next = member(parsed.value, 'next');
+  const next = json['next'];
   if (next !== undefined && next !== null && typeof next !== 'string') throw parseFailure(what, 'the next link is not a string');
   return { values: entries, next: next || undefined };
 }

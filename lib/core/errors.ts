@@ -174,15 +174,11 @@ function missingScopes(response: HttpResponse): unknown[] | undefined {
  * or a short text/plain body (the 429 rate-limit answer). HTML pages are never quoted.
  */
 function messageFromBody(json: JsonObject | undefined, body: string, contentType: string | undefined): string | undefined {
-  if (json) {
-    const error = json['error'];
-    const errors = json['errors'];
-    const message = isJsonObject(error) ? optionalString(error, 'message') : optionalString(Array.isArray(errors) ? errors[0] : undefined, 'message');
-    const text = message || optionalString(json, 'error_description') || (typeof error === 'string' ? error : undefined);
-    return text ? text.slice(0, MAX_TEXT_MESSAGE) : undefined;
-  }
   const text = body.trim();
-  return (contentType ?? '').toLowerCase().startsWith('text/plain') && text && text.length <= MAX_TEXT_MESSAGE ? text : undefined;
+  if (!json) return (contentType ?? '').toLowerCase().startsWith('text/plain') && text && text.length <= MAX_TEXT_MESSAGE ? text : undefined;
+  const errors = json['errors'];
+  const message = optionalString(json['error'], 'message') || optionalString(Array.isArray(errors) ? errors[0] : undefined, 'message');
+  return (message || optionalString(json, 'error_description') || optionalString(json, 'error'))?.slice(0, MAX_TEXT_MESSAGE) || undefined;
 }
 
 /** A URL for a message: origin and path only, so that no query value (a secret, say) is repeated. */
@@ -232,7 +228,8 @@ export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>):
     seen.add(node);
     for (const key of Reflect.ownKeys(node)) {
       const descriptor = Object.getOwnPropertyDescriptor(node, key);
-      if (!descriptor || !('value' in descriptor) || !descriptor.writable) continue;
+      // Getters (no `writable`) and read-only values are left alone.
+      if (!descriptor?.writable) continue;
       const next = visit(descriptor.value);
       if (next !== descriptor.value) (node as Record<PropertyKey, unknown>)[key] = next;
     }

@@ -47,11 +47,8 @@ export const inRange = (value: unknown, min: number, max: number): boolean => Nu
 export const flags = (...names: string[]): Check => [names, (value) => typeof value === 'boolean', 'must be true or false'];
 
 /** A check that `name` is a non-empty array of strings that match `pattern`. */
-export const listOf = (name: string, pattern: RegExp, what: string): Check => [
-  [name],
-  (value) => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v)),
-  `must be a non-empty array of ${what}`,
-];
+export const listOf = (name: string, pattern: RegExp, what: string): Check =>
+  [[name], (value) => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v)), `must be a non-empty array of ${what}`];
 
 /** An absolute http(s) URL without credentials: what an endpoint option must be. */
 export function isEndpointURL(value: unknown): boolean {
@@ -70,11 +67,8 @@ const COMMON_CHECKS: readonly Check[] = [
   [['store'], (v) => hasMethods(v, 'store', 'verify'), 'must be an object with store() and verify() methods'],
   [['pkce'], (v) => typeof v === 'boolean' || v === 'S256' || v === 'plain', "must be true, false, 'S256' or 'plain'"],
   [['userAgent'], (v) => typeof v === 'string' && v !== '', 'must be a non-empty string'],
-  [
-    ['customHeaders'],
-    (v) => isJsonObject(v) && Object.values(v).every((h) => typeof h === 'string' || typeof h === 'number' || isStrings(h)),
-    'must be an object of header names to strings',
-  ],
+  [['customHeaders'], (v) => isJsonObject(v) && Object.values(v).every((h) => typeof h === 'string' || typeof h === 'number' || isStrings(h)),
+    'must be an object of header names to strings'],
 ];
 
 /**

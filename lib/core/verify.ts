@@ -51,7 +51,7 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
       throw error;
     }
     // A plain value from a `withTokenParams()` function is the user, as a promise's would be.
-    if (!object && !isThenable(result)) return;
+    if (!object && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') return;
     Promise.resolve(result).then(
       (user) => {
         if (finished || (user === undefined && declaresDone)) return;
@@ -66,8 +66,4 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
   // passport-oauth2 reads `.length` to choose the arguments: the wrapper declares as many as the app's function receives.
   Object.defineProperty(wrapper, 'length', { value: (passReqToCallback ? 1 : 0) + (withParams ? 5 : 4) });
   return wrapper;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
