@@ -95,11 +95,7 @@ export async function fetchAllPages<T>(what: string, endpoint: string, get: Get,
 }
 
 /** One entry of `/2.0/user/emails` as Bitbucket sends it, checked. */
-export interface RawEmail {
-  email: string;
-  isPrimary: boolean;
-  isConfirmed: boolean;
-}
+export type RawEmail = { email: string; isPrimary: boolean; isConfirmed: boolean };
 
 /** Parses one page of `GET /2.0/user/emails`. */
 export function parseEmailsPage(body: string): Page<RawEmail> {
@@ -120,12 +116,8 @@ export function orderEmails(raw: readonly RawEmail[], includeUnverified: boolean
   return raw
     .filter((e) => e.isConfirmed || includeUnverified)
     .sort((a, b) => rank(a) - rank(b))
-    .flatMap((e) => {
-      const key = e.email.toLowerCase();
-      if (seen.has(key)) return [];
-      seen.add(key);
-      return [{ value: e.email, primary: e.isPrimary, verified: e.isConfirmed }];
-    });
+    .filter((e) => !seen.has(e.email.toLowerCase()) && seen.add(e.email.toLowerCase()))
+    .map((e) => ({ value: e.email, primary: e.isPrimary, verified: e.isConfirmed }));
 }
 
 /** The `workspace` of a membership or access entry, when it has a slug. */

@@ -18,20 +18,16 @@ const MAX_RETRIES = 5;
 /** Each product's own option names, and where its credentials are shown (for the message when one is missing). */
 const PRODUCTS = {
   cloud: {
-    strategy: 'BitbucketStrategy',
-    product: 'Bitbucket Cloud',
+    strategy: 'BitbucketStrategy', product: 'Bitbucket Cloud',
     names: ['userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'skipEmails',
       'includeUnverifiedEmails'],
-    id: 'Key',
-    secret: 'Secret',
+    id: 'Key', secret: 'Secret',
     where: "Bitbucket OAuth consumer (Workspace settings → OAuth consumers, the consumer's Key and Secret)",
   },
   datacenter: {
-    strategy: 'BitbucketDataCenterStrategy',
-    product: 'Bitbucket Data Center',
+    strategy: 'BitbucketDataCenterStrategy', product: 'Bitbucket Data Center',
     names: ['baseURL', 'allowInsecureHTTP', 'avatarSize', 'trustEmail', 'projects', 'repositories'],
-    id: 'Client ID',
-    secret: 'Client secret',
+    id: 'Client ID', secret: 'Client secret',
     where: 'Bitbucket Data Center incoming application link (Administration → Application Links)',
   },
 } as const;
@@ -98,10 +94,6 @@ export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, ch
     if (wrong) throw new TypeError(`${PREFIX} options.${wrong} ${problem}`);
   }
   const state = input['state'] !== false;
-  // The rest goes to passport-oauth2 as given (it may know options this package does not); the secret only to BitbucketOAuth2.
-  const passThrough = Object.fromEntries(
-    Object.entries(input).filter(([key, value]) => value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)),
-  );
   return {
     values: given,
     clientID: input['clientID'] as string,
@@ -116,7 +108,10 @@ export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, ch
     headers: { ...(given['customHeaders'] as OutgoingHttpHeaders), 'User-Agent': given['userAgent'] as string },
     callbackURLs: [input['callbackURL'], ...(given['callbackURLs'] as string[])].filter((url) => typeof url === 'string'),
     maySkipProfile: input['skipUserProfile'] !== undefined && input['skipUserProfile'] !== false,
-    passThrough,
+    // The rest goes to passport-oauth2 as given (it may know options this package does not); the secret only to BitbucketOAuth2.
+    passThrough: Object.fromEntries(
+      Object.entries(input).filter(([key, value]) => value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)),
+    ),
   };
 }
 

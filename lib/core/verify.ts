@@ -17,8 +17,6 @@ export function withTokenParams<P = unknown, Req = undefined>(
   return marked as TokenParamsVerify<P, Req>;
 }
 
-type AnyVerify = ((this: unknown, ...args: never[]) => unknown) & { [TOKEN_PARAMS]?: true };
-
 /**
  * Wraps the app's verify function for passport-oauth2, so that it may be `async`: a promise's value is the user (`false`,
  * `null`, `undefined` refuse; `true` is an error), a rejection the error. A function that declares `done` settles by
@@ -26,11 +24,10 @@ type AnyVerify = ((this: unknown, ...args: never[]) => unknown) & { [TOKEN_PARAM
  */
 export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...args: unknown[]) => void {
   if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: a verify function is required');
-  const fn = verify as AnyVerify;
-  const object = fn[TOKEN_PARAMS] === true;
+  const object = TOKEN_PARAMS in verify;
   // passport-oauth2 passes token params only to a function that declares them.
-  const withParams = object || fn.length === (passReqToCallback ? 6 : 5);
-  const declaresDone = !object && fn.length >= (passReqToCallback ? 5 : 4);
+  const withParams = object || verify.length === (passReqToCallback ? 6 : 5);
+  const declaresDone = !object && verify.length >= (passReqToCallback ? 5 : 4);
 
   const wrapper = function (this: unknown, ...args: unknown[]): void {
     const done = args[args.length - 1] as VerifyCallback;
@@ -43,7 +40,7 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
     const [req, accessToken, refreshToken, params, profile] = passReqToCallback ? args : [undefined, ...args];
     let result: unknown;
     try {
-      result = Reflect.apply(fn, this, object ? [{ accessToken, refreshToken, params, profile, req }] : [...args.slice(0, -1), once]);
+      result = Reflect.apply(verify, this, object ? [{ accessToken, refreshToken, params, profile, req }] : [...args.slice(0, -1), once]);
     } catch (error) {
       // passport-oauth2 turns a throw into the authentication error, unless done was called.
       if (finished) return;
