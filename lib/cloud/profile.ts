@@ -67,8 +67,7 @@ type OnError<T> = (response: HttpResponse, firstPage: boolean) => T[] | Error;
  * `onError` turns a non-200 answer into an error, or (by returning a list) into the result.
  */
 export async function fetchAllPages<T>(what: string, endpoint: string, get: Get, parse: (body: string) => Page<T>, onError: OnError<T>): Promise<T[]> {
-  const unsafe = (problem: string): BitbucketResponseError =>
-    new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
+  const unsafe = (problem: string) => new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
   const seen = new Set<string>();
   const values: T[] = [];
   const { origin } = new URL(endpoint);

@@ -159,8 +159,7 @@ export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: strin
 export function tokenError(what: string, response: HttpResponse): Error {
   const json = parseObject(response.body);
   const code = optionalString(json, 'error');
-  if (code) return new TokenError(optionalString(json, 'error_description'), code, optionalString(json, 'error_uri'), response.status);
-  return apiError(what, response);
+  return code ? new TokenError(optionalString(json, 'error_description'), code, optionalString(json, 'error_uri'), response.status) : apiError(what, response);
 }
 
 /** The scopes a 403 says the token lacks (`error.detail.required`, `fixtures/error-scope.json`), not a refusal of the resource. */

@@ -55,9 +55,7 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
         if (user === true) once(new TypeError('The verify function resolved with true: resolve with the user, or false to refuse the login'));
         else once(null, (user ?? false) as Express.User | false);
       },
-      (reason: unknown) => {
-        once(reason instanceof Error ? reason : new Error('The verify function rejected with a value that is not an Error', { cause: reason }));
-      },
+      (reason) => once(reason instanceof Error ? reason : new Error('The verify function rejected with a value that is not an Error', { cause: reason })),
     );
   };
   // passport-oauth2 reads `.length` to choose the arguments: the wrapper declares as many as the app's function receives.
