@@ -214,7 +214,7 @@ export function holdsSecret(text: string, secrets: ReadonlyArray<string | undefi
 }
 
 /**
- * The one redaction rule: every string in `value` (an error's message, stack, own properties such as `oauthError.data`,
+ * The one redaction rule: every string in `value` (an error's message, stack, own writable data properties such as `oauthError.data`,
  * and its `cause` chain) loses each secret in each form. Errors are changed in place, so later log lines show `[redacted]`.
  */
 export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>): T {
@@ -227,7 +227,6 @@ export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>):
     seen.add(node);
     for (const key of Reflect.ownKeys(node)) {
       const descriptor = Object.getOwnPropertyDescriptor(node, key);
-      // Getters (no `writable`) and read-only values are left alone.
       if (!descriptor?.writable) continue;
       const next = visit(descriptor.value);
       if (next !== descriptor.value) (node as Record<PropertyKey, unknown>)[key] = next;

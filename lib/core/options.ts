@@ -15,6 +15,25 @@ export const PREFIX = 'passport-bitbucket-auth:';
 const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
 const MAX_RETRIES = 5;
 
+/** The options both strategies share, checked, with every default filled in (a named type: the .d.ts files import only `node:`). */
+export interface CommonOptions {
+  clientID: string;
+  clientSecret: string;
+  state: boolean;
+  passReqToCallback: boolean;
+  timeout: number;
+  retries: number;
+  pkce: false | 'S256' | 'plain';
+  headers: OutgoingHttpHeaders;
+  /** The app's own agent, or undefined for the strategy's own pool. */
+  agent: Agent | undefined;
+  callbackURLs: string[];
+  maySkipProfile: boolean;
+  passThrough: Record<string, unknown>;
+  /** Every option given, defaults filled in, for the product's own settings. */
+  values: Record<string, unknown>;
+}
+
 /** Each product's own option names, and where its credentials are shown (for the message when one is missing). */
 const PRODUCTS = {
   cloud: {
@@ -71,7 +90,7 @@ const COMMON_CHECKS: readonly Check[] = [
  * Checks the shared options, then the product's `checks`: each problem is a TypeError (a RangeError for a timeout out of range)
  * naming the option but never echoing its value, which may be a misplaced secret. `values` holds the options, defaults filled in.
  */
-export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, checks: readonly Check[], defaults: Record<string, unknown> = {}) {
+export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, checks: readonly Check[], defaults: Record<string, unknown> = {}): CommonOptions {
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
   const own = PRODUCTS[product];
   const other = PRODUCTS[product === 'cloud' ? 'datacenter' : 'cloud'];
@@ -103,7 +122,6 @@ export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, ch
     timeout,
     retries: given['retries'] as number,
     pkce: resolvePkce(input['pkce'], state, input['store'] as StateStore | undefined),
-    // The app's own agent, or undefined for the strategy's own pool.
     agent: input['agent'] as Agent | undefined,
     headers: { ...(given['customHeaders'] as OutgoingHttpHeaders), 'User-Agent': given['userAgent'] as string },
     callbackURLs: [input['callbackURL'], ...(given['callbackURLs'] as string[])].filter((url) => typeof url === 'string'),
@@ -120,13 +138,11 @@ export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, ch
  * `store()` takes it (passport-oauth2 passes it only to a five-argument `store(req, verifier, state, meta, callback)`).
  * With `state: false` and no store it stays off unless asked for, and asking is an error.
  */
-function resolvePkce(value: unknown, state: boolean, store: StateStore | undefined) {
+function resolvePkce(value: unknown, state: boolean, store: StateStore | undefined): CommonOptions['pkce'] {
   if (value === false) return false;
   if (store !== undefined && store.store.length !== 5) {
-    throw new TypeError(
-      `${PREFIX} options.store cannot keep a PKCE verifier: its store() must take (req, verifier, state, meta, callback). ` +
-        'Use such a store, or pass pkce: false to sign in without PKCE.',
-    );
+    throw new TypeError(`${PREFIX} options.store cannot keep a PKCE verifier: its store() must take (req, verifier, state, meta, callback). ` +
+      'Use such a store, or pass pkce: false to sign in without PKCE.');
   }
   if (store === undefined && !state) {
     if (value === undefined) return false;
@@ -135,8 +151,6 @@ function resolvePkce(value: unknown, state: boolean, store: StateStore | undefin
   return value === 'plain' ? 'plain' : 'S256';
 }
 
-/** The options both strategies share, checked, with every default filled in. */
-export type CommonOptions = ReturnType<typeof resolveCommon>;
 
 /** A name that nearly is an option's (`clientId`, `client_secret`, `clientSecretKey`, `timout`) is a TypeError naming it; other names pass. */
 function checkNames(input: Record<string, unknown>, known: readonly string[]): void {

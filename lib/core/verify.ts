@@ -8,9 +8,7 @@ const TOKEN_PARAMS = Symbol.for('passport-bitbucket-auth.withTokenParams');
  * refuses): the token `params` without counting parameters. Declared apart from the constructor, type its argument
  * `VerifyArguments<Profile>` (`VerifyArguments<Profile, Request>` with `passReqToCallback: true`).
  */
-export function withTokenParams<P = unknown, Req = undefined>(
-  verify: (args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>,
-): TokenParamsVerify<P, Req> {
+export function withTokenParams<P = unknown, Req = undefined>(verify: (args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>) {
   if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: withTokenParams() takes a verify function');
   const marked = (args: VerifyArguments<P, Req>): VerifyResult | PromiseLike<VerifyResult> => verify(args);
   Object.defineProperty(marked, TOKEN_PARAMS, { value: true });
