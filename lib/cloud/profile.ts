@@ -1,6 +1,6 @@
-import { apiError, BitbucketResponseError, jsonBody, missingScopes, parseFailure } from '../core/errors';
+import { BitbucketResponseError, type Get, jsonBody, parseFailure } from '../core/errors';
 import type { HttpResponse } from '../core/http';
-import { httpURL, member, optionalString, parseJson, parseObject } from '../core/json';
+import { httpURL, member, optionalString, parseObject } from '../core/json';
 import type { MinimumWorkspaceRole } from './options';
 import type { BitbucketEmail, BitbucketWorkspace, Profile, WorkspaceRole } from './types';
 
@@ -49,19 +49,16 @@ export type Page<T> = { values: T[]; next: string | undefined };
 
 /** Parses one page of a paginated list (`{ values: [...], next? }`); `parseValue` returns undefined for an entry it cannot read. */
 function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) => T | undefined, entryProblem: string): Page<T> {
-  const parsed = parseJson(body);
-  if (!parsed.ok) throw parseFailure(what, 'Bitbucket did not answer JSON');
-  const values = member(parsed.value, 'values');
+  const json = jsonBody(body, what);
+  const values = json['values'];
   if (!Array.isArray(values)) throw parseFailure(what, 'the answer has no values list');
   const entries = values.map(parseValue).filter((value) => value !== undefined);
   if (entries.length < values.length) throw parseFailure(what, entryProblem);
-  const next = member(parsed.value, 'next');
+  const next = json['next'];
   if (next !== undefined && next !== null && typeof next !== 'string') throw parseFailure(what, 'the next link is not a string');
   return { values: entries, next: next || undefined };
 }
 
-/** What a request's answer is awaited from: `apiGet` under the login. */
-export type Get = (url: string) => Promise<HttpResponse>;
 type OnError<T> = (response: HttpResponse, firstPage: boolean) => T[] | Error;
 
 /**
@@ -70,8 +67,7 @@ type OnError<T> = (response: HttpResponse, firstPage: boolean) => T[] | Error;
  * `onError` turns a non-200 answer into an error, or (by returning a list) into the result.
  */
 export async function fetchAllPages<T>(what: string, endpoint: string, get: Get, parse: (body: string) => Page<T>, onError: OnError<T>): Promise<T[]> {
-  const unsafe = (problem: string): BitbucketResponseError =>
-    new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
+  const unsafe = (problem: string) => new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
   const seen = new Set<string>();
   const values: T[] = [];
   const { origin } = new URL(endpoint);
@@ -97,24 +93,8 @@ export async function fetchAllPages<T>(what: string, endpoint: string, get: Get,
   }
 }
 
-/**
- * One access check's answer (a workspace permission, a Data Center project or repository): a 200 is `read`, which throws for an
- * answer about something else; a status in `denied` means the user cannot reach it (undefined); anything else is an error. With
- * `scopeHint`, a 403 that names missing scopes is the consumer's problem, not the user's: an error naming the permission to tick.
- */
-export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: string, read: (body: string) => T, denied: number[], scopeHint = false) {
-  const response = await answer;
-  if (response.status === 200) return read(response.body);
-  if (denied.includes(response.status) && !(scopeHint && response.status === 403 && missingScopes(response))) return undefined;
-  throw apiError(what, response, scopeHint);
-}
-
 /** One entry of `/2.0/user/emails` as Bitbucket sends it, checked. */
-export interface RawEmail {
-  email: string;
-  isPrimary: boolean;
-  isConfirmed: boolean;
-}
+export type RawEmail = { email: string; isPrimary: boolean; isConfirmed: boolean };
 
 /** Parses one page of `GET /2.0/user/emails`. */
 export function parseEmailsPage(body: string): Page<RawEmail> {
@@ -135,12 +115,8 @@ export function orderEmails(raw: readonly RawEmail[], includeUnverified: boolean
   return raw
     .filter((e) => e.isConfirmed || includeUnverified)
     .sort((a, b) => rank(a) - rank(b))
-    .flatMap((e) => {
-      const key = e.email.toLowerCase();
-      if (seen.has(key)) return [];
-      seen.add(key);
-      return [{ value: e.email, primary: e.isPrimary, verified: e.isConfirmed }];
-    });
+    .filter((e) => !seen.has(e.email.toLowerCase()) && seen.add(e.email.toLowerCase()))
+    .map((e) => ({ value: e.email, primary: e.isPrimary, verified: e.isConfirmed }));
 }
 
 /** The `workspace` of a membership or access entry, when it has a slug. */

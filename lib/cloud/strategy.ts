@@ -1,10 +1,9 @@
-import { apiError } from '../core/errors';
+import { accessAnswer, apiError, type Get } from '../core/errors';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
 import { resolveOptions } from './options';
 import {
-  accessAnswer, fetchAllPages, type Get, mergeWorkspaces, orderEmails, parseEmailsPage, parsePermission, parseProfile, parseWorkspacesPage, type RawEmail,
-  workspaceRefusal,
+  fetchAllPages, mergeWorkspaces, orderEmails, parseEmailsPage, parsePermission, parseProfile, parseWorkspacesPage, type RawEmail, workspaceRefusal,
 } from './profile';
 import type {
   BitbucketWorkspace, Profile, StrategyOptions, StrategyOptionsWithRequest, VerifyFunction, VerifyFunctionWithParams, VerifyFunctionWithRequest,

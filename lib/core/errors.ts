@@ -140,16 +140,30 @@ export function apiError(what: string, response: HttpResponse, scopeHint = false
   return new BitbucketAPIError(message, { status, body, bitbucketMessage });
 }
 
+/** What a request's answer is awaited from: `apiGet` under the login. */
+export type Get = (url: string) => Promise<HttpResponse>;
+
+/**
+ * One access check's answer (a workspace permission, a Data Center project or repository): a 200 is `read`, which throws for an
+ * answer about something else; a status in `denied` means the user cannot reach it (undefined); anything else is an error. With
+ * `scopeHint`, a 403 that names missing scopes is the consumer's problem, not the user's: an error naming the permission to tick.
+ */
+export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: string, read: (body: string) => T, denied: number[], scopeHint = false) {
+  const response = await answer;
+  if (response.status === 200) return read(response.body);
+  if (denied.includes(response.status) && !(scopeHint && response.status === 403 && missingScopes(response))) return undefined;
+  throw apiError(what, response, scopeHint);
+}
+
 /** The token endpoint's answer: its OAuth error body as passport-oauth2's `TokenError`, or {@link apiError}. */
 export function tokenError(what: string, response: HttpResponse): Error {
   const json = parseObject(response.body);
   const code = optionalString(json, 'error');
-  if (code) return new TokenError(optionalString(json, 'error_description'), code, optionalString(json, 'error_uri'), response.status);
-  return apiError(what, response);
+  return code ? new TokenError(optionalString(json, 'error_description'), code, optionalString(json, 'error_uri'), response.status) : apiError(what, response);
 }
 
 /** The scopes a 403 says the token lacks (`error.detail.required`, `fixtures/error-scope.json`), not a refusal of the resource. */
-export function missingScopes(response: HttpResponse): unknown[] | undefined {
+function missingScopes(response: HttpResponse): unknown[] | undefined {
   const required = member(member(member(parseObject(response.body), 'error'), 'detail'), 'required');
   return Array.isArray(required) ? required : undefined;
 }
@@ -159,15 +173,11 @@ export function missingScopes(response: HttpResponse): unknown[] | undefined {
  * or a short text/plain body (the 429 rate-limit answer). HTML pages are never quoted.
  */
 function messageFromBody(json: JsonObject | undefined, body: string, contentType: string | undefined): string | undefined {
-  if (json) {
-    const error = json['error'];
-    const errors = json['errors'];
-    const message = isJsonObject(error) ? optionalString(error, 'message') : optionalString(Array.isArray(errors) ? errors[0] : undefined, 'message');
-    const text = message || optionalString(json, 'error_description') || (typeof error === 'string' ? error : undefined);
-    return text ? text.slice(0, MAX_TEXT_MESSAGE) : undefined;
-  }
   const text = body.trim();
-  return (contentType ?? '').toLowerCase().startsWith('text/plain') && text && text.length <= MAX_TEXT_MESSAGE ? text : undefined;
+  if (!json) return (contentType ?? '').toLowerCase().startsWith('text/plain') && text && text.length <= MAX_TEXT_MESSAGE ? text : undefined;
+  const errors = json['errors'];
+  const message = optionalString(json['error'], 'message') || optionalString(Array.isArray(errors) ? errors[0] : undefined, 'message');
+  return (message || optionalString(json, 'error_description') || optionalString(json, 'error'))?.slice(0, MAX_TEXT_MESSAGE) || undefined;
 }
 
 /** A URL for a message: origin and path only, so that no query value (a secret, say) is repeated. */
@@ -187,20 +197,12 @@ export function formEncode(text: string): string {
   return new URLSearchParams([['', text]]).toString().slice(1);
 }
 
-/** encodeURIComponent, or the text as it is when it is not well-formed UTF-16 (a lone surrogate, which encodeURIComponent throws on). */
-function uriEncode(text: string): string {
-  try {
-    return encodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
 /** The forms of each secret something may echo (as sent, URL-encoded, form-encoded, JSON-escaped), longest first. */
 function variants(secrets: ReadonlyArray<string | undefined>): string[] {
   const forms = secrets.flatMap((secret) => {
     if (!secret || secret.length < MIN_SECRET_LENGTH) return [];
-    const uri = uriEncode(secret);
+    // encodeURIComponent throws on a lone surrogate (not well-formed UTF-16): such a secret is kept as it is.
+    const uri = /\p{Cs}/u.test(secret) ? secret : encodeURIComponent(secret);
     return [secret, uri, uri.replace(/%20/g, '+'), formEncode(secret), JSON.stringify(secret).slice(1, -1)];
   });
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
@@ -212,7 +214,7 @@ export function holdsSecret(text: string, secrets: ReadonlyArray<string | undefi
 }
 
 /**
- * The one redaction rule: every string in `value` (an error's message, stack, own properties such as `oauthError.data`,
+ * The one redaction rule: every string in `value` (an error's message, stack, own writable data properties such as `oauthError.data`,
  * and its `cause` chain) loses each secret in each form. Errors are changed in place, so later log lines show `[redacted]`.
  */
 export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>): T {
@@ -225,7 +227,7 @@ export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>):
     seen.add(node);
     for (const key of Reflect.ownKeys(node)) {
       const descriptor = Object.getOwnPropertyDescriptor(node, key);
-      if (!descriptor || !('value' in descriptor) || !descriptor.writable) continue;
+      if (!descriptor?.writable) continue;
       const next = visit(descriptor.value);
       if (next !== descriptor.value) (node as Record<PropertyKey, unknown>)[key] = next;
     }

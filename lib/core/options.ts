@@ -1,4 +1,5 @@
 import type { Agent, OutgoingHttpHeaders } from 'node:http';
+import type { StateStore } from 'passport-oauth2';
 import { isJsonObject, parseHttpURL } from './json';
 
 /** The package version, sent in the default User-Agent. A test keeps it equal to package.json. */
@@ -14,7 +15,7 @@ export const PREFIX = 'passport-bitbucket-auth:';
 const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
 const MAX_RETRIES = 5;
 
-/** The options both strategies share, checked, with every default filled in. */
+/** The options both strategies share, checked, with every default filled in (a named type: the .d.ts files import only `node:`). */
 export interface CommonOptions {
   clientID: string;
   clientSecret: string;
@@ -26,31 +27,26 @@ export interface CommonOptions {
   headers: OutgoingHttpHeaders;
   /** The app's own agent, or undefined for the strategy's own pool. */
   agent: Agent | undefined;
-  /** The callback URLs a login may name: `callbackURL` and `callbackURLs`. */
   callbackURLs: string[];
-  /** `skipUserProfile` is set to anything but `false`. */
   maySkipProfile: boolean;
-  /** Options handed to passport-oauth2 as given. */
   passThrough: Record<string, unknown>;
+  /** Every option given, defaults filled in, for the product's own settings. */
+  values: Record<string, unknown>;
 }
 
 /** Each product's own option names, and where its credentials are shown (for the message when one is missing). */
 const PRODUCTS = {
   cloud: {
-    strategy: 'BitbucketStrategy',
-    product: 'Bitbucket Cloud',
+    strategy: 'BitbucketStrategy', product: 'Bitbucket Cloud',
     names: ['userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'skipEmails',
       'includeUnverifiedEmails'],
-    id: 'Key',
-    secret: 'Secret',
+    id: 'Key', secret: 'Secret',
     where: "Bitbucket OAuth consumer (Workspace settings → OAuth consumers, the consumer's Key and Secret)",
   },
   datacenter: {
-    strategy: 'BitbucketDataCenterStrategy',
-    product: 'Bitbucket Data Center',
+    strategy: 'BitbucketDataCenterStrategy', product: 'Bitbucket Data Center',
     names: ['baseURL', 'allowInsecureHTTP', 'avatarSize', 'trustEmail', 'projects', 'repositories'],
-    id: 'Client ID',
-    secret: 'Client secret',
+    id: 'Client ID', secret: 'Client secret',
     where: 'Bitbucket Data Center incoming application link (Administration → Application Links)',
   },
 } as const;
@@ -66,11 +62,8 @@ export const inRange = (value: unknown, min: number, max: number): boolean => Nu
 export const flags = (...names: string[]): Check => [names, (value) => typeof value === 'boolean', 'must be true or false'];
 
 /** A check that `name` is a non-empty array of strings that match `pattern`. */
-export const listOf = (name: string, pattern: RegExp, what: string): Check => [
-  [name],
-  (value) => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v)),
-  `must be a non-empty array of ${what}`,
-];
+export const listOf = (name: string, pattern: RegExp, what: string): Check =>
+  [[name], (value) => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v)), `must be a non-empty array of ${what}`];
 
 /** An absolute http(s) URL without credentials: what an endpoint option must be. */
 export function isEndpointURL(value: unknown): boolean {
@@ -89,23 +82,15 @@ const COMMON_CHECKS: readonly Check[] = [
   [['store'], (v) => hasMethods(v, 'store', 'verify'), 'must be an object with store() and verify() methods'],
   [['pkce'], (v) => typeof v === 'boolean' || v === 'S256' || v === 'plain', "must be true, false, 'S256' or 'plain'"],
   [['userAgent'], (v) => typeof v === 'string' && v !== '', 'must be a non-empty string'],
-  [
-    ['customHeaders'],
-    (v) => isJsonObject(v) && Object.values(v).every((h) => typeof h === 'string' || typeof h === 'number' || isStrings(h)),
-    'must be an object of header names to strings',
-  ],
+  [['customHeaders'], (v) => isJsonObject(v) && Object.values(v).every((h) => typeof h === 'string' || typeof h === 'number' || isStrings(h)),
+    'must be an object of header names to strings'],
 ];
 
 /**
  * Checks the shared options, then the product's `checks`: each problem is a TypeError (a RangeError for a timeout out of range)
  * naming the option but never echoing its value, which may be a misplaced secret. `values` holds the options, defaults filled in.
  */
-export function resolveCommon(
-  input: unknown,
-  product: keyof typeof PRODUCTS,
-  checks: readonly Check[],
-  defaults: Record<string, unknown> = {},
-): CommonOptions & { values: Record<string, unknown> } {
+export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, checks: readonly Check[], defaults: Record<string, unknown> = {}): CommonOptions {
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
   const own = PRODUCTS[product];
   const other = PRODUCTS[product === 'cloud' ? 'datacenter' : 'cloud'];
@@ -115,9 +100,7 @@ export function resolveCommon(
   checkNames(input, ['clientID', 'clientSecret', 'authorizationURL', 'tokenURL', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names]);
   for (const [key, label] of [['clientID', own.id], ['clientSecret', own.secret]] as const) {
     const value = input[key];
-    if (typeof value !== 'string' || value.trim() === '') {
-      throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${own.where}`);
-    }
+    if (typeof value !== 'string' || value.trim() === '') throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${own.where}`);
   }
   const given: Record<string, unknown> = { ...input };
   const shared = { timeout: DEFAULT_TIMEOUT, retries: DEFAULT_RETRIES, userAgent: `passport-bitbucket-auth/${VERSION}`, customHeaders: {}, callbackURLs: [] };
@@ -130,11 +113,6 @@ export function resolveCommon(
     if (wrong) throw new TypeError(`${PREFIX} options.${wrong} ${problem}`);
   }
   const state = input['state'] !== false;
-  // The rest goes to passport-oauth2 as given (it may know options this package does not); the secret only to BitbucketOAuth2.
-  const passThrough = Object.fromEntries(
-    Object.entries(input).filter(([key, value]) => value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)),
-  );
-  const callbackURL = input['callbackURL'] as string | undefined;
   return {
     values: given,
     clientID: input['clientID'] as string,
@@ -143,29 +121,28 @@ export function resolveCommon(
     passReqToCallback: input['passReqToCallback'] === true,
     timeout,
     retries: given['retries'] as number,
-    pkce: resolvePkce(input['pkce'] as boolean | 'S256' | 'plain' | undefined, state, input['store'] as PkceStore | undefined),
+    pkce: resolvePkce(input['pkce'], state, input['store'] as StateStore | undefined),
     agent: input['agent'] as Agent | undefined,
     headers: { ...(given['customHeaders'] as OutgoingHttpHeaders), 'User-Agent': given['userAgent'] as string },
-    callbackURLs: [...(callbackURL === undefined ? [] : [callbackURL]), ...(given['callbackURLs'] as string[])],
+    callbackURLs: [input['callbackURL'], ...(given['callbackURLs'] as string[])].filter((url) => typeof url === 'string'),
     maySkipProfile: input['skipUserProfile'] !== undefined && input['skipUserProfile'] !== false,
-    passThrough,
+    // The rest goes to passport-oauth2 as given (it may know options this package does not); the secret only to BitbucketOAuth2.
+    passThrough: Object.fromEntries(
+      Object.entries(input).filter(([key, value]) => value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)),
+    ),
   };
 }
-
-type PkceStore = { store: { length: number } };
 
 /**
  * PKCE is on (S256) by default, as RFC 9700 asks, wherever the verifier can be kept: the session (`state`) or a `store` whose
  * `store()` takes it (passport-oauth2 passes it only to a five-argument `store(req, verifier, state, meta, callback)`).
  * With `state: false` and no store it stays off unless asked for, and asking is an error.
  */
-function resolvePkce(value: boolean | 'S256' | 'plain' | undefined, state: boolean, store: PkceStore | undefined): CommonOptions['pkce'] {
+function resolvePkce(value: unknown, state: boolean, store: StateStore | undefined): CommonOptions['pkce'] {
   if (value === false) return false;
   if (store !== undefined && store.store.length !== 5) {
-    throw new TypeError(
-      `${PREFIX} options.store cannot keep a PKCE verifier: its store() must take (req, verifier, state, meta, callback). ` +
-        'Use such a store, or pass pkce: false to sign in without PKCE.',
-    );
+    throw new TypeError(`${PREFIX} options.store cannot keep a PKCE verifier: its store() must take (req, verifier, state, meta, callback). ` +
+      'Use such a store, or pass pkce: false to sign in without PKCE.');
   }
   if (store === undefined && !state) {
     if (value === undefined) return false;
@@ -174,15 +151,14 @@ function resolvePkce(value: boolean | 'S256' | 'plain' | undefined, state: boole
   return value === 'plain' ? 'plain' : 'S256';
 }
 
+
 /** A name that nearly is an option's (`clientId`, `client_secret`, `clientSecretKey`, `timout`) is a TypeError naming it; other names pass. */
 function checkNames(input: Record<string, unknown>, known: readonly string[]): void {
   for (const name of Object.keys(input).filter((key) => !known.includes(key))) {
     const a = name.toLowerCase().replace(/[^a-z]/g, '');
     const meant = known.find((candidate) => {
       const b = candidate.toLowerCase();
-      if (a === b) return true;
-      if (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3) return true;
-      return b.length >= 6 && near(a, b, 2);
+      return a === b || (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3) || (b.length >= 6 && near(a, b, 2));
     });
     if (meant) throw new TypeError(`${PREFIX} options.${name} is not an option: did you mean ${meant}?`);
   }

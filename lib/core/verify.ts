@@ -8,16 +8,12 @@ const TOKEN_PARAMS = Symbol.for('passport-bitbucket-auth.withTokenParams');
  * refuses): the token `params` without counting parameters. Declared apart from the constructor, type its argument
  * `VerifyArguments<Profile>` (`VerifyArguments<Profile, Request>` with `passReqToCallback: true`).
  */
-export function withTokenParams<P = unknown, Req = undefined>(
-  verify: (args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>,
-): TokenParamsVerify<P, Req> {
+export function withTokenParams<P = unknown, Req = undefined>(verify: (args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>) {
   if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: withTokenParams() takes a verify function');
   const marked = (args: VerifyArguments<P, Req>): VerifyResult | PromiseLike<VerifyResult> => verify(args);
   Object.defineProperty(marked, TOKEN_PARAMS, { value: true });
   return marked as TokenParamsVerify<P, Req>;
 }
-
-type AnyVerify = ((this: unknown, ...args: never[]) => unknown) & { [TOKEN_PARAMS]?: true };
 
 /**
  * Wraps the app's verify function for passport-oauth2, so that it may be `async`: a promise's value is the user (`false`,
@@ -26,11 +22,10 @@ type AnyVerify = ((this: unknown, ...args: never[]) => unknown) & { [TOKEN_PARAM
  */
 export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...args: unknown[]) => void {
   if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: a verify function is required');
-  const fn = verify as AnyVerify;
-  const object = fn[TOKEN_PARAMS] === true;
+  const object = TOKEN_PARAMS in verify;
   // passport-oauth2 passes token params only to a function that declares them.
-  const withParams = object || fn.length === (passReqToCallback ? 6 : 5);
-  const declaresDone = !object && fn.length >= (passReqToCallback ? 5 : 4);
+  const withParams = object || verify.length === (passReqToCallback ? 6 : 5);
+  const declaresDone = !object && verify.length >= (passReqToCallback ? 5 : 4);
 
   const wrapper = function (this: unknown, ...args: unknown[]): void {
     const done = args[args.length - 1] as VerifyCallback;
@@ -43,7 +38,7 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
     const [req, accessToken, refreshToken, params, profile] = passReqToCallback ? args : [undefined, ...args];
     let result: unknown;
     try {
-      result = Reflect.apply(fn, this, object ? [{ accessToken, refreshToken, params, profile, req }] : [...args.slice(0, -1), once]);
+      result = Reflect.apply(verify, this, object ? [{ accessToken, refreshToken, params, profile, req }] : [...args.slice(0, -1), once]);
     } catch (error) {
       // passport-oauth2 turns a throw into the authentication error, unless done was called.
       if (finished) return;
@@ -51,23 +46,17 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
       throw error;
     }
     // A plain value from a `withTokenParams()` function is the user, as a promise's would be.
-    if (!object && !isThenable(result)) return;
+    if (!object && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') return;
     Promise.resolve(result).then(
       (user) => {
         if (finished || (user === undefined && declaresDone)) return;
         if (user === true) once(new TypeError('The verify function resolved with true: resolve with the user, or false to refuse the login'));
         else once(null, (user ?? false) as Express.User | false);
       },
-      (reason: unknown) => {
-        once(reason instanceof Error ? reason : new Error('The verify function rejected with a value that is not an Error', { cause: reason }));
-      },
+      (reason) => once(reason instanceof Error ? reason : new Error('The verify function rejected with a value that is not an Error', { cause: reason })),
     );
   };
   // passport-oauth2 reads `.length` to choose the arguments: the wrapper declares as many as the app's function receives.
   Object.defineProperty(wrapper, 'length', { value: (passReqToCallback ? 1 : 0) + (withParams ? 5 : 4) });
   return wrapper;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

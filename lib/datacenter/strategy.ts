@@ -1,9 +1,8 @@
-import { apiError, BitbucketResponseError, jsonBody, parseFailure } from '../core/errors';
+import { accessAnswer, apiError, BitbucketResponseError, type Get, jsonBody, parseFailure } from '../core/errors';
 import type { HttpResponse } from '../core/http';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
 import { httpURL, isJsonObject, type JsonObject, member, optionalString, parseObject } from '../core/json';
-import { accessAnswer, type Get } from '../cloud/profile';
 import { gateURL, resolveDataCenterOptions } from './options';
 import type {
   DataCenterProfile, DataCenterStrategyOptions, DataCenterStrategyOptionsWithRequest, DataCenterVerifyFunction, DataCenterVerifyFunctionWithParams,
