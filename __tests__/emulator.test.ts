@@ -448,7 +448,7 @@ describe('npx passport-bitbucket-auth emulator', () => {
     await new Promise<void>((resolve, reject) => {
       child!.stdout!.on('data', (chunk: Buffer) => {
         output += chunk.toString();
-        if (/^export BITBUCKET_(USER_WORKSPACES_URL|DC_CLIENT_SECRET)=/m.test(output)) resolve();
+        if (/^export BITBUCKET_(USER_WORKSPACES_URL|DC_ALLOW_INSECURE_HTTP)=/m.test(output)) resolve();
       });
       child!.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child!.once('exit', (code) => reject(new Error(`the command exited with ${code}:\n${output}`)));
