@@ -198,7 +198,7 @@ export function formEncode(text: string): string {
 }
 
 /** The forms of each secret something may echo (as sent, URL-encoded, form-encoded, JSON-escaped), longest first. */
-function variants(secrets: ReadonlyArray<string | undefined>): string[] {
+export function secretForms(secrets: ReadonlyArray<string | undefined>): string[] {
   const forms = secrets.flatMap((secret) => {
     if (!secret || secret.length < MIN_SECRET_LENGTH) return [];
     // encodeURIComponent throws on a lone surrogate (not well-formed UTF-16): such a secret is kept as it is.
@@ -208,9 +208,9 @@ function variants(secrets: ReadonlyArray<string | undefined>): string[] {
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
 
-/** True when `text` holds one of `secrets` in any of the forms {@link redact} removes. */
-export function holdsSecret(text: string, secrets: ReadonlyArray<string | undefined>): boolean {
-  return variants(secrets).some((form) => text.includes(form));
+/** True when `text` holds one of the forms of secrets that {@link secretForms} gives. */
+export function holdsSecret(text: string, forms: readonly string[]): boolean {
+  return forms.some((form) => text.includes(form));
 }
 
 /**
@@ -218,7 +218,7 @@ export function holdsSecret(text: string, secrets: ReadonlyArray<string | undefi
  * and its `cause` chain) loses each secret in each form. Errors are changed in place, so later log lines show `[redacted]`.
  */
 export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>): T {
-  const forms = variants(secrets);
+  const forms = secretForms(secrets);
   if (forms.length === 0) return value;
   const seen = new Set<object>();
   const visit = (node: unknown): unknown => {

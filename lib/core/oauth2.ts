@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { setTimeout as pause } from 'node:timers/promises';
 import { OAuth2, type oauth2tokenCallback } from 'oauth';
-import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, formEncode, holdsSecret, redact, tokenError } from './errors';
+import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, formEncode, holdsSecret, redact, secretForms, tokenError } from './errors';
 import { abortedError, type Bounds, type HttpResponse, open, type OpenRequest } from './http';
 import { isJsonObject, optionalString, parseObject } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
@@ -26,6 +26,8 @@ export interface Login {
   readonly secrets: string[];
   readonly ahead: readonly string[];
   readonly opened: Map<string, OpenRequest>;
+  /** The forms of the secrets no URL may carry, once the profile stage has them all. */
+  forbidden?: readonly string[] | undefined;
   abort(reason: Error): void;
   end(): void;
 }
@@ -101,6 +103,7 @@ export class BitbucketOAuth2 extends OAuth2 {
         clearTimeout(timer);
         closing.removeEventListener('abort', onClose);
         login.secrets.length = 0;
+        login.forbidden = undefined;
         for (const request of login.opened.values()) request.cancel();
         login.opened.clear();
       },
@@ -140,7 +143,8 @@ export class BitbucketOAuth2 extends OAuth2 {
     const signal = login?.signal ?? this.closing.signal;
     const ahead = login?.opened.get(url);
     login?.opened.delete(url);
-    if (holdsSecret(url, [accessToken, this._clientSecret, ...(login?.secrets ?? [])])) {
+    const forms = (): readonly string[] => secretForms([accessToken, this._clientSecret, ...(login?.secrets ?? [])]);
+    if (holdsSecret(url, login ? (login.forbidden ??= forms()) : forms())) {
       ahead?.cancel();
       throw new BitbucketResponseError('A request to Bitbucket was not sent: its URL would carry a secret (a token, a code or the client secret)');
     }
