@@ -87,6 +87,25 @@ describe('no credential in a followed URL or in an error', () => {
     expect(error).toMatchObject({ code: 'BITBUCKET_UNSAFE_PAGINATION' });
   });
 
+  it('sends no GET whose path carries the access token (a next link on the same origin)', async () => {
+    const bb = await bitbucketWith({
+      '/token': tokens,
+      '/2.0/user': user,
+      '/2.0/user/emails': (_req, res) => json(res, 200, { values: [], next: `${server!.url}/2.0/user/emails/${ACCESS_TOKEN}` }),
+    });
+    const { error } = expectType((await signIn(bb.strategy())).outcome, 'error');
+    expect(error).toMatchObject({ code: 'BITBUCKET_INVALID_RESPONSE', message: expect.stringMatching(/was not sent: its URL would carry a secret/) as unknown });
+    expect(bb.count(`/2.0/user/emails/${ACCESS_TOKEN}`)).toBe(0);
+    expectNoSecrets(error);
+  });
+
+  it('sends no GET to an endpoint option that holds the client secret', async () => {
+    const bb = await bitbucketWith({ '/token': tokens, '/2.0/user': user, '/2.0/user/emails': emails });
+    const { error } = expectType((await signIn(bb.strategy({ userProfileURL: `${server!.url}/2.0/user?key=${CLIENT_SECRET}` }))).outcome, 'error');
+    expect(error).toMatchObject({ code: 'BITBUCKET_INVALID_RESPONSE', message: expect.stringMatching(/was not sent/) as unknown });
+    expect(bb.count('/2.0/user')).toBe(0);
+  });
+
   it('names a stalled page by origin and path only: no query value reaches the message, stack, JSON or inspect', async () => {
     const bb = await bitbucketWith({
       '/token': tokens,

@@ -40,17 +40,23 @@ function networkError(method: string, url: string, cause: unknown): BitbucketNet
   return new BitbucketNetworkError(`${method} ${safeURL(url)} failed: could not reach Bitbucket (${reason})`, { cause });
 }
 
+/** Where a request to `url` goes, as Node's client takes it (plain options are its fast path); throws for an invalid URL. */
+export function target(url: string) {
+  const { protocol, hostname, port, path } = urlToHttpOptions(new URL(url));
+  return { protocol, hostname, port, path };
+}
+export type Target = ReturnType<typeof target>;
+
 /**
  * Makes a request on Node's own client without sending it. Its `timeout` starts once it is sent
  * and has a socket, so time queued behind the agent's connection cap counts only against the
  * login's deadline (the signal). It leaves no socket behind on failure.
  */
-export function open(method: 'GET' | 'POST', url: string, headers: http.OutgoingHttpHeaders, agent: http.Agent): OpenRequest {
+export function open(method: 'GET' | 'POST', url: string, headers: http.OutgoingHttpHeaders, agent: http.Agent, to?: Target): OpenRequest {
   let outgoing: http.ClientRequest;
   try {
-    // Every URL here is http(s) without credentials (the options and page links are checked). Plain
-    // options are Node's fast path.
-    const { protocol, hostname, port, path } = urlToHttpOptions(new URL(url));
+    // Every URL here is http(s) without credentials (the options and page links are checked).
+    const { protocol, hostname, port, path } = to ?? target(url);
     outgoing = (protocol === 'https:' ? https : http).request({ protocol, hostname, port, path, method, headers, agent });
   } catch (cause) {
     // An unparsable URL, or a header Node refuses to send.
@@ -84,10 +90,11 @@ export function open(method: 'GET' | 'POST', url: string, headers: http.Outgoing
       const onAbort = (): void => settle(abortedError(method, url, signal));
       signal.addEventListener('abort', onAbort);
       onError = fail;
-      onSocket = (): void => {
+      const timedOut = (): void => {
         const message = `${method} ${safeURL(url)} timed out: Bitbucket did not answer within ${timeout} ms`;
-        timer = setTimeout(() => fail(new BitbucketTimeoutError(message, { timeout, limit: 'request' })), timeout);
+        fail(new BitbucketTimeoutError(message, { timeout, limit: 'request' }));
       };
+      onSocket = (): void => void (timer = setTimeout(timedOut, timeout));
       // The socket may have come while the request waited to be sent.
       if (hasSocket) onSocket();
       request.on('response', (incoming) => {

@@ -5,7 +5,7 @@ import { createSecureContext } from 'node:tls';
 import { setTimeout as pause } from 'node:timers/promises';
 import { OAuth2, type oauth2tokenCallback } from 'oauth';
 import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, formEncode, holdsSecret, redact, secretForms, tokenError } from './errors';
-import { abortedError, type Bounds, type HttpResponse, open, type OpenRequest } from './http';
+import { abortedError, type Bounds, type HttpResponse, open, type OpenRequest, type Target } from './http';
 import { isJsonObject, optionalString, parseObject } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
 
@@ -51,6 +51,8 @@ type TokenResult = { accessToken: string; refreshToken: string | undefined; resu
  */
 export class BitbucketOAuth2 extends OAuth2 {
   readonly limits: ClientLimits;
+  /** URLs from the options (none holding the client secret), parsed once; no login's secret can be in them, so GETs skip that check. */
+  known: ReadonlyMap<string, Target> = new Map();
   /** The strategy's own keep-alive agents, unless the app gave one (`agent`, `setAgent`). */
   private readonly agents: Record<'http:' | 'https:', http.Agent>;
   /** Aborted by `close()`: every login in flight listens to it. */
@@ -122,7 +124,7 @@ export class BitbucketOAuth2 extends OAuth2 {
   /** A request with the headers every request carries and `headers`, on the app's agent or the strategy's own. */
   private open(method: 'GET' | 'POST', url: string, headers: http.OutgoingHttpHeaders = {}): OpenRequest {
     const agent = this._agent instanceof http.Agent ? this._agent : this.agents[url.startsWith('http:') ? 'http:' : 'https:'];
-    return open(method, url, { Accept: 'application/json', ...this._customHeaders, ...headers }, agent);
+    return open(method, url, { Accept: 'application/json', ...this._customHeaders, ...headers }, agent, this.known.get(url));
   }
 
   /**
@@ -144,7 +146,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     const ahead = login?.opened.get(url);
     login?.opened.delete(url);
     const forms = (): readonly string[] => secretForms([accessToken, this._clientSecret, ...(login?.secrets ?? [])]);
-    if (holdsSecret(url, login ? (login.forbidden ??= forms()) : forms())) {
+    if (!this.known.has(url) && holdsSecret(url, login ? (login.forbidden ??= forms()) : forms())) {
       ahead?.cancel();
       throw new BitbucketResponseError('A request to Bitbucket was not sent: its URL would carry a secret (a token, a code or the client secret)');
     }

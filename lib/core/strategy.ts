@@ -8,8 +8,9 @@ import {
   type StrategyOptions as OAuth2StrategyOptions,
   TokenError,
 } from 'passport-oauth2';
-import { BitbucketError, redact } from './errors';
+import { BitbucketError, holdsSecret, redact, secretForms } from './errors';
 import { isJsonObject, member } from './json';
+import { target } from './http';
 import { BitbucketOAuth2, BodyAuthenticatedOAuth2, LOGIN, type Login } from './oauth2';
 import { type CommonOptions, LOGIN_TIMEOUTS } from './options';
 import type { RefreshedTokens, TokenParams } from './types';
@@ -22,11 +23,9 @@ export interface Refusal {
 }
 
 /**
- * What a product's strategy tells the shared core: Passport's name for it, its endpoints, how the
- * client authenticates to the token endpoint (HTTP Basic for Cloud, the form body for Data
- * Center), defaults for passport-oauth2 (e.g. `scope`), and the URLs the profile stage asks
- * first whatever the answers (`ahead`: those on another host than the token endpoint's are
- * opened during the code exchange).
+ * What a product tells the shared core: Passport's name, its endpoints, how the client authenticates (Basic for Cloud, the
+ * form body for Data Center), defaults for passport-oauth2 (`scope`), and `ahead`: the URLs from the options that the profile
+ * stage asks first whatever the answers (parsed once; those on another host than the token endpoint's open during the exchange).
  */
 export interface Product {
   name: string;
@@ -80,6 +79,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     // Only on another host than the token endpoint's: that one's connection is free again once the token is back.
     const tokenOrigin = new URL(tokenURL).origin;
     this._ahead = resolved.maySkipProfile ? [] : (product.ahead ?? []).filter((url) => new URL(url).origin !== tokenOrigin);
+    const known = [tokenURL, ...(product.ahead ?? [])].filter((url) => !holdsSecret(url, secretForms([clientSecret])));
+    this._oauth2.known = new Map(known.map((url) => [url, target(url)]));
     // The session store passport-oauth2 builds when the app gives none keeps the state under this key.
     const { sessionKey = `oauth2:${new URL(authorizationURL).hostname}`, store } = resolved.passThrough;
     this.guardStates(store === undefined && typeof sessionKey === 'string' ? sessionKey : undefined);
