@@ -17,10 +17,7 @@ export interface Bounds {
   maxBytes: number;
 }
 
-/**
- * A request made but not sent: the agent finds or opens its connection meanwhile (a login opens
- * its API requests while the code exchange runs), and nothing reaches Bitbucket before `send`.
- */
+/** A request made but not sent: the agent finds or opens its connection meanwhile; nothing reaches Bitbucket before `send`. */
 export interface OpenRequest {
   /** Adds `headers` (a request opened ahead: its token), sends `body` and reads the answer; settles once. */
   send(headers: Record<string, string>, body: string | undefined, signal: AbortSignal, bounds: Bounds): Promise<HttpResponse>;
@@ -48,9 +45,8 @@ export function target(url: string) {
 export type Target = ReturnType<typeof target>;
 
 /**
- * Makes a request on Node's own client without sending it. Its `timeout` starts once it is sent
- * and has a socket, so time queued behind the agent's connection cap counts only against the
- * login's deadline (the signal). It leaves no socket behind on failure.
+ * Makes a request on Node's own client without sending it. Its `timeout` starts once it is sent and has a socket: time queued
+ * behind the agent's cap counts only against the login's deadline (the signal). It leaves no socket behind on failure.
  */
 export function open(method: 'GET' | 'POST', url: string, headers: http.OutgoingHttpHeaders, agent: http.Agent, to?: Target): OpenRequest {
   let outgoing: http.ClientRequest;

@@ -9,24 +9,22 @@ import { abortedError, type Bounds, type HttpResponse, open, type OpenRequest, t
 import { isJsonObject, optionalString, parseObject } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
 
-/** The client's bounds, how often a failed GET is tried again, and how the client authenticates to the token endpoint. */
+/** The client's bounds, retries of a failed GET, and how the client authenticates: Basic (Cloud) or the form body (Data Center). */
 export interface ClientLimits extends Bounds {
   retries: number;
-  /** HTTP Basic, as Bitbucket Cloud documents, or the form body, as Data Center expects. */
   clientAuthentication: 'basic' | 'body';
 }
 
 /**
- * One login's bound on its requests: its signal ends them all (the deadline, a failed sibling,
- * `close()`); `secrets` (the code, the verifier, the tokens) no URL may carry and every error
- * loses; `opened` holds the first GETs, made during the code exchange. `end()` drops them all.
+ * One login: its signal ends its requests (the deadline, a failed sibling, `close()`); `secrets` (code, verifier, tokens) no
+ * URL may carry (`forbidden`: their forms, worked out once) and every error loses; `opened`: the first GETs, made during the
+ * code exchange. `end()` drops them all.
  */
 export interface Login {
   readonly signal: AbortSignal;
   readonly secrets: string[];
   readonly ahead: readonly string[];
   readonly opened: Map<string, OpenRequest>;
-  /** The forms of the secrets no URL may carry, once the profile stage has them all. */
   forbidden?: readonly string[] | undefined;
   abort(reason: Error): void;
   end(): void;
@@ -43,11 +41,9 @@ export const MAX_SOCKETS = 128;
 type TokenResult = { accessToken: string; refreshToken: string | undefined; results: Record<string, unknown> };
 
 /**
- * node-oauth's `OAuth2` (for its constructor signature and authorize URL), with every request made
- * as Bitbucket documents it: the client authenticated in one place, the token only in
- * `Authorization: Bearer`, each request bounded in time and size, and the client secret off the
- * object's own properties (`_clientSecret` still reads it, for code that rebuilds the client from
- * `strategy._oauth2.constructor` with node-oauth's six arguments).
+ * node-oauth's `OAuth2` (its constructor and authorize URL) with every request made as Bitbucket documents it: the client
+ * authenticated in one place, the token only in `Authorization: Bearer`, each request bounded in time and size, the secret
+ * off the object's own properties (`_clientSecret` still reads it, for code that rebuilds the client with six arguments).
  */
 export class BitbucketOAuth2 extends OAuth2 {
   readonly limits: ClientLimits;
@@ -58,16 +54,8 @@ export class BitbucketOAuth2 extends OAuth2 {
   /** Aborted by `close()`: every login in flight listens to it. */
   private closing = closer();
 
-  constructor(
-    clientId: string,
-    clientSecret: string,
-    baseSite: string,
-    authorizePath?: string,
-    accessTokenPath?: string,
-    customHeaders?: http.OutgoingHttpHeaders,
-    limits?: Partial<ClientLimits>,
-  ) {
-    super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
+  constructor(...[clientId, clientSecret, base, authorize, token, headers, limits]: [...ConstructorParameters<typeof OAuth2>, Partial<ClientLimits>?]) {
+    super(clientId, clientSecret, base, authorize, token, headers);
     // The secret lives in this closure, not in a property's value (`_clientSecret` still reads and sets it).
     let secret = clientSecret;
     const set = (value: unknown): void => void (secret = typeof value === 'string' ? value : '');
@@ -127,19 +115,14 @@ export class BitbucketOAuth2 extends OAuth2 {
     return open(method, url, { Accept: 'application/json', ...this._customHeaders, ...headers }, agent, this.known.get(url));
   }
 
-  /**
-   * Whether requests may be opened before they are sent: only on the strategy's own agents (an
-   * app's agent may write the headers as it connects, as proxy agents do) and without an
-   * `Expect` header (Node writes those at once).
-   */
+  /** Whether requests may be opened before they are sent: not on an app's agent (proxy agents write as they connect) nor with `Expect`. */
   private opensAhead(): boolean {
     return !(this._agent instanceof http.Agent) && !Object.keys(this._customHeaders).some((name) => name.toLowerCase() === 'expect');
   }
 
   /**
-   * GETs a REST resource with the token in the `Authorization` header. A 5xx, a network error or a
-   * request timeout is tried again, up to `retries` times, after a jittered pause (100 ms, 200 ms…,
-   * ±50%), within the login's deadline; a 4xx never. No URL carrying a secret of the login is requested.
+   * GETs a REST resource with the token in `Authorization`, never a URL carrying a login's secret. A 5xx, a network error or a
+   * request timeout is tried again up to `retries` times after a jittered pause (100 ms, 200 ms…, ±50%) within the deadline.
    */
   async apiGet(url: string, accessToken: string, login?: Login): Promise<HttpResponse> {
     const signal = login?.signal ?? this.closing.signal;
@@ -168,10 +151,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     }
   }
 
-  /**
-   * Exchanges a code (or, with `grant_type=refresh_token`, a refresh token) for tokens, once. Errors:
-   * `TokenError` for OAuth error bodies, else a `BitbucketError`; every secret of the exchange redacted.
-   */
+  /** Exchanges a code (or a refresh token) for tokens, once: a `TokenError` for OAuth error bodies, else a `BitbucketError`, redacted. */
   override getOAuthAccessToken(code: string, params: unknown, callback?: oauth2tokenCallback): void {
     const done = (typeof params === 'function' ? params : callback) as (error: unknown, accessToken?: string, refreshToken?: string, results?: object) => void;
     if (typeof done !== 'function') throw new TypeError('getOAuthAccessToken requires a callback');
@@ -194,11 +174,9 @@ export class BitbucketOAuth2 extends OAuth2 {
   }
 
   private async requestToken(code: string, params: Record<string, unknown>, signal: AbortSignal): Promise<TokenResult> {
-    const form = new Map([['grant_type', 'authorization_code']]);
-    for (const [key, value] of Object.entries(params)) {
-      // Client credentials are added below, in one place only: nothing is sent twice.
-      if (value !== undefined && value !== null && key !== 'client_id' && key !== 'client_secret') form.set(key, String(value));
-    }
+    // Client credentials are added below, in one place only: nothing is sent twice.
+    const given = Object.entries(params).filter(([key, value]) => value != null && key !== 'client_id' && key !== 'client_secret');
+    const form = new Map([['grant_type', 'authorization_code'], ...given.map(([key, value]) => [key, String(value)] as const)]);
     const refreshing = form.get('grant_type') === 'refresh_token';
     form.set(refreshing ? 'refresh_token' : 'code', code);
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request (observed): none is sent.

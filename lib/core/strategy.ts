@@ -1,13 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
-import {
-  AuthorizationError,
-  InternalOAuthError,
-  Strategy as OAuth2Strategy,
-  type StateStore,
-  type StrategyOptions as OAuth2StrategyOptions,
-  TokenError,
-} from 'passport-oauth2';
+import { AuthorizationError, InternalOAuthError, Strategy as OAuth2Strategy, type StateStore, TokenError } from 'passport-oauth2';
+import type { StrategyOptions as OAuth2StrategyOptions } from 'passport-oauth2';
 import { BitbucketError, holdsSecret, redact, secretForms } from './errors';
 import { isJsonObject, member } from './json';
 import { target } from './http';
@@ -47,10 +41,9 @@ const USED_STATE_MS = 10 * 60_000;
 const MAX_USED_STATES = 100_000;
 
 /**
- * What both strategies share: the bounded client, the callback checks (single-string parameters,
- * a permitted callback URL, a state used once), the login's deadline, redaction, refresh, and
- * errors that reach the app unwrapped. A product adds how the profile is loaded and who may not
- * sign in. Per-login state lives on the copy of the strategy Passport makes for each login.
+ * What both strategies share: the bounded client, the callback checks (single-string parameters, a permitted callback URL, a
+ * state used once), the deadline, redaction, refresh, errors unwrapped. A product adds its profile and who may not sign in.
+ * Per-login state lives on the copy of the strategy Passport makes for each login.
  */
 export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Strategy {
   protected declare _oauth2: BitbucketOAuth2;
@@ -90,10 +83,9 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   protected abstract loadProfileParts(accessToken: string, login: Login): Promise<{ profile: P; refusal?: Refusal | undefined }>;
 
   /**
-   * Exchanges a refresh token for new tokens. Store the returned `refreshToken` every time:
-   * Bitbucket Cloud rotates refresh tokens (Data Center may). Callers in this process that refresh
-   * the same token at once share one exchange. Rejects with passport-oauth2's `TokenError`
-   * (`code: 'invalid_grant'` for a dead refresh token) or a `BitbucketError`.
+   * Exchanges a refresh token for new tokens. Store the returned `refreshToken` every time: Bitbucket Cloud rotates them (Data
+   * Center may). Callers in this process refreshing the same token at once share one exchange. Rejects with passport-oauth2's
+   * `TokenError` (`code: 'invalid_grant'` for a dead refresh token) or a `BitbucketError`.
    *
    * @example
    * ```ts
@@ -128,18 +120,14 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   }
 
   /**
-   * Ends every request to Bitbucket in flight (each login fails with a `BitbucketNetworkError`)
-   * and closes the strategy's connections, for a clean shutdown or the end of a test; an `agent`
-   * the app passed is the app's to close. The strategy still works afterwards.
+   * Ends every request in flight (each login fails with a `BitbucketNetworkError`) and closes the strategy's connections, for a
+   * clean shutdown or the end of a test; an `agent` the app passed is the app's to close. The strategy still works afterwards.
    */
   close(): void {
     this._oauth2.close();
   }
 
-  /**
-   * Refuses a callback whose OAuth parameters are not single strings (`?code=a&code=b`, `?state[x]=1`,
-   * query or form-post body) and a per-request `callbackURL` not configured; then runs the login.
-   */
+  /** Refuses OAuth parameters that are not single strings (`?code=a&code=b`, `?state[x]=1`, query or body) and an unknown `callbackURL`. */
   override authenticate(req: Request, options: { callbackURL?: unknown } = {}): void {
     const self = this as unknown as LoginActions;
     const fail = (message: string, status: number): void => self.fail?.({ message }, status);
@@ -170,10 +158,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     return { ...super.tokenParams(options), [LOGIN]: this._login };
   }
 
-  /**
-   * Loads the profile, every secret redacted from what can go wrong. A product's refusal fails the
-   * login (403) before the verify function; outside a login it is an `AuthorizationError`.
-   */
+  /** Loads the profile, secrets redacted from any error. A refusal fails the login (403) before verify; outside one, an `AuthorizationError`. */
   override userProfile(accessToken: string, done: (err?: unknown, profile?: P) => void): void {
     const login = this._login ?? this._oauth2.begin((LOGIN_TIMEOUTS - 1) * this._oauth2.limits.timeout);
     const ownLogin = login !== this._login;
@@ -202,11 +187,9 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   }
 
   /**
-   * A state is used once in this process: of two callbacks with the same one (a replay racing the
-   * real one), only the first the state store accepts goes on. It is claimed only once the store
-   * has checked it against the session, so a forged callback cannot spend someone else's.
-   * NOTE: passport-oauth2 keeps its store in `_stateStore` and reads its methods' arity: the guard
-   * wraps it there, keeping each arity.
+   * A state is used once in this process: of two callbacks with it (a replay racing the real one), only the first the store
+   * accepts goes on; claimed only after the store's check, so a forged callback cannot spend someone else's.
+   * NOTE: passport-oauth2 keeps its store in `_stateStore` and reads its methods' arity: the guard wraps it there, arity kept.
    */
   private guardStates(sessionKey: string | undefined): void {
     const holder = this as unknown as { _stateStore: StateStore };
@@ -216,9 +199,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       if (!err && ok && typeof state === 'string' && state !== '' && !this.claim(state)) return callback(null, false, invalid);
       callback(err, ok, info);
     };
-    // NOTE: passport-oauth2's session stores drop the session's state before comparing it, so a
-    // callback with a wrong state (a forged link opened in the user's browser) would spend the
-    // real one: a state that is not the session's is refused first, leaving the session as it is.
+    // NOTE: passport-oauth2's session stores drop the session's state before comparing it: a wrong state (a forged link opened
+    // in the user's browser) would spend the real one. A state that is not the session's is refused first, the session kept.
     const held = (req: unknown): unknown => {
       const saved = member(member(member(req, 'session'), sessionKey ?? ''), 'state');
       return isJsonObject(saved) ? saved['handle'] : saved; // PKCE keeps { handle, code_verifier }
