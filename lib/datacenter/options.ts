@@ -19,7 +19,6 @@ export function resolveDataCenterOptions(options: unknown) {
   const { values } = common;
   const baseURL = checkBaseURL(values['baseURL'], values['allowInsecureHTTP'] === true);
   const list = (name: string): string[] => (values[name] as string[] | undefined) ?? [];
-  // A project key has no '/', a repository exactly one.
   const gate = [...new Set([...list('projects'), ...list('repositories')])].map((name) => gateURL(baseURL, ...(name.split('/') as [string, string?])));
   if (gate.length > MAX_TARGETS) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories may name at most ${MAX_TARGETS} together (one request each per login)`);

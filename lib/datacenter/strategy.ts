@@ -15,8 +15,7 @@ const USERNAME = /^[^\s<>]{1,255}$/;
 const CHECKING = 'Checking access to a Data Center project or repository';
 
 /**
- * Passport strategy `'bitbucket-datacenter'` for Bitbucket Data Center (OAuth 2.0 through an incoming application link).
- * It asks the whoami servlet who signed in, then fetches that user, and checks the optional project and repository gate.
+ * Passport strategy `'bitbucket-datacenter'` for Bitbucket Data Center (OAuth 2.0, an incoming application link), with an optional gate.
  * @example
  * ```ts
  * passport.use(new BitbucketDataCenterStrategy(
@@ -42,10 +41,15 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
   }
 
   protected async loadProfileParts(accessToken: string, login: Login): Promise<{ profile: DataCenterProfile; refusal?: Refusal }> {
+    const { gate, baseURL } = this._settings;
     const get: Get = (url) => this._oauth2.apiGet(url, accessToken, login);
-    const [profile, allowed] = await Promise.all([this.fetchUser(get), this.checkGate(get)]);
+    const [profile, answers] = await Promise.all([
+      this.fetchUser(get),
+      Promise.all(gate.map((url) => accessAnswer(get(url), CHECKING, (body) => isAnswerFor(body, baseURL, url), [401, 403, 404]))),
+    ]);
     if (profile._json['active'] === false) return { profile, refusal: { message: 'This Bitbucket Data Center account is deactivated.', reason: 'inactive' } };
-    if (allowed) return { profile };
+    // The gate: the user's own token must reach at least one of the projects or repositories.
+    if (gate.length === 0 || answers.includes(true)) return { profile };
     return { profile, refusal: { message: 'Only users who can reach a permitted Bitbucket project or repository may sign in.', reason: 'access' } };
   }
 
@@ -64,13 +68,6 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
     if (!found) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
     return parseDataCenterUser(found, JSON.stringify(found), baseURL, trustEmail);
   }
-
-  /** True when there is no gate, or the user reaches at least one gated project or repository with their own token. */
-  private async checkGate(get: Get): Promise<boolean> {
-    const { gate, baseURL } = this._settings;
-    const answers = await Promise.all(gate.map((url) => accessAnswer(get(url), CHECKING, (body) => isAnswerFor(body, baseURL, url), [401, 403, 404])));
-    return gate.length === 0 || answers.includes(true);
-  }
 }
 
 /** True when a 200 is the project (`key`) or repository (`slug`, `project.key`) at `url`; any other 200 (an SSO page, `{}`) is an error. */
@@ -83,11 +80,9 @@ function isAnswerFor(body: string, baseURL: string, url: string): true {
   throw new BitbucketResponseError(`${CHECKING}: Bitbucket answered 200, but not with the project or repository asked for`);
 }
 
-/**
- * The username whoami gave in its body or `X-AUSERNAME` header (if both, the same one), never a name that reads as a path.
- * NOTE: some instances (8.19) answer an empty body; an unaccepted token gets a 200 naming no one: a failure, not an anonymous login.
- */
+/** The username whoami gave in its body or `X-AUSERNAME` header (if both, the same one), never a name that reads as a path. */
 function signedIn(response: HttpResponse): string {
+  // NOTE: some instances (8.19) answer an empty body; an unaccepted token gets a 200 naming no one: a failure, not an anonymous login.
   const body = response.body.trim();
   const raw = optionalString(response.headers, 'x-ausername')?.trim() ?? '';
   const fromHeader = raw === '' ? undefined : decoded(raw);
@@ -154,15 +149,13 @@ export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: stri
   };
 }
 
-/**
- * `avatarUrl` made absolute, http(s) only. NOTE: Data Center usually answers a relative one (`/users/jdoe/avatar.png?s=64`)
- * that may already start with the context path: it is never doubled nor lost.
- */
+/** `avatarUrl` made absolute, http(s) only. */
 export function absoluteAvatar(avatarUrl: string | undefined, baseURL: string): string | undefined {
   if (!avatarUrl) return undefined;
   if (/^https?:\/\//i.test(avatarUrl)) return httpURL(avatarUrl);
   const { origin, pathname } = new URL(baseURL);
   const contextPath = pathname.replace(/\/$/, '');
+  // NOTE: Data Center usually answers a relative URL (`/users/jdoe/avatar.png?s=64`), which may already start with the context path.
   const hasContextPath = avatarUrl === contextPath || avatarUrl.startsWith(`${contextPath}/`);
   if (avatarUrl.startsWith('/')) return `${origin}${hasContextPath ? '' : contextPath}${avatarUrl}`;
   return URL.canParse(avatarUrl, `${baseURL}/`) ? httpURL(new URL(avatarUrl, `${baseURL}/`).href) : undefined;
