@@ -138,9 +138,8 @@ export function parseWorkspacesPage(body: string): Page<BitbucketWorkspace> {
 
 /** `fetchWorkspaces` with `workspaces`: every listed workspace, with the name and role the permission requests found for the checked ones. */
 export function mergeWorkspaces(listed: readonly BitbucketWorkspace[], checked: readonly BitbucketWorkspace[]): BitbucketWorkspace[] {
-  const bySlug = new Map(checked.map((w) => [w.slug.toLowerCase(), w]));
   return listed.map((w) => {
-    const known = bySlug.get(w.slug.toLowerCase());
+    const known = checked.find((c) => c.slug.toLowerCase() === w.slug.toLowerCase());
     return known ? { ...w, ...known, administrator: w.administrator || known.administrator } : w;
   });
 }

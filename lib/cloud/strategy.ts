@@ -15,8 +15,7 @@ import type {
  * @example
  * ```ts
  * passport.use(new BitbucketStrategy(
- *   { clientID: process.env.BITBUCKET_KEY!, clientSecret: process.env.BITBUCKET_SECRET!,
- *     callbackURL: 'https://app.example.com/auth/bitbucket/callback' },
+ *   { clientID, clientSecret, callbackURL: 'https://app.example.com/auth/bitbucket/callback' },
  *   async (accessToken, refreshToken, profile) => users.upsert(profile.id, profile),
  * ));
  * ```
@@ -38,7 +37,7 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
   }
 
   protected async loadProfileParts(accessToken: string, login: Login): Promise<{ profile: Profile; refusal?: Refusal }> {
-    const { skipEmails, workspaces: allowed, fetchWorkspaces, includeUnverifiedEmails, minimumWorkspaceRole } = this._settings;
+    const { skipEmails, workspaces: allowed, fetchWorkspaces, workspaceList, minimumWorkspaceRole } = this._settings;
     const get: Get = (url) => this._oauth2.apiGet(url, accessToken, login);
     const [profile, emails, permissions, listed] = await Promise.all([
       // With no status in `denied`, accessAnswer() gives the profile or throws.
@@ -48,12 +47,9 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
         response.status === 403 && firstPage ? [] : apiError('Fetching the user emails', response)),
       Promise.all(this._settings.permissionURLs.map(([slug, url]) =>
         accessAnswer(get(url), 'Fetching the workspace permission', (body) => parsePermission(body, slug), [403, 404], true))),
-      fetchWorkspaces
-        ? fetchAllPages('workspaces', this._settings.workspaceList, get, parseWorkspacesPage, (r) => apiError('Fetching the workspaces', r, true))
-        : undefined,
+      fetchWorkspaces && fetchAllPages('workspaces', workspaceList, get, parseWorkspacesPage, (r) => apiError('Fetching the workspaces', r, true)),
     ]);
-    profile.emails = orderEmails(emails, includeUnverifiedEmails);
-    // A 403 or 404 on a workspace's permission means the user is not in it.
+    profile.emails = orderEmails(emails, this._settings.includeUnverifiedEmails);
     const memberships = permissions.filter((m) => m !== undefined);
     if (listed || allowed) profile.workspaces = listed ? mergeWorkspaces(listed, memberships) : memberships;
     // The workspace rule: only what the permission requests found counts, never the listing's entries.
