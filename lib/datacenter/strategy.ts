@@ -18,10 +18,8 @@ const CHECKING = 'Checking access to a Data Center project or repository';
  * Passport strategy `'bitbucket-datacenter'` for Bitbucket Data Center (OAuth 2.0, an incoming application link), with an optional gate.
  * @example
  * ```ts
- * passport.use(new BitbucketDataCenterStrategy(
- *   { baseURL: 'https://bitbucket.example.com', clientID, clientSecret, callbackURL },
- *   async (accessToken, refreshToken, profile) => users.upsert(profile.id, profile),
- * ));
+ * passport.use(new BitbucketDataCenterStrategy({ baseURL: 'https://bitbucket.example.com', clientID, clientSecret, callbackURL },
+ *   async (accessToken, refreshToken, profile) => users.upsert(profile.id, profile)));
  * ```
  */
 export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCenterProfile> {
@@ -48,21 +46,17 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
       Promise.all(gate.map((url) => accessAnswer(get(url), CHECKING, (body) => isAnswerFor(body, baseURL, url), [401, 403, 404]))),
     ]);
     if (profile._json['active'] === false) return { profile, refusal: { message: 'This Bitbucket Data Center account is deactivated.', reason: 'inactive' } };
-    // The gate: the user's own token must reach at least one of the projects or repositories.
     if (gate.length === 0 || answers.includes(true)) return { profile };
     return { profile, refusal: { message: 'Only users who can reach a permitted Bitbucket project or repository may sign in.', reason: 'access' } };
   }
 
-  /** Who signed in (whoami), then that user: by slug, or by name when the slug differs. An answer about anyone else is an error. */
+  /** Whoami's user, by slug or else by name (NOTE: a name that is not URL-safe gets another slug); an answer about anyone else is an error. */
   private async fetchUser(get: Get): Promise<DataCenterProfile> {
     const { whoamiURL, usersURL, avatarSize, baseURL, trustEmail } = this._settings;
-    const whoami = await get(whoamiURL);
-    if (whoami.status !== 200) throw apiError('Asking Bitbucket Data Center who signed in', whoami);
-    const username = signedIn(whoami);
+    const username = signedIn(await get(whoamiURL));
     const slugURL = `${usersURL}/${encodeURIComponent(username)}?avatarSize=${avatarSize}`;
     const bySlug = await accessAnswer(get(slugURL), 'Fetching the Data Center user', (body) => ({ json: userJson(body), body }), [404]);
     if (bySlug && sameName(bySlug.json, username)) return parseDataCenterUser(bySlug.json, bySlug.body, baseURL, trustEmail);
-    // NOTE: a slug is not always the username (a name that is not URL-safe gets another), so the user may be found by name.
     const search = `${usersURL}?${new URLSearchParams({ filter: username, limit: '100', avatarSize: String(avatarSize) })}`;
     const found = await accessAnswer(get(search), 'Finding the Data Center user', (body) => findUser(body, username), []);
     if (!found) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
@@ -80,8 +74,9 @@ function isAnswerFor(body: string, baseURL: string, url: string): true {
   throw new BitbucketResponseError(`${CHECKING}: Bitbucket answered 200, but not with the project or repository asked for`);
 }
 
-/** The username whoami gave in its body or `X-AUSERNAME` header (if both, the same one), never a name that reads as a path. */
+/** The username a whoami answer gave in its body or `X-AUSERNAME` header (if both, the same one), never a name that reads as a path. */
 function signedIn(response: HttpResponse): string {
+  if (response.status !== 200) throw apiError('Asking Bitbucket Data Center who signed in', response);
   // NOTE: some instances (8.19) answer an empty body; an unaccepted token gets a 200 naming no one: a failure, not an anonymous login.
   const body = response.body.trim();
   const raw = optionalString(response.headers, 'x-ausername')?.trim() ?? '';
