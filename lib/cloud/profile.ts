@@ -67,7 +67,6 @@ export async function fetchAllPages<T>(what: string, endpoint: string, get: Get,
   const unsafe = (problem: string) => new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
   const seen = new Set<string>();
   const values: T[] = [];
-  const { origin } = new URL(endpoint);
   for (let url = endpoint, page = 1; ; page += 1) {
     if (page > MAX_PAGES) throw unsafe(`more than ${MAX_PAGES} pages`);
     seen.add(url);
@@ -82,7 +81,7 @@ export async function fetchAllPages<T>(what: string, endpoint: string, get: Get,
     if (parsed.next === undefined) return values;
     if (!URL.canParse(parsed.next, endpoint)) throw unsafe('the next link is not a URL');
     const next = new URL(parsed.next, endpoint);
-    if (next.origin !== origin || next.username || next.password) throw unsafe("the next link leaves the endpoint's origin");
+    if (next.origin !== new URL(endpoint).origin || next.username || next.password) throw unsafe("the next link leaves the endpoint's origin");
     if ([...next.searchParams.keys()].some((name) => CREDENTIAL_PARAMETER.test(name))) throw unsafe('the next link carries a credential in its query');
     if (seen.has(next.href)) throw unsafe('the next link loops');
     url = next.href;
@@ -159,6 +158,5 @@ export function workspaceRefusal(memberships: readonly BitbucketWorkspace[], all
 }
 
 function inAllowed(memberships: readonly BitbucketWorkspace[], allowed: readonly string[]): BitbucketWorkspace[] {
-  const slugs = new Set(allowed.map((s) => s.toLowerCase()));
-  return memberships.filter((m) => slugs.has(m.slug.toLowerCase()));
+  return memberships.filter((m) => allowed.some((s) => s.toLowerCase() === m.slug.toLowerCase()));
 }

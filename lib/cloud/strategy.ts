@@ -14,10 +14,8 @@ import type {
  * Passport strategy for Bitbucket Cloud (OAuth 2.0): the verify function gets a {@link Profile} whose `emails` are confirmed, primary first.
  * @example
  * ```ts
- * passport.use(new BitbucketStrategy(
- *   { clientID, clientSecret, callbackURL: 'https://app.example.com/auth/bitbucket/callback' },
- *   async (accessToken, refreshToken, profile) => users.upsert(profile.id, profile),
- * ));
+ * passport.use(new BitbucketStrategy({ clientID, clientSecret, callbackURL: 'https://app.example.com/auth/bitbucket/callback' },
+ *   async (accessToken, refreshToken, profile) => users.upsert(profile.id, profile)));
  * ```
  */
 export class Strategy extends BitbucketStrategyBase<Profile> {
