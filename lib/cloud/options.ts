@@ -56,7 +56,6 @@ export function resolveOptions(options: unknown) {
     throw new TypeError(`${PREFIX} options.workspaces needs the profile: it cannot be combined with skipUserProfile`);
   }
   const url = (name: keyof typeof ENDPOINTS): string => (values[name] as string | undefined) ?? ENDPOINTS[name];
-  // A paginated endpoint's first page asks for 100 entries.
   const paged = (name: keyof typeof ENDPOINTS): string => {
     const first = new URL(url(name));
     first.searchParams.set('pagelen', '100');
@@ -67,9 +66,7 @@ export function resolveOptions(options: unknown) {
     userProfileURL: url('userProfileURL'),
     emails: paged('userEmailsURL'),
     workspaceList: paged('userWorkspacesURL'),
-    /** The allowed workspace slugs (duplicates dropped, ignoring case), or undefined when sign-in is not restricted. */
     workspaces,
-    // The user's role in one workspace: `<userWorkspacesURL>/<slug>/permission`.
     permissionURLs: (workspaces ?? []).map((slug) => [slug, `${workspacesBase}/${encodeURIComponent(slug)}/permission`] as const),
     minimumWorkspaceRole: values['minimumWorkspaceRole'] as MinimumWorkspaceRole,
     fetchWorkspaces: values['fetchWorkspaces'] === true,

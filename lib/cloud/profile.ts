@@ -59,18 +59,14 @@ function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) =
   return { values: entries, next: next || undefined };
 }
 
+/** Turns a non-200 answer into an error, or (by returning a list) into the result. */
 type OnError<T> = (response: HttpResponse, firstPage: boolean) => T[] | Error;
 
-/**
- * Reads every page of a list, following `next` only on the endpoint's origin, without userinfo or a credential in its query,
- * never twice, for at most {@link MAX_PAGES} pages: a hostile `next` can neither carry the token elsewhere nor loop forever.
- * `onError` turns a non-200 answer into an error, or (by returning a list) into the result.
- */
+/** Every page of a list, at most {@link MAX_PAGES}; `next` is followed once, on the endpoint's origin, without userinfo or a credential. */
 export async function fetchAllPages<T>(what: string, endpoint: string, get: Get, parse: (body: string) => Page<T>, onError: OnError<T>): Promise<T[]> {
   const unsafe = (problem: string) => new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
   const seen = new Set<string>();
   const values: T[] = [];
-  const { origin } = new URL(endpoint);
   for (let url = endpoint, page = 1; ; page += 1) {
     if (page > MAX_PAGES) throw unsafe(`more than ${MAX_PAGES} pages`);
     seen.add(url);
@@ -85,8 +81,7 @@ export async function fetchAllPages<T>(what: string, endpoint: string, get: Get,
     if (parsed.next === undefined) return values;
     if (!URL.canParse(parsed.next, endpoint)) throw unsafe('the next link is not a URL');
     const next = new URL(parsed.next, endpoint);
-    if (next.origin !== origin || next.username || next.password) throw unsafe("the next link leaves the endpoint's origin");
-    // A credential in a URL ends up in logs and error messages: such a link is not followed.
+    if (next.origin !== new URL(endpoint).origin || next.username || next.password) throw unsafe("the next link leaves the endpoint's origin");
     if ([...next.searchParams.keys()].some((name) => CREDENTIAL_PARAMETER.test(name))) throw unsafe('the next link carries a credential in its query');
     if (seen.has(next.href)) throw unsafe('the next link loops');
     url = next.href;
@@ -98,17 +93,13 @@ export type RawEmail = { email: string; isPrimary: boolean; isConfirmed: boolean
 
 /** Parses one page of `GET /2.0/user/emails`. */
 export function parseEmailsPage(body: string): Page<RawEmail> {
-  const parseEmail = (entry: unknown): RawEmail | undefined => {
+  return parsePage(body, 'user emails', (entry): RawEmail | undefined => {
     const email = optionalString(entry, 'email');
     return email ? { email, isPrimary: member(entry, 'is_primary') === true, isConfirmed: member(entry, 'is_confirmed') === true } : undefined;
-  };
-  return parsePage(body, 'user emails', parseEmail, 'an entry has no email address');
+  }, 'an entry has no email address');
 }
 
-/**
- * The addresses for the profile: the confirmed primary, the other confirmed ones, then (when asked) the unconfirmed ones, an
- * unconfirmed primary last, never ahead of a proven address; duplicates (ignoring case) dropped.
- */
+/** The confirmed primary, other confirmed, then with `includeUnverified` the unconfirmed (primary last); duplicates (ignoring case) dropped. */
 export function orderEmails(raw: readonly RawEmail[], includeUnverified: boolean): BitbucketEmail[] {
   const rank = (e: RawEmail): number => (e.isConfirmed ? (e.isPrimary ? 0 : 1) : e.isPrimary ? 3 : 2);
   const seen = new Set<string>();
@@ -125,7 +116,7 @@ function workspaceOf(entry: unknown, administrator: boolean): BitbucketWorkspace
   const slug = optionalString(workspace, 'slug');
   if (!slug) return undefined;
   const name = optionalString(workspace, 'name');
-  // NOTE: Bitbucket does not promise the display name in the listing; kept when it is there.
+  // NOTE: the listing's entries may lack the display name.
   return { slug, uuid: optionalString(workspace, 'uuid') ?? '', administrator, ...(name ? { name } : {}) };
 }
 
@@ -146,9 +137,8 @@ export function parseWorkspacesPage(body: string): Page<BitbucketWorkspace> {
 
 /** `fetchWorkspaces` with `workspaces`: every listed workspace, with the name and role the permission requests found for the checked ones. */
 export function mergeWorkspaces(listed: readonly BitbucketWorkspace[], checked: readonly BitbucketWorkspace[]): BitbucketWorkspace[] {
-  const bySlug = new Map(checked.map((w) => [w.slug.toLowerCase(), w]));
   return listed.map((w) => {
-    const known = bySlug.get(w.slug.toLowerCase());
+    const known = checked.find((c) => c.slug.toLowerCase() === w.slug.toLowerCase());
     return known ? { ...w, ...known, administrator: w.administrator || known.administrator } : w;
   });
 }
@@ -168,6 +158,5 @@ export function workspaceRefusal(memberships: readonly BitbucketWorkspace[], all
 }
 
 function inAllowed(memberships: readonly BitbucketWorkspace[], allowed: readonly string[]): BitbucketWorkspace[] {
-  const slugs = new Set(allowed.map((s) => s.toLowerCase()));
-  return memberships.filter((m) => slugs.has(m.slug.toLowerCase()));
+  return memberships.filter((m) => allowed.some((s) => s.toLowerCase() === m.slug.toLowerCase()));
 }

@@ -19,7 +19,6 @@ export function resolveDataCenterOptions(options: unknown) {
   const { values } = common;
   const baseURL = checkBaseURL(values['baseURL'], values['allowInsecureHTTP'] === true);
   const list = (name: string): string[] => (values[name] as string[] | undefined) ?? [];
-  // A project key has no '/', a repository exactly one.
   const gate = [...new Set([...list('projects'), ...list('repositories')])].map((name) => gateURL(baseURL, ...(name.split('/') as [string, string?])));
   if (gate.length > MAX_TARGETS) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories may name at most ${MAX_TARGETS} together (one request each per login)`);
@@ -27,7 +26,6 @@ export function resolveDataCenterOptions(options: unknown) {
   if (gate.length > 0 && common.maySkipProfile) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories need the profile stage: they cannot be combined with skipUserProfile`);
   }
-  const whoamiURL = `${baseURL}/plugins/servlet/applinks/whoami`;
   const product: Product = {
     name: 'bitbucket-datacenter',
     authorizationURL: `${baseURL}/rest/oauth2/latest/authorize`,
@@ -38,9 +36,8 @@ export function resolveDataCenterOptions(options: unknown) {
     passportOptions: { scope: gate.length > 0 ? 'REPO_READ' : 'PUBLIC_REPOS', scopeSeparator: ' ' },
   };
   const settings = {
-    /** Without a trailing slash. */
     baseURL,
-    whoamiURL,
+    whoamiURL: `${baseURL}/plugins/servlet/applinks/whoami`,
     usersURL: `${baseURL}/rest/api/latest/users`,
     avatarSize: values['avatarSize'] as number,
     trustEmail: values['trustEmail'] === true,
@@ -58,16 +55,12 @@ export function gateURL(baseURL: string, key: string, slug?: string): string {
 function checkBaseURL(value: unknown, allowInsecureHTTP: boolean): string {
   const url = parseHttpURL(value);
   if (!url || url.username || url.password || url.search || url.hash) {
-    throw new TypeError(
-      `${PREFIX} options.baseURL is required: your Bitbucket Data Center's address, e.g. https://bitbucket.example.com or ` +
-        'https://example.com/bitbucket (no credentials, query or fragment)',
-    );
+    throw new TypeError(`${PREFIX} options.baseURL is required: your Bitbucket Data Center's address, e.g. https://bitbucket.example.com or ` +
+      'https://example.com/bitbucket (no credentials, query or fragment)');
   }
   if (url.protocol === 'http:' && !allowInsecureHTTP) {
-    throw new TypeError(
-      `${PREFIX} options.baseURL must use https: tokens and the client secret would cross the network in clear. ` +
-        'For a development instance that skips Data Center\'s HTTPS requirement, pass allowInsecureHTTP: true.',
-    );
+    throw new TypeError(`${PREFIX} options.baseURL must use https: tokens and the client secret would cross the network in clear. ` +
+      'For a development instance that skips Data Center\'s HTTPS requirement, pass allowInsecureHTTP: true.');
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }

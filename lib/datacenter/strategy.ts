@@ -15,17 +15,11 @@ const USERNAME = /^[^\s<>]{1,255}$/;
 const CHECKING = 'Checking access to a Data Center project or repository';
 
 /**
- * Passport strategy for signing in with Bitbucket Data Center (OAuth 2.0, an incoming application link), named `'bitbucket-datacenter'`.
- *
- * After the code exchange it asks the instance who signed in (the whoami servlet), then that user by slug (or, when the slug
- * is not the username, through `users?filter=`), and checks the optional project and repository gate at the same time.
- *
+ * Passport strategy `'bitbucket-datacenter'` for Bitbucket Data Center (OAuth 2.0, an incoming application link), with an optional gate.
  * @example
  * ```ts
- * passport.use(new BitbucketDataCenterStrategy(
- *   { baseURL: 'https://bitbucket.example.com', clientID, clientSecret, callbackURL },
- *   async (accessToken, refreshToken, profile) => users.upsert(profile.id, profile),
- * ));
+ * passport.use(new BitbucketDataCenterStrategy({ baseURL: 'https://bitbucket.example.com', clientID, clientSecret, callbackURL },
+ *   async (accessToken, refreshToken, profile) => users.upsert(profile.id, profile)));
  * ```
  */
 export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCenterProfile> {
@@ -38,7 +32,6 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
   constructor(options: DataCenterStrategyOptions, verify: DataCenterVerifyFunctionWithParams);
   constructor(options: DataCenterStrategyOptionsWithRequest, verify: DataCenterVerifyFunctionWithRequest);
   constructor(options: DataCenterStrategyOptionsWithRequest, verify: DataCenterVerifyFunctionWithRequestAndParams);
-  // Both are checked at run time: the options by resolveDataCenterOptions(), the function by the base class.
   constructor(options: unknown, verify: unknown) {
     const { common, settings, product } = resolveDataCenterOptions(options);
     super(common, product, verify);
@@ -46,62 +39,47 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
   }
 
   protected async loadProfileParts(accessToken: string, login: Login): Promise<{ profile: DataCenterProfile; refusal?: Refusal }> {
+    const { gate, baseURL } = this._settings;
     const get: Get = (url) => this._oauth2.apiGet(url, accessToken, login);
-    const [profile, allowed] = await Promise.all([this.fetchUser(get), this.checkGate(get)]);
+    const [profile, answers] = await Promise.all([
+      this.fetchUser(get),
+      Promise.all(gate.map((url) => accessAnswer(get(url), CHECKING, (body) => isAnswerFor(body, baseURL, url), [401, 403, 404]))),
+    ]);
     if (profile._json['active'] === false) return { profile, refusal: { message: 'This Bitbucket Data Center account is deactivated.', reason: 'inactive' } };
-    if (allowed) return { profile };
+    if (gate.length === 0 || answers.includes(true)) return { profile };
     return { profile, refusal: { message: 'Only users who can reach a permitted Bitbucket project or repository may sign in.', reason: 'access' } };
   }
 
-  /** Who signed in (whoami), then that user: by slug, or by name when the slug differs. An answer about anyone else is an error. */
+  /** Whoami's user, by slug or else by name (NOTE: a name that is not URL-safe gets another slug); an answer about anyone else is an error. */
   private async fetchUser(get: Get): Promise<DataCenterProfile> {
     const { whoamiURL, usersURL, avatarSize, baseURL, trustEmail } = this._settings;
-    const whoami = await get(whoamiURL);
-    if (whoami.status !== 200) throw apiError('Asking Bitbucket Data Center who signed in', whoami);
-    const username = signedIn(whoami);
-    const bySlug = await get(`${usersURL}/${encodeURIComponent(username)}?avatarSize=${avatarSize}`);
-    if (bySlug.status !== 200 && bySlug.status !== 404) throw apiError('Fetching the Data Center user', bySlug);
-    const json = bySlug.status === 200 ? userJson(bySlug.body) : undefined;
-    if (json && sameName(json, username)) return parseDataCenterUser(json, bySlug.body, baseURL, trustEmail);
-    // NOTE: a user's slug is not always the username (names that are not URL-safe get another slug), and a user with this slug
-    // may be someone else: then the user is found by name.
-    const search = await get(`${usersURL}?${new URLSearchParams({ filter: username, limit: '100', avatarSize: String(avatarSize) })}`);
-    if (search.status !== 200) throw apiError('Finding the Data Center user', search);
-    const found = findUser(search.body, username);
+    const username = signedIn(await get(whoamiURL));
+    const slugURL = `${usersURL}/${encodeURIComponent(username)}?avatarSize=${avatarSize}`;
+    const bySlug = await accessAnswer(get(slugURL), 'Fetching the Data Center user', (body) => ({ json: userJson(body), body }), [404]);
+    if (bySlug && sameName(bySlug.json, username)) return parseDataCenterUser(bySlug.json, bySlug.body, baseURL, trustEmail);
+    const search = `${usersURL}?${new URLSearchParams({ filter: username, limit: '100', avatarSize: String(avatarSize) })}`;
+    const found = await accessAnswer(get(search), 'Finding the Data Center user', (body) => findUser(body, username), []);
     if (!found) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
     return parseDataCenterUser(found, JSON.stringify(found), baseURL, trustEmail);
   }
-
-  /** True when there is no gate, or the user reaches at least one gated project or repository with their own token. */
-  private async checkGate(get: Get): Promise<boolean> {
-    const { gate, baseURL } = this._settings;
-    const answers = await Promise.all(gate.map((url) => accessAnswer(get(url), CHECKING, (body) => isAnswerFor(body, baseURL, url), [401, 403, 404])));
-    return gate.length === 0 || answers.includes(true);
-  }
 }
 
-/**
- * Whether a 200 is the project (`key`) or repository (`slug` and `project.key`) at `url`: any other 200 (a single sign-on page,
- * `{}`, another project) did not answer the question, an error. NOTE: Bitbucket matches project keys (upper-case) and
- * repository slugs (lower-case) without regard to case, so the comparison ignores case too.
- */
+/** True when a 200 is the project (`key`) or repository (`slug`, `project.key`) at `url`; any other 200 (an SSO page, `{}`) is an error. */
 function isAnswerFor(body: string, baseURL: string, url: string): true {
   const json = parseObject(body);
   const slug = optionalString(json, 'slug');
   const key = slug === undefined ? optionalString(json, 'key') : optionalString(member(json, 'project'), 'key');
+  // NOTE: Bitbucket matches project keys and repository slugs ignoring case.
   if (key !== undefined && gateURL(baseURL, key, slug).toLowerCase() === url.toLowerCase()) return true;
   throw new BitbucketResponseError(`${CHECKING}: Bitbucket answered 200, but not with the project or repository asked for`);
 }
 
-/**
- * The username the whoami servlet answered: its body, or its `X-AUSERNAME` header (some instances answer an empty body, observed
- * on 8.19). It answers 200 even when the token is not accepted, with nothing in either: a failure, never an anonymous login. When
- * both name someone, they must name the same user. A name a URL would read as a path is refused before any request is built.
- */
+/** The username a whoami answer gave in its body or `X-AUSERNAME` header (if both, the same one), never a name that reads as a path. */
 function signedIn(response: HttpResponse): string {
+  if (response.status !== 200) throw apiError('Asking Bitbucket Data Center who signed in', response);
+  // NOTE: some instances (8.19) answer an empty body; an unaccepted token gets a 200 naming no one: a failure, not an anonymous login.
   const body = response.body.trim();
-  const header = response.headers['x-ausername'];
-  const raw = typeof header === 'string' ? header.trim() : '';
+  const raw = optionalString(response.headers, 'x-ausername')?.trim() ?? '';
   const fromHeader = raw === '' ? undefined : decoded(raw);
   const failure = (problem: string): BitbucketResponseError => new BitbucketResponseError(`Asking Bitbucket Data Center who signed in: ${problem}`);
   if (body !== '' && fromHeader !== undefined && fromHeader !== body) throw failure('its body and its X-AUSERNAME header name different users');
@@ -139,10 +117,7 @@ export function findUser(body: string, username: string): JsonObject | undefined
   return users.find((u) => u['name'] === username) ?? users.find((u) => sameName(u, username));
 }
 
-/**
- * Whether the user JSON is of the user named `username`. NOTE: Bitbucket's usernames are unique regardless of case, and whoami
- * may not spell one as the directory does, so the names are compared ignoring case.
- */
+/** Whether the user JSON is of `username`. NOTE: usernames are unique ignoring case, and whoami may spell one otherwise than the directory. */
 export function sameName(json: JsonObject, username: string): boolean {
   return optionalString(json, 'name')?.toLowerCase() === username.toLowerCase();
 }
@@ -154,7 +129,6 @@ export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: stri
   if (typeof id !== 'number' || !Number.isSafeInteger(id) || !name) throw parseFailure('the Data Center user', 'it has no numeric id or no name');
   const email = optionalString(json, 'emailAddress');
   const avatar = absoluteAvatar(optionalString(json, 'avatarUrl'), baseURL);
-  // Data Center nests its links as `links.self[0].href`.
   const self = member(member(json, 'links'), 'self');
   return {
     provider: 'bitbucket-datacenter',
@@ -170,18 +144,14 @@ export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: stri
   };
 }
 
-/**
- * `avatarUrl` made absolute. NOTE: Data Center usually answers a relative URL (`/users/jdoe/avatar.png?s=64`), which on an
- * instance with a context path may already start with it: never doubled nor lost. Absolute http(s) ones (Gravatar) are kept;
- * any other scheme (`javascript:`, `data:`) is dropped.
- */
+/** `avatarUrl` made absolute, http(s) only. */
 export function absoluteAvatar(avatarUrl: string | undefined, baseURL: string): string | undefined {
   if (!avatarUrl) return undefined;
   if (/^https?:\/\//i.test(avatarUrl)) return httpURL(avatarUrl);
   const { origin, pathname } = new URL(baseURL);
   const contextPath = pathname.replace(/\/$/, '');
-  if (avatarUrl.startsWith('/')) {
-    return avatarUrl === contextPath || avatarUrl.startsWith(`${contextPath}/`) ? `${origin}${avatarUrl}` : `${origin}${contextPath}${avatarUrl}`;
-  }
+  // NOTE: Data Center usually answers a relative URL (`/users/jdoe/avatar.png?s=64`), which may already start with the context path.
+  const hasContextPath = avatarUrl === contextPath || avatarUrl.startsWith(`${contextPath}/`);
+  if (avatarUrl.startsWith('/')) return `${origin}${hasContextPath ? '' : contextPath}${avatarUrl}`;
   return URL.canParse(avatarUrl, `${baseURL}/`) ? httpURL(new URL(avatarUrl, `${baseURL}/`).href) : undefined;
 }
