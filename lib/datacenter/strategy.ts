@@ -144,7 +144,7 @@ export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: stri
   };
 }
 
-/** `avatarUrl` made absolute, http(s) only. */
+/** `avatarUrl` made absolute, http(s) only. NOTE: Data Center answers a relative one that may already start with the context path. */
 export function absoluteAvatar(avatarUrl: string | undefined, baseURL: string): string | undefined {
   if (!avatarUrl) return undefined;
   if (/^https?:\/\//i.test(avatarUrl)) return httpURL(avatarUrl);
