@@ -5,18 +5,15 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `value[key]`, when `value` is a JSON object. */
 export function member(value: unknown, key: string): unknown {
   return isJsonObject(value) ? value[key] : undefined;
 }
 
-/** `value[key]` when it is a string. */
 export function optionalString(value: unknown, key: string): string | undefined {
   const found = member(value, key);
   return typeof found === 'string' ? found : undefined;
 }
 
-/** JSON.parse that reports failure instead of throwing. */
 export function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
@@ -25,7 +22,6 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
   }
 }
 
-/** The JSON object `text` holds, or undefined. */
 export function parseObject(text: string): JsonObject | undefined {
   const parsed = parseJson(text);
   return parsed.ok && isJsonObject(parsed.value) ? parsed.value : undefined;
