@@ -97,7 +97,6 @@ export class BitbucketNetworkError extends BitbucketError {
   }
 }
 
-/** The `BitbucketResponseError` for a body that does not parse: `Failed to parse <what>: <problem>`. */
 export function parseFailure(what: string, problem: string): BitbucketResponseError {
   return new BitbucketResponseError(`Failed to parse ${what}: ${problem}`);
 }
@@ -105,9 +104,8 @@ export function parseFailure(what: string, problem: string): BitbucketResponseEr
 /** The JSON object `body` holds; else a {@link parseFailure} saying whether it was JSON at all. */
 export function jsonBody(body: string, what: string): JsonObject {
   const parsed = parseJson(body);
-  if (!parsed.ok) throw parseFailure(what, 'Bitbucket did not answer JSON');
-  if (!isJsonObject(parsed.value)) throw parseFailure(what, 'the answer is not a JSON object');
-  return parsed.value;
+  if (parsed.ok && isJsonObject(parsed.value)) return parsed.value;
+  throw parseFailure(what, parsed.ok ? 'the answer is not a JSON object' : 'Bitbucket did not answer JSON');
 }
 
 const MAX_TEXT_MESSAGE = 200;
@@ -115,11 +113,7 @@ const CHANGELOG = 'https://developer.atlassian.com/cloud/bitbucket/changelog';
 /** Bitbucket's scope names and the boxes that grant them on the OAuth consumer. */
 const PERMISSIONS: Readonly<Record<string, string>> = { account: 'Account: Read', email: 'Account: Email' };
 
-/**
- * The error for an answer that is not a success, and the only place an error body is read: Bitbucket's removal notice (a 410
- * whose `error.message` starts `CHANGE-N - `) is a {@link BitbucketEndpointRemovedError}, anything else a {@link BitbucketAPIError}.
- * With `scopeHint`, a 403 names the permission box to tick on the consumer (`detail.required`, or Account: Read).
- */
+/** A failed answer's error: a 410 removal notice is a BitbucketEndpointRemovedError, else a BitbucketAPIError (`scopeHint`: a 403 names a permission). */
 export function apiError(what: string, response: HttpResponse, scopeHint = false): BitbucketError {
   const { status, body } = response;
   const json = parseObject(body);
@@ -127,7 +121,6 @@ export function apiError(what: string, response: HttpResponse, scopeHint = false
   const change = status === 410 ? /^(CHANGE-\d{1,9}) - /.exec(optionalString(error, 'message') ?? '')?.[1] : undefined;
   if (change) {
     const given = optionalString(member(error, 'data'), 'announcement_url');
-    // Only an Atlassian page is quoted; otherwise the changelog entry the id names.
     const announcementURL = given && given.startsWith('https://developer.atlassian.com/') && !/\s/.test(given) ? given : `${CHANGELOG}#${change}`;
     const message = `${what} failed: Bitbucket removed the endpoint ${safeURL(response.url)} (${change}); see ${announcementURL}`;
     return new BitbucketEndpointRemovedError(message, { status, body, change, announcementURL });
@@ -143,11 +136,7 @@ export function apiError(what: string, response: HttpResponse, scopeHint = false
 /** What a request's answer is awaited from: `apiGet` under the login. */
 export type Get = (url: string) => Promise<HttpResponse>;
 
-/**
- * One access check's answer (a workspace permission, a Data Center project or repository): a 200 is `read`, which throws for an
- * answer about something else; a status in `denied` means the user cannot reach it (undefined); anything else is an error. With
- * `scopeHint`, a 403 that names missing scopes is the consumer's problem, not the user's: an error naming the permission to tick.
- */
+/** An access check: 200 is `read`, a `denied` status undefined (no access), else an error; so is a 403 naming missing scopes, with `scopeHint`. */
 export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: string, read: (body: string) => T, denied: number[], scopeHint = false) {
   const response = await answer;
   if (response.status === 200) return read(response.body);
@@ -168,10 +157,7 @@ function missingScopes(response: HttpResponse): unknown[] | undefined {
   return Array.isArray(required) ? required : undefined;
 }
 
-/**
- * Bitbucket's own words: `error.message` (Cloud), `errors[0].message` (Data Center), `error_description` (token endpoint),
- * or a short text/plain body (the 429 rate-limit answer). HTML pages are never quoted.
- */
+/** Bitbucket's words: `error.message` (Cloud), `errors[0].message` (Data Center), `error_description`, a short text/plain body (429); not HTML. */
 function messageFromBody(json: JsonObject | undefined, body: string, contentType: string | undefined): string | undefined {
   const text = body.trim();
   if (!json) return (contentType ?? '').toLowerCase().startsWith('text/plain') && text && text.length <= MAX_TEXT_MESSAGE ? text : undefined;
@@ -187,7 +173,6 @@ export function safeURL(url: string): string {
   return `${origin}${pathname}`;
 }
 
-/** What every secret is replaced with. */
 export const REDACTED = '[redacted]';
 /** Shorter values are not treated as secrets: replacing them would mangle ordinary text. */
 const MIN_SECRET_LENGTH = 8;
@@ -208,15 +193,11 @@ export function secretForms(secrets: ReadonlyArray<string | undefined>): string[
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
 
-/** True when `text` holds one of the forms of secrets that {@link secretForms} gives. */
 export function holdsSecret(text: string, forms: readonly string[]): boolean {
   return forms.some((form) => text.includes(form));
 }
 
-/**
- * The one redaction rule: every string in `value` (an error's message, stack, own writable data properties such as `oauthError.data`,
- * and its `cause` chain) loses each secret in each form. Errors are changed in place, so later log lines show `[redacted]`.
- */
+/** The one redaction rule, in place: each secret in each form leaves each string in `value`, deep in own writable properties (`cause`…). */
 export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>): T {
   const forms = secretForms(secrets);
   if (forms.length === 0) return value;
