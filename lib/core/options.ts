@@ -37,16 +37,14 @@ export interface CommonOptions {
 /** Each product's own option names, and where its credentials are shown (for the message when one is missing). */
 const PRODUCTS = {
   cloud: {
-    strategy: 'BitbucketStrategy', product: 'Bitbucket Cloud',
+    strategy: 'BitbucketStrategy', product: 'Bitbucket Cloud', id: 'Key', secret: 'Secret',
     names: ['userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'skipEmails',
       'includeUnverifiedEmails'],
-    id: 'Key', secret: 'Secret',
     where: "Bitbucket OAuth consumer (Workspace settings → OAuth consumers, the consumer's Key and Secret)",
   },
   datacenter: {
-    strategy: 'BitbucketDataCenterStrategy', product: 'Bitbucket Data Center',
+    strategy: 'BitbucketDataCenterStrategy', product: 'Bitbucket Data Center', id: 'Client ID', secret: 'Client secret',
     names: ['baseURL', 'allowInsecureHTTP', 'avatarSize', 'trustEmail', 'projects', 'repositories'],
-    id: 'Client ID', secret: 'Client secret',
     where: 'Bitbucket Data Center incoming application link (Administration → Application Links)',
   },
 } as const;
@@ -58,10 +56,8 @@ const isStrings = (value: unknown): value is string[] => Array.isArray(value) &&
 const hasMethods = (value: unknown, ...names: string[]): boolean => isJsonObject(value) && names.every((name) => typeof value[name] === 'function');
 export const inRange = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 
-/** A check that each of `names` is true or false. */
 export const flags = (...names: string[]): Check => [names, (value) => typeof value === 'boolean', 'must be true or false'];
 
-/** A check that `name` is a non-empty array of strings that match `pattern`. */
 export const listOf = (name: string, pattern: RegExp, what: string): Check =>
   [[name], (value) => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v)), `must be a non-empty array of ${what}`];
 
@@ -86,10 +82,7 @@ const COMMON_CHECKS: readonly Check[] = [
     'must be an object of header names to strings'],
 ];
 
-/**
- * Checks the shared options, then the product's `checks`: each problem is a TypeError (a RangeError for a timeout out of range)
- * naming the option but never echoing its value, which may be a misplaced secret. `values` holds the options, defaults filled in.
- */
+/** Checks the shared options, then `checks`: a TypeError (RangeError: timeout out of range) names the option, never its value (maybe a secret). */
 export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, checks: readonly Check[], defaults: Record<string, unknown> = {}): CommonOptions {
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
   const own = PRODUCTS[product];
@@ -133,13 +126,10 @@ export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, ch
   };
 }
 
-/**
- * PKCE is on (S256) by default, as RFC 9700 asks, wherever the verifier can be kept: the session (`state`) or a `store` whose
- * `store()` takes it (passport-oauth2 passes it only to a five-argument `store(req, verifier, state, meta, callback)`).
- * With `state: false` and no store it stays off unless asked for, and asking is an error.
- */
+/** PKCE is S256 by default (RFC 9700) where the verifier can be kept: in the session (`state`) or a `store`; else off, and asking for it an error. */
 function resolvePkce(value: unknown, state: boolean, store: StateStore | undefined): CommonOptions['pkce'] {
   if (value === false) return false;
+  // NOTE: passport-oauth2 passes the verifier only to a five-argument `store(req, verifier, state, meta, callback)`.
   if (store !== undefined && store.store.length !== 5) {
     throw new TypeError(`${PREFIX} options.store cannot keep a PKCE verifier: its store() must take (req, verifier, state, meta, callback). ` +
       'Use such a store, or pass pkce: false to sign in without PKCE.');
@@ -150,7 +140,6 @@ function resolvePkce(value: unknown, state: boolean, store: StateStore | undefin
   }
   return value === 'plain' ? 'plain' : 'S256';
 }
-
 
 /** A name that nearly is an option's (`clientId`, `client_secret`, `clientSecretKey`, `timout`) is a TypeError naming it; other names pass. */
 function checkNames(input: Record<string, unknown>, known: readonly string[]): void {
