@@ -13,7 +13,6 @@ export interface BitbucketOAuthErrorData {
   data: string;
 }
 
-/** What an error may carry besides its message: the status and body (kept in `oauthError`) Bitbucket answered with. */
 export interface ErrorDetails {
   status?: number | undefined;
   body?: string | undefined;
@@ -47,8 +46,7 @@ export class BitbucketAPIError extends BitbucketError {
 
   constructor(message: string, details: ErrorDetails & { status: number; body: string; bitbucketMessage?: string | undefined }) {
     super(message, 'BITBUCKET_API_ERROR', details);
-    this.status = details.status;
-    this.bitbucketMessage = details.bitbucketMessage;
+    ({ status: this.status, bitbucketMessage: this.bitbucketMessage } = details);
   }
 }
 
@@ -64,9 +62,7 @@ export class BitbucketEndpointRemovedError extends BitbucketError {
 
   constructor(message: string, details: ErrorDetails & { status: number; body: string; change: string; announcementURL: string }) {
     super(message, 'BITBUCKET_ENDPOINT_REMOVED', details);
-    this.status = details.status;
-    this.change = details.change;
-    this.announcementURL = details.announcementURL;
+    ({ status: this.status, change: this.change, announcementURL: this.announcementURL } = details);
   }
 }
 
@@ -85,8 +81,7 @@ export class BitbucketTimeoutError extends BitbucketError {
 
   constructor(message: string, details: ErrorDetails & { timeout: number; limit: 'request' | 'login' }) {
     super(message, 'BITBUCKET_TIMEOUT', details);
-    this.timeout = details.timeout;
-    this.limit = details.limit;
+    ({ timeout: this.timeout, limit: this.limit } = details);
   }
 }
 
@@ -101,7 +96,6 @@ export function parseFailure(what: string, problem: string): BitbucketResponseEr
   return new BitbucketResponseError(`Failed to parse ${what}: ${problem}`);
 }
 
-/** The JSON object `body` holds; else a {@link parseFailure} saying whether it was JSON at all. */
 export function jsonBody(body: string, what: string): JsonObject {
   const parsed = parseJson(body);
   if (parsed.ok && isJsonObject(parsed.value)) return parsed.value;
@@ -144,7 +138,6 @@ export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: strin
   throw apiError(what, response, scopeHint);
 }
 
-/** The token endpoint's answer: its OAuth error body as passport-oauth2's `TokenError`, or {@link apiError}. */
 export function tokenError(what: string, response: HttpResponse): Error {
   const json = parseObject(response.body);
   const code = optionalString(json, 'error');
