@@ -27,7 +27,6 @@ export function parseObject(text: string): JsonObject | undefined {
   return parsed.ok && isJsonObject(parsed.value) ? parsed.value : undefined;
 }
 
-/** `value` parsed, when it is an absolute `http:` or `https:` URL. */
 export function parseHttpURL(value: unknown): URL | undefined {
   const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : undefined;
   return url?.protocol === 'http:' || url?.protocol === 'https:' ? url : undefined;

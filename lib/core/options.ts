@@ -34,7 +34,6 @@ export interface CommonOptions {
   values: Record<string, unknown>;
 }
 
-/** Each product's own option names, and where its credentials are shown (for the message when one is missing). */
 const PRODUCTS = {
   cloud: {
     strategy: 'BitbucketStrategy', product: 'Bitbucket Cloud', id: 'Key', secret: 'Secret',
@@ -49,7 +48,6 @@ const PRODUCTS = {
   },
 } as const;
 
-/** A check of optional values: the options it applies to, whether a value is valid, and how the TypeError ends otherwise. */
 export type Check = readonly [names: readonly string[], valid: (value: unknown) => boolean, problem: string];
 
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
@@ -61,7 +59,6 @@ export const flags = (...names: string[]): Check => [names, (value) => typeof va
 export const listOf = (name: string, pattern: RegExp, what: string): Check =>
   [[name], (value) => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v)), `must be a non-empty array of ${what}`];
 
-/** An absolute http(s) URL without credentials: what an endpoint option must be. */
 export function isEndpointURL(value: unknown): boolean {
   const url = parseHttpURL(value);
   return url !== undefined && !url.username && !url.password;
