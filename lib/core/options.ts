@@ -131,10 +131,9 @@ function resolvePkce(value: unknown, state: boolean, store: StateStore | undefin
     throw new TypeError(`${PREFIX} options.store cannot keep a PKCE verifier: its store() must take (req, verifier, state, meta, callback). ` +
       'Use such a store, or pass pkce: false to sign in without PKCE.');
   }
-  if (store === undefined && !state) {
-    if (value === undefined) return false;
-    throw new TypeError(`${PREFIX} options.pkce needs somewhere to keep the verifier: leave state on, or give a store`);
-  }
+  const nowhere = store === undefined && !state;
+  if (nowhere && value === undefined) return false;
+  if (nowhere) throw new TypeError(`${PREFIX} options.pkce needs somewhere to keep the verifier: leave state on, or give a store`);
   return value === 'plain' ? 'plain' : 'S256';
 }
 
@@ -152,8 +151,7 @@ function checkNames(input: Record<string, unknown>, known: readonly string[]): v
 
 /** Whether `a` becomes `b` with at most `edits` insertions, deletions, substitutions or adjacent swaps. */
 function near(a: string, b: string, edits: number): boolean {
-  if (a === b) return true;
-  if (edits === 0) return false;
+  if (a === b || edits === 0) return a === b;
   if (a[0] === b[0]) return near(a.slice(1), b.slice(1), edits);
   const swapped = a[0] === b[1] && a[1] === b[0] && near(a.slice(2), b.slice(2), edits - 1);
   return swapped || near(a.slice(1), b, edits - 1) || near(a, b.slice(1), edits - 1) || near(a.slice(1), b.slice(1), edits - 1);
