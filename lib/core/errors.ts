@@ -8,16 +8,9 @@ type ResponseErrorCode = 'BITBUCKET_INVALID_RESPONSE' | 'BITBUCKET_RESPONSE_TOO_
 export type BitbucketErrorCode = 'BITBUCKET_API_ERROR' | 'BITBUCKET_ENDPOINT_REMOVED' | ResponseErrorCode | 'BITBUCKET_TIMEOUT' | 'BITBUCKET_NETWORK_ERROR';
 
 /** What Bitbucket answered, in the shape passport-oauth2's `InternalOAuthError` keeps. */
-export interface BitbucketOAuthErrorData {
-  statusCode: number;
-  data: string;
-}
+export type BitbucketOAuthErrorData = { statusCode: number; data: string };
 
-export interface ErrorDetails {
-  status?: number | undefined;
-  body?: string | undefined;
-  cause?: unknown;
-}
+export type ErrorDetails = { status?: number | undefined; body?: string | undefined; cause?: unknown };
 
 /** Base class of every error this package creates: an `InternalOAuthError`, so existing handlers keep working; `code` tells the cases apart. */
 export class BitbucketError extends InternalOAuthError {
@@ -161,9 +154,8 @@ function messageFromBody(json: JsonObject | undefined, body: string, contentType
 
 /** A URL for a message: origin and path only, so that no query value (a secret, say) is repeated. */
 export function safeURL(url: string): string {
-  if (!URL.canParse(url)) return '(an invalid URL)';
-  const { origin, pathname } = new URL(url);
-  return `${origin}${pathname}`;
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  return parsed ? `${parsed.origin}${parsed.pathname}` : '(an invalid URL)';
 }
 
 export const REDACTED = '[redacted]';
