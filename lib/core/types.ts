@@ -18,7 +18,6 @@ export interface RefreshedTokens {
   refreshToken: string;
   /** Seconds the access token lives (`expires_in`), when Bitbucket said. */
   expiresIn: number | undefined;
-  /** When the access token expires, computed from `expiresIn`. */
   expiresAt: Date | undefined;
   /** The scopes granted (`scope`, or `scopes` before 2026). */
   scope: string | undefined;
@@ -49,7 +48,6 @@ export interface VerifyArguments<P, Req = undefined> {
   accessToken: string;
   /** Store it: Bitbucket Cloud rotates refresh tokens (docs/refreshing-tokens.md). */
   refreshToken: string;
-  /** The token response less the tokens: `expires_in`, `scope`, `token_type`… */
   params: TokenParams;
   profile: P;
   req: Req;
