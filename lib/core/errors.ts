@@ -100,7 +100,7 @@ const CHANGELOG = 'https://developer.atlassian.com/cloud/bitbucket/changelog';
 /** Bitbucket's scope names and the boxes that grant them on the OAuth consumer. */
 const PERMISSIONS: Readonly<Record<string, string>> = { account: 'Account: Read', email: 'Account: Email' };
 
-/** A failed answer's error: a 410 removal notice is a BitbucketEndpointRemovedError, else a BitbucketAPIError (`scopeHint`: a 403 names a permission). */
+/** A failed answer's error: a 410 removal notice is a BitbucketEndpointRemovedError, else a BitbucketAPIError (`scopeHint`: a 403 names the box). */
 export function apiError(what: string, response: HttpResponse, scopeHint = false): BitbucketError {
   const { status, body } = response;
   const json = parseObject(body);
@@ -120,7 +120,6 @@ export function apiError(what: string, response: HttpResponse, scopeHint = false
   return new BitbucketAPIError(message, { status, body, bitbucketMessage });
 }
 
-/** What a request's answer is awaited from: `apiGet` under the login. */
 export type Get = (url: string) => Promise<HttpResponse>;
 
 /** An access check: 200 is `read`, a `denied` status undefined (no access), else an error; so is a 403 naming missing scopes, with `scopeHint`. */
@@ -159,8 +158,7 @@ export function safeURL(url: string): string {
 }
 
 export const REDACTED = '[redacted]';
-/** Shorter values are not treated as secrets: replacing them would mangle ordinary text. */
-const MIN_SECRET_LENGTH = 8;
+const MIN_SECRET_LENGTH = 8; // shorter values are not treated as secrets: replacing them would mangle ordinary text
 
 /** Form encoding (RFC 6749 §2.3.1, the token request's body): space as `+`, a lone surrogate as U+FFFD. */
 export function formEncode(text: string): string {

@@ -25,7 +25,6 @@ export interface CommonOptions {
   retries: number;
   pkce: false | 'S256' | 'plain';
   headers: OutgoingHttpHeaders;
-  /** The app's own agent, or undefined for the strategy's own pool. */
   agent: Agent | undefined;
   callbackURLs: string[];
   maySkipProfile: boolean;
