@@ -1,7 +1,6 @@
 import type { TokenParamsVerify, VerifyArguments, VerifyCallback, VerifyResult } from './types';
 
-// A global symbol, so that a function marked by one copy of the package is known to another.
-const TOKEN_PARAMS = Symbol.for('passport-bitbucket-auth.withTokenParams');
+const TOKEN_PARAMS = Symbol.for('passport-bitbucket-auth.withTokenParams'); // global: a copy of the package knows what another marked
 
 /** Marks a verify function of one object, `VerifyArguments<Profile>` (`<Profile, Request>` with passReqToCallback): it returns the user or false. */
 export function withTokenParams<P = unknown, Req = undefined>(verify: (args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>) {
@@ -31,7 +30,6 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
     } catch (error) {
       // NOTE: passport-oauth2 makes a throw the authentication error, unless done was called.
       if (first()) throw error;
-      return;
     }
     // A plain value from a `withTokenParams()` function is the user, as a promise's would be.
     if (!object && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') return;
