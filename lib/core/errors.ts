@@ -8,17 +8,9 @@ type ResponseErrorCode = 'BITBUCKET_INVALID_RESPONSE' | 'BITBUCKET_RESPONSE_TOO_
 export type BitbucketErrorCode = 'BITBUCKET_API_ERROR' | 'BITBUCKET_ENDPOINT_REMOVED' | ResponseErrorCode | 'BITBUCKET_TIMEOUT' | 'BITBUCKET_NETWORK_ERROR';
 
 /** What Bitbucket answered, in the shape passport-oauth2's `InternalOAuthError` keeps. */
-export interface BitbucketOAuthErrorData {
-  statusCode: number;
-  data: string;
-}
+export type BitbucketOAuthErrorData = { statusCode: number; data: string };
 
-/** What an error may carry besides its message: the status and body (kept in `oauthError`) Bitbucket answered with. */
-export interface ErrorDetails {
-  status?: number | undefined;
-  body?: string | undefined;
-  cause?: unknown;
-}
+export type ErrorDetails = { status?: number | undefined; body?: string | undefined; cause?: unknown };
 
 /** Base class of every error this package creates: an `InternalOAuthError`, so existing handlers keep working; `code` tells the cases apart. */
 export class BitbucketError extends InternalOAuthError {
@@ -47,8 +39,7 @@ export class BitbucketAPIError extends BitbucketError {
 
   constructor(message: string, details: ErrorDetails & { status: number; body: string; bitbucketMessage?: string | undefined }) {
     super(message, 'BITBUCKET_API_ERROR', details);
-    this.status = details.status;
-    this.bitbucketMessage = details.bitbucketMessage;
+    ({ status: this.status, bitbucketMessage: this.bitbucketMessage } = details);
   }
 }
 
@@ -64,9 +55,7 @@ export class BitbucketEndpointRemovedError extends BitbucketError {
 
   constructor(message: string, details: ErrorDetails & { status: number; body: string; change: string; announcementURL: string }) {
     super(message, 'BITBUCKET_ENDPOINT_REMOVED', details);
-    this.status = details.status;
-    this.change = details.change;
-    this.announcementURL = details.announcementURL;
+    ({ status: this.status, change: this.change, announcementURL: this.announcementURL } = details);
   }
 }
 
@@ -85,8 +74,7 @@ export class BitbucketTimeoutError extends BitbucketError {
 
   constructor(message: string, details: ErrorDetails & { timeout: number; limit: 'request' | 'login' }) {
     super(message, 'BITBUCKET_TIMEOUT', details);
-    this.timeout = details.timeout;
-    this.limit = details.limit;
+    ({ timeout: this.timeout, limit: this.limit } = details);
   }
 }
 
@@ -97,17 +85,14 @@ export class BitbucketNetworkError extends BitbucketError {
   }
 }
 
-/** The `BitbucketResponseError` for a body that does not parse: `Failed to parse <what>: <problem>`. */
 export function parseFailure(what: string, problem: string): BitbucketResponseError {
   return new BitbucketResponseError(`Failed to parse ${what}: ${problem}`);
 }
 
-/** The JSON object `body` holds; else a {@link parseFailure} saying whether it was JSON at all. */
 export function jsonBody(body: string, what: string): JsonObject {
   const parsed = parseJson(body);
-  if (!parsed.ok) throw parseFailure(what, 'Bitbucket did not answer JSON');
-  if (!isJsonObject(parsed.value)) throw parseFailure(what, 'the answer is not a JSON object');
-  return parsed.value;
+  if (parsed.ok && isJsonObject(parsed.value)) return parsed.value;
+  throw parseFailure(what, parsed.ok ? 'the answer is not a JSON object' : 'Bitbucket did not answer JSON');
 }
 
 const MAX_TEXT_MESSAGE = 200;
@@ -115,11 +100,7 @@ const CHANGELOG = 'https://developer.atlassian.com/cloud/bitbucket/changelog';
 /** Bitbucket's scope names and the boxes that grant them on the OAuth consumer. */
 const PERMISSIONS: Readonly<Record<string, string>> = { account: 'Account: Read', email: 'Account: Email' };
 
-/**
- * The error for an answer that is not a success, and the only place an error body is read: Bitbucket's removal notice (a 410
- * whose `error.message` starts `CHANGE-N - `) is a {@link BitbucketEndpointRemovedError}, anything else a {@link BitbucketAPIError}.
- * With `scopeHint`, a 403 names the permission box to tick on the consumer (`detail.required`, or Account: Read).
- */
+/** A failed answer's error: a 410 removal notice is a BitbucketEndpointRemovedError, else a BitbucketAPIError (`scopeHint`: a 403 names the box). */
 export function apiError(what: string, response: HttpResponse, scopeHint = false): BitbucketError {
   const { status, body } = response;
   const json = parseObject(body);
@@ -127,7 +108,6 @@ export function apiError(what: string, response: HttpResponse, scopeHint = false
   const change = status === 410 ? /^(CHANGE-\d{1,9}) - /.exec(optionalString(error, 'message') ?? '')?.[1] : undefined;
   if (change) {
     const given = optionalString(member(error, 'data'), 'announcement_url');
-    // Only an Atlassian page is quoted; otherwise the changelog entry the id names.
     const announcementURL = given && given.startsWith('https://developer.atlassian.com/') && !/\s/.test(given) ? given : `${CHANGELOG}#${change}`;
     const message = `${what} failed: Bitbucket removed the endpoint ${safeURL(response.url)} (${change}); see ${announcementURL}`;
     return new BitbucketEndpointRemovedError(message, { status, body, change, announcementURL });
@@ -140,14 +120,9 @@ export function apiError(what: string, response: HttpResponse, scopeHint = false
   return new BitbucketAPIError(message, { status, body, bitbucketMessage });
 }
 
-/** What a request's answer is awaited from: `apiGet` under the login. */
 export type Get = (url: string) => Promise<HttpResponse>;
 
-/**
- * One access check's answer (a workspace permission, a Data Center project or repository): a 200 is `read`, which throws for an
- * answer about something else; a status in `denied` means the user cannot reach it (undefined); anything else is an error. With
- * `scopeHint`, a 403 that names missing scopes is the consumer's problem, not the user's: an error naming the permission to tick.
- */
+/** An access check: 200 is `read`, a `denied` status undefined (no access), else an error; so is a 403 naming missing scopes, with `scopeHint`. */
 export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: string, read: (body: string) => T, denied: number[], scopeHint = false) {
   const response = await answer;
   if (response.status === 200) return read(response.body);
@@ -155,7 +130,6 @@ export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: strin
   throw apiError(what, response, scopeHint);
 }
 
-/** The token endpoint's answer: its OAuth error body as passport-oauth2's `TokenError`, or {@link apiError}. */
 export function tokenError(what: string, response: HttpResponse): Error {
   const json = parseObject(response.body);
   const code = optionalString(json, 'error');
@@ -168,10 +142,7 @@ function missingScopes(response: HttpResponse): unknown[] | undefined {
   return Array.isArray(required) ? required : undefined;
 }
 
-/**
- * Bitbucket's own words: `error.message` (Cloud), `errors[0].message` (Data Center), `error_description` (token endpoint),
- * or a short text/plain body (the 429 rate-limit answer). HTML pages are never quoted.
- */
+/** Bitbucket's words: `error.message` (Cloud), `errors[0].message` (Data Center), `error_description`, a short text/plain body (429); not HTML. */
 function messageFromBody(json: JsonObject | undefined, body: string, contentType: string | undefined): string | undefined {
   const text = body.trim();
   if (!json) return (contentType ?? '').toLowerCase().startsWith('text/plain') && text && text.length <= MAX_TEXT_MESSAGE ? text : undefined;
@@ -182,15 +153,12 @@ function messageFromBody(json: JsonObject | undefined, body: string, contentType
 
 /** A URL for a message: origin and path only, so that no query value (a secret, say) is repeated. */
 export function safeURL(url: string): string {
-  if (!URL.canParse(url)) return '(an invalid URL)';
-  const { origin, pathname } = new URL(url);
-  return `${origin}${pathname}`;
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  return parsed ? `${parsed.origin}${parsed.pathname}` : '(an invalid URL)';
 }
 
-/** What every secret is replaced with. */
 export const REDACTED = '[redacted]';
-/** Shorter values are not treated as secrets: replacing them would mangle ordinary text. */
-const MIN_SECRET_LENGTH = 8;
+const MIN_SECRET_LENGTH = 8; // shorter values are not treated as secrets: replacing them would mangle ordinary text
 
 /** Form encoding (RFC 6749 §2.3.1, the token request's body): space as `+`, a lone surrogate as U+FFFD. */
 export function formEncode(text: string): string {
@@ -208,15 +176,11 @@ export function secretForms(secrets: ReadonlyArray<string | undefined>): string[
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
 
-/** True when `text` holds one of the forms of secrets that {@link secretForms} gives. */
 export function holdsSecret(text: string, forms: readonly string[]): boolean {
   return forms.some((form) => text.includes(form));
 }
 
-/**
- * The one redaction rule: every string in `value` (an error's message, stack, own writable data properties such as `oauthError.data`,
- * and its `cause` chain) loses each secret in each form. Errors are changed in place, so later log lines show `[redacted]`.
- */
+/** The one redaction rule, in place: each secret in each form leaves each string in `value`, deep in own writable properties (`cause`…). */
 export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>): T {
   const forms = secretForms(secrets);
   if (forms.length === 0) return value;

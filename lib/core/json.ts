@@ -5,18 +5,15 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `value[key]`, when `value` is a JSON object. */
 export function member(value: unknown, key: string): unknown {
   return isJsonObject(value) ? value[key] : undefined;
 }
 
-/** `value[key]` when it is a string. */
 export function optionalString(value: unknown, key: string): string | undefined {
   const found = member(value, key);
   return typeof found === 'string' ? found : undefined;
 }
 
-/** JSON.parse that reports failure instead of throwing. */
 export function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
@@ -25,13 +22,11 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
   }
 }
 
-/** The JSON object `text` holds, or undefined. */
 export function parseObject(text: string): JsonObject | undefined {
   const parsed = parseJson(text);
   return parsed.ok && isJsonObject(parsed.value) ? parsed.value : undefined;
 }
 
-/** `value` parsed, when it is an absolute `http:` or `https:` URL. */
 export function parseHttpURL(value: unknown): URL | undefined {
   const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : undefined;
   return url?.protocol === 'http:' || url?.protocol === 'https:' ? url : undefined;

@@ -25,7 +25,6 @@ export interface CommonOptions {
   retries: number;
   pkce: false | 'S256' | 'plain';
   headers: OutgoingHttpHeaders;
-  /** The app's own agent, or undefined for the strategy's own pool. */
   agent: Agent | undefined;
   callbackURLs: string[];
   maySkipProfile: boolean;
@@ -34,38 +33,31 @@ export interface CommonOptions {
   values: Record<string, unknown>;
 }
 
-/** Each product's own option names, and where its credentials are shown (for the message when one is missing). */
 const PRODUCTS = {
   cloud: {
-    strategy: 'BitbucketStrategy', product: 'Bitbucket Cloud',
+    strategy: 'BitbucketStrategy', product: 'Bitbucket Cloud', id: 'Key', secret: 'Secret',
     names: ['userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'skipEmails',
       'includeUnverifiedEmails'],
-    id: 'Key', secret: 'Secret',
     where: "Bitbucket OAuth consumer (Workspace settings → OAuth consumers, the consumer's Key and Secret)",
   },
   datacenter: {
-    strategy: 'BitbucketDataCenterStrategy', product: 'Bitbucket Data Center',
+    strategy: 'BitbucketDataCenterStrategy', product: 'Bitbucket Data Center', id: 'Client ID', secret: 'Client secret',
     names: ['baseURL', 'allowInsecureHTTP', 'avatarSize', 'trustEmail', 'projects', 'repositories'],
-    id: 'Client ID', secret: 'Client secret',
     where: 'Bitbucket Data Center incoming application link (Administration → Application Links)',
   },
 } as const;
 
-/** A check of optional values: the options it applies to, whether a value is valid, and how the TypeError ends otherwise. */
 export type Check = readonly [names: readonly string[], valid: (value: unknown) => boolean, problem: string];
 
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 const hasMethods = (value: unknown, ...names: string[]): boolean => isJsonObject(value) && names.every((name) => typeof value[name] === 'function');
 export const inRange = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 
-/** A check that each of `names` is true or false. */
 export const flags = (...names: string[]): Check => [names, (value) => typeof value === 'boolean', 'must be true or false'];
 
-/** A check that `name` is a non-empty array of strings that match `pattern`. */
 export const listOf = (name: string, pattern: RegExp, what: string): Check =>
   [[name], (value) => isStrings(value) && value.length > 0 && value.every((v) => pattern.test(v)), `must be a non-empty array of ${what}`];
 
-/** An absolute http(s) URL without credentials: what an endpoint option must be. */
 export function isEndpointURL(value: unknown): boolean {
   const url = parseHttpURL(value);
   return url !== undefined && !url.username && !url.password;
@@ -86,10 +78,7 @@ const COMMON_CHECKS: readonly Check[] = [
     'must be an object of header names to strings'],
 ];
 
-/**
- * Checks the shared options, then the product's `checks`: each problem is a TypeError (a RangeError for a timeout out of range)
- * naming the option but never echoing its value, which may be a misplaced secret. `values` holds the options, defaults filled in.
- */
+/** Checks the shared options, then `checks`: a TypeError (RangeError: timeout out of range) names the option, never its value (maybe a secret). */
 export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, checks: readonly Check[], defaults: Record<string, unknown> = {}): CommonOptions {
   if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
   const own = PRODUCTS[product];
@@ -133,24 +122,19 @@ export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, ch
   };
 }
 
-/**
- * PKCE is on (S256) by default, as RFC 9700 asks, wherever the verifier can be kept: the session (`state`) or a `store` whose
- * `store()` takes it (passport-oauth2 passes it only to a five-argument `store(req, verifier, state, meta, callback)`).
- * With `state: false` and no store it stays off unless asked for, and asking is an error.
- */
+/** PKCE is S256 by default (RFC 9700) where the verifier can be kept: in the session (`state`) or a `store`; else off, and asking for it an error. */
 function resolvePkce(value: unknown, state: boolean, store: StateStore | undefined): CommonOptions['pkce'] {
   if (value === false) return false;
+  // NOTE: passport-oauth2 passes the verifier only to a five-argument `store(req, verifier, state, meta, callback)`.
   if (store !== undefined && store.store.length !== 5) {
     throw new TypeError(`${PREFIX} options.store cannot keep a PKCE verifier: its store() must take (req, verifier, state, meta, callback). ` +
       'Use such a store, or pass pkce: false to sign in without PKCE.');
   }
-  if (store === undefined && !state) {
-    if (value === undefined) return false;
-    throw new TypeError(`${PREFIX} options.pkce needs somewhere to keep the verifier: leave state on, or give a store`);
-  }
+  const nowhere = store === undefined && !state;
+  if (nowhere && value === undefined) return false;
+  if (nowhere) throw new TypeError(`${PREFIX} options.pkce needs somewhere to keep the verifier: leave state on, or give a store`);
   return value === 'plain' ? 'plain' : 'S256';
 }
-
 
 /** A name that nearly is an option's (`clientId`, `client_secret`, `clientSecretKey`, `timout`) is a TypeError naming it; other names pass. */
 function checkNames(input: Record<string, unknown>, known: readonly string[]): void {
@@ -166,8 +150,7 @@ function checkNames(input: Record<string, unknown>, known: readonly string[]): v
 
 /** Whether `a` becomes `b` with at most `edits` insertions, deletions, substitutions or adjacent swaps. */
 function near(a: string, b: string, edits: number): boolean {
-  if (a === b) return true;
-  if (edits === 0) return false;
+  if (a === b || edits === 0) return a === b;
   if (a[0] === b[0]) return near(a.slice(1), b.slice(1), edits);
   const swapped = a[0] === b[1] && a[1] === b[0] && near(a.slice(2), b.slice(2), edits - 1);
   return swapped || near(a.slice(1), b, edits - 1) || near(a, b.slice(1), edits - 1) || near(a.slice(1), b.slice(1), edits - 1);

@@ -18,7 +18,6 @@ export interface RefreshedTokens {
   refreshToken: string;
   /** Seconds the access token lives (`expires_in`), when Bitbucket said. */
   expiresIn: number | undefined;
-  /** When the access token expires, computed from `expiresIn`. */
   expiresAt: Date | undefined;
   /** The scopes granted (`scope`, or `scopes` before 2026). */
   scope: string | undefined;
@@ -32,7 +31,6 @@ export type VerifyCallback = (err?: Error | null | unknown, user?: Express.User 
 /** The user, or `false` (`null`, nothing) to refuse the login; `true` (allowed for `async () => false`) is an error at run time. */
 export type VerifyResult = Express.User | boolean | null | undefined | void;
 
-/** A verify function taking `args` then passport's `done`; it may return a promise instead. */
 type Verify<Args extends unknown[]> = (...args: [...Args, done: VerifyCallback]) => void | PromiseLike<VerifyResult>;
 
 /** A product's verify functions for its profile `P`, by the parameters they declare; the product names each. */
@@ -50,19 +48,16 @@ export interface VerifyArguments<P, Req = undefined> {
   accessToken: string;
   /** Store it: Bitbucket Cloud rotates refresh tokens (docs/refreshing-tokens.md). */
   refreshToken: string;
-  /** The token response less the tokens: `expires_in`, `scope`, `token_type`… */
   params: TokenParams;
   profile: P;
-  /** The request, with `passReqToCallback: true`; otherwise `undefined`. */
   req: Req;
 }
 
 declare const tokenParamsVerify: unique symbol;
 
 /** A verify function made with `withTokenParams()`: it takes one object, {@link VerifyArguments}. */
-export type TokenParamsVerify<P, Req> = ((args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>) & {
-  readonly [tokenParamsVerify]: [P, Req];
-};
+export type TokenParamsVerify<P, Req> = ((args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>)
+  & { readonly [tokenParamsVerify]: [P, Req] };
 
 /** Decides per login whether to skip the profile requests. */
 export type SkipUserProfile = boolean | ((accessToken: string) => boolean) | ((accessToken: string, done: (err: Error | null, skip?: boolean) => void) => void);
