@@ -8,7 +8,7 @@ type ResponseErrorCode = 'BITBUCKET_INVALID_RESPONSE' | 'BITBUCKET_RESPONSE_TOO_
 export type BitbucketErrorCode = 'BITBUCKET_API_ERROR' | 'BITBUCKET_ENDPOINT_REMOVED' | ResponseErrorCode | 'BITBUCKET_TIMEOUT' | 'BITBUCKET_NETWORK_ERROR';
 
 /** What Bitbucket answered, in the shape passport-oauth2's `InternalOAuthError` keeps. */
-export type BitbucketOAuthErrorData = { statusCode: number; data: string };
+export interface BitbucketOAuthErrorData { statusCode: number; data: string }
 
 export type ErrorDetails = { status?: number | undefined; body?: string | undefined; cause?: unknown };
 

@@ -3,19 +3,11 @@ import * as https from 'node:https';
 import { urlToHttpOptions } from 'node:url';
 import { BitbucketError, BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, safeURL } from './errors';
 
-export interface HttpResponse {
-  /** The URL the request went to. */
-  url: string;
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+/** An answer, with the URL the request went to. */
+export interface HttpResponse { url: string; status: number; headers: http.IncomingHttpHeaders; body: string }
 
 /** A request's bounds: milliseconds from the moment it is sent and has a socket to its last byte, and bytes of body. */
-export interface Bounds {
-  timeout: number;
-  maxBytes: number;
-}
+export interface Bounds { timeout: number; maxBytes: number }
 
 /** A request made but not sent: the agent finds or opens its connection meanwhile; nothing reaches Bitbucket before `send`. */
 export interface OpenRequest {

@@ -10,10 +10,7 @@ import { isJsonObject, optionalString, parseObject } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
 
 /** The client's bounds, retries of a failed GET, and how the client authenticates: Basic (Cloud) or the form body (Data Center). */
-export interface ClientLimits extends Bounds {
-  retries: number;
-  clientAuthentication: 'basic' | 'body';
-}
+export interface ClientLimits extends Bounds { retries: number; clientAuthentication: 'basic' | 'body' }
 
 /**
  * One login: its signal ends its requests (the deadline, a failed sibling, `close()`); `secrets` (code, verifier, tokens) no

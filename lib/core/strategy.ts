@@ -11,10 +11,7 @@ import type { RefreshedTokens, TokenParams } from './types';
 import { adaptVerify } from './verify';
 
 /** Why a user may not sign in: a clean 403 failure before the verify function. */
-export interface Refusal {
-  message: string;
-  reason: string;
-}
+export interface Refusal { message: string; reason: string }
 
 /**
  * What a product tells the shared core: Passport's name, its endpoints, how the client authenticates (Basic for Cloud, the
@@ -83,10 +80,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   protected abstract loadProfileParts(accessToken: string, login: Login): Promise<{ profile: P; refusal?: Refusal | undefined }>;
 
   /**
-   * Exchanges a refresh token for new tokens. Store the returned `refreshToken` every time: Bitbucket Cloud rotates them (Data
-   * Center may). Callers in this process refreshing the same token at once share one exchange. Rejects with passport-oauth2's
-   * `TokenError` (`code: 'invalid_grant'` for a dead refresh token) or a `BitbucketError`.
-   *
+   * Exchanges a refresh token for new tokens; store the returned `refreshToken` every time (Bitbucket Cloud rotates them). Callers
+   * refreshing one token at once share one exchange. Rejects with a `TokenError` (`invalid_grant`: a dead token) or a `BitbucketError`.
    * @example
    * ```ts
    * const tokens = await strategy.refresh(user.refreshToken);
