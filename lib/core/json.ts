@@ -34,5 +34,5 @@ export function parseHttpURL(value: unknown): URL | undefined {
 
 /** `value` when it is an absolute http(s) URL: what a profile may hand an app for a link or an image (never `javascript:` or `data:`). */
 export function httpURL(value: string | undefined): string | undefined {
-  return parseHttpURL(value) ? value : undefined;
+  return value !== undefined && /^https?:/i.test(value) && URL.canParse(value) ? value : undefined;
 }
