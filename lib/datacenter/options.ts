@@ -26,6 +26,7 @@ export function resolveDataCenterOptions(options: unknown) {
   if (gate.length > 0 && common.maySkipProfile) {
     throw new TypeError(`${PREFIX} options.projects and options.repositories need the profile stage: they cannot be combined with skipUserProfile`);
   }
+  const whoamiURL = `${baseURL}/plugins/servlet/applinks/whoami`;
   const product: Product = {
     name: 'bitbucket-datacenter',
     authorizationURL: `${baseURL}/rest/oauth2/latest/authorize`,
@@ -34,10 +35,11 @@ export function resolveDataCenterOptions(options: unknown) {
     clientAuthentication: 'body',
     // NOTE: Data Center honours `scope` (unlike Cloud): PUBLIC_REPOS is what signing in needs; the gate needs REPO_READ.
     passportOptions: { scope: gate.length > 0 ? 'REPO_READ' : 'PUBLIC_REPOS', scopeSeparator: ' ' },
+    ahead: [whoamiURL, ...gate],
   };
   const settings = {
     baseURL,
-    whoamiURL: `${baseURL}/plugins/servlet/applinks/whoami`,
+    whoamiURL,
     usersURL: `${baseURL}/rest/api/latest/users`,
     avatarSize: values['avatarSize'] as number,
     trustEmail: values['trustEmail'] === true,
