@@ -106,6 +106,16 @@ describe('no credential in a followed URL or in an error', () => {
     expect(bb.count('/2.0/user')).toBe(0);
   });
 
+  it('checks an endpoint option again once the client secret is set to one it holds', async () => {
+    const bb = await bitbucketWith({ '/token': tokens, '/2.0/user': user, '/2.0/user/emails': emails });
+    const rotated = 'rotated-secret-0123456789';
+    const strategy = bb.strategy({ userProfileURL: `${server!.url}/2.0/user?key=${rotated}` });
+    (strategy as unknown as { _oauth2: { _clientSecret: string } })._oauth2._clientSecret = rotated;
+    const { error } = expectType((await signIn(strategy)).outcome, 'error');
+    expect(error).toMatchObject({ code: 'BITBUCKET_INVALID_RESPONSE', message: expect.stringMatching(/was not sent/) as unknown });
+    expect(bb.count('/2.0/user')).toBe(0);
+  });
+
   it('names a stalled page by origin and path only: no query value reaches the message, stack, JSON or inspect', async () => {
     const bb = await bitbucketWith({
       '/token': tokens,

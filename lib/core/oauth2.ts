@@ -5,7 +5,7 @@ import { createSecureContext } from 'node:tls';
 import { setTimeout as pause } from 'node:timers/promises';
 import { OAuth2, type oauth2tokenCallback } from 'oauth';
 import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, formEncode, holdsSecret, redact, secretForms, tokenError } from './errors';
-import { abortedError, type Bounds, type HttpResponse, open, type OpenRequest, type Target } from './http';
+import { abortedError, type Bounds, type HttpResponse, open, type OpenRequest, target, type Target } from './http';
 import { isJsonObject, optionalString, parseObject } from './json';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
 
@@ -20,7 +20,6 @@ export interface ClientLimits extends Bounds { retries: number; clientAuthentica
 export interface Login {
   readonly signal: AbortSignal;
   readonly secrets: string[];
-  readonly ahead: readonly string[];
   readonly opened: Map<string, OpenRequest>;
   forbidden?: readonly string[] | undefined;
   abort(reason: Error): void;
@@ -44,18 +43,26 @@ type TokenResult = { accessToken: string; refreshToken: string | undefined; resu
  */
 export class BitbucketOAuth2 extends OAuth2 {
   readonly limits: ClientLimits;
-  /** URLs from the options (none holding the client secret), parsed once; no login's secret can be in them, so GETs skip that check. */
-  known: ReadonlyMap<string, Target> = new Map();
+  /** URLs from the options, parsed once, none holding the client secret: no login's secret can be in them (see `fixURLs`). */
+  private readonly known = new Map<string, Target>();
+  /** The URLs a login opens during its code exchange. */
+  private ahead: readonly string[] = [];
   /** The strategy's own keep-alive agents, unless the app gave one (`agent`, `setAgent`). */
   private readonly agents: Record<'http:' | 'https:', http.Agent>;
-  /** Aborted by `close()`: every login in flight listens to it. */
+  /** The logins in flight, and a signal for requests outside one (a refresh): `close()` aborts them. */
+  private readonly active = new Set<AbortController>();
   private closing = closer();
 
-  constructor(...[clientId, clientSecret, base, authorize, token, headers, limits]: [...ConstructorParameters<typeof OAuth2>, Partial<ClientLimits>?]) {
-    super(clientId, clientSecret, base, authorize, token, headers);
-    // The secret lives in this closure, not in a property's value (`_clientSecret` still reads and sets it).
+  constructor(clientId: string, clientSecret: string, baseSite: string, authorizePath?: string, accessTokenPath?: string,
+    customHeaders?: http.OutgoingHttpHeaders, limits?: Partial<ClientLimits>) {
+    super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
+    // The secret lives in this closure, not in a property's value (`_clientSecret` still reads and sets it). A URL checked
+    // against the old secret is checked again.
     let secret = clientSecret;
-    const set = (value: unknown): void => void (secret = typeof value === 'string' ? value : '');
+    const set = (value: unknown): void => {
+      secret = typeof value === 'string' ? value : '';
+      this.known.clear();
+    };
     Object.defineProperty(this, '_clientSecret', { enumerable: false, get: () => secret, set });
     this.limits = { timeout: DEFAULT_TIMEOUT, maxBytes: MAX_RESPONSE_BYTES, retries: DEFAULT_RETRIES, clientAuthentication: 'basic', ...limits };
     // node-oauth's own get(), should an app call it: the token in the header, never the URL.
@@ -70,25 +77,32 @@ export class BitbucketOAuth2 extends OAuth2 {
     return [this._clientSecret, this.basicAuthorization().slice('Basic '.length)];
   }
 
-  /** A login (or a refresh), aborted at `deadline` ms from now with a `BitbucketTimeoutError`, or by `close()`. */
-  begin(deadline: number, ahead: readonly string[] = []): Login {
+  /**
+   * Names the URLs the options fix (`urls`), parsed once; GETs to them skip the check for a login's secrets, which cannot be in
+   * a URL fixed before the login began. One holding the client secret is left out. `ahead` open during a login's code exchange.
+   */
+  fixURLs(urls: readonly string[], ahead: readonly string[]): void {
+    const forms = secretForms([this._clientSecret]);
+    for (const url of urls) if (!holdsSecret(url, forms)) this.known.set(url, target(url));
+    this.ahead = [...new Set(ahead)];
+  }
+
+  /** A login, aborted at `deadline` ms from now with a `BitbucketTimeoutError`, or by `close()`. */
+  begin(deadline: number): Login {
     const controller = new AbortController();
     const timer = setTimeout(() => {
       const message = `The login timed out: Bitbucket did not finish answering within the login's deadline of ${deadline} ms`;
       controller.abort(new BitbucketTimeoutError(message, { timeout: deadline, limit: 'login' }));
     }, deadline);
-    const closing = this.closing.signal;
-    const onClose = (): void => controller.abort(new BitbucketNetworkError('The strategy was closed while Bitbucket was answering', { cause: undefined }));
-    closing.addEventListener('abort', onClose);
+    this.active.add(controller);
     const login: Login = {
       signal: controller.signal,
       secrets: [],
-      ahead,
       opened: new Map(),
       abort: (reason) => controller.abort(reason),
       end: () => {
         clearTimeout(timer);
-        closing.removeEventListener('abort', onClose);
+        this.active.delete(controller);
         login.secrets.length = 0;
         login.forbidden = undefined;
         for (const request of login.opened.values()) request.cancel();
@@ -100,7 +114,9 @@ export class BitbucketOAuth2 extends OAuth2 {
 
   /** Ends every request in flight and every retry (each fails at once), and closes every connection. */
   close(): void {
-    this.closing.abort();
+    const closed = (): Error => new BitbucketNetworkError('The strategy was closed while Bitbucket was answering', { cause: undefined });
+    for (const controller of this.active) controller.abort(closed());
+    this.closing.abort(closed());
     this.closing = closer();
     this.agents['http:'].destroy();
     this.agents['https:'].destroy();
@@ -158,8 +174,8 @@ export class BitbucketOAuth2 extends OAuth2 {
     login?.secrets.push(code, ...(verifier ? [verifier] : []));
     const exchange = this.requestToken(code, extra, login?.signal ?? this.closing.signal);
     // The profile stage's first connections open while Bitbucket answers the exchange.
-    if (login && login.ahead.length > 0 && this.opensAhead()) {
-      for (const url of new Set(login.ahead)) login.opened.set(url, this.open('GET', url));
+    if (login && this.ahead.length > 0 && this.opensAhead()) {
+      for (const url of this.ahead) login.opened.set(url, this.open('GET', url));
     }
     exchange.then(
       ({ accessToken, refreshToken, results }) => {

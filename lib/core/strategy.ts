@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { AuthorizationError, InternalOAuthError, Strategy as OAuth2Strategy, type StateStore, TokenError } from 'passport-oauth2';
 import type { StrategyOptions as OAuth2StrategyOptions } from 'passport-oauth2';
-import { BitbucketError, holdsSecret, redact, secretForms } from './errors';
+import { BitbucketError, redact } from './errors';
 import { isJsonObject, member } from './json';
-import { target } from './http';
 import { BitbucketOAuth2, BodyAuthenticatedOAuth2, LOGIN, type Login } from './oauth2';
 import { type CommonOptions, LOGIN_TIMEOUTS } from './options';
 import type { RefreshedTokens, TokenParams } from './types';
@@ -47,8 +46,6 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   /** The login this copy of the strategy runs, from the callback to its outcome. */
   private _login: Login | undefined;
   private readonly _callbackURLs: ReadonlySet<string>;
-  /** Opened during the code exchange; none when the profile may be skipped. */
-  private readonly _ahead: readonly string[];
   /** Used states, hashed (a state read from a callback URL can keep the URL, code included, alive), with expiries, oldest first. */
   private readonly _usedStates = new Map<string, number>();
   /** Refresh exchanges in flight, by a hash of the refresh token. */
@@ -66,11 +63,11 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     this._oauth2 = new Client(clientID, clientSecret, '', authorizationURL, tokenURL, resolved.headers, { timeout, retries });
     if (resolved.agent) this._oauth2.setAgent(resolved.agent);
     this._callbackURLs = new Set(resolved.callbackURLs);
-    // Only on another host than the token endpoint's: that one's connection is free again once the token is back.
+    // Opened ahead only on another host than the token endpoint's (its connection is free again once the token is back), and
+    // none when the profile may be skipped.
     const tokenOrigin = new URL(tokenURL).origin;
-    this._ahead = resolved.maySkipProfile ? [] : (product.ahead ?? []).filter((url) => new URL(url).origin !== tokenOrigin);
-    const known = [tokenURL, ...(product.ahead ?? [])].filter((url) => !holdsSecret(url, secretForms([clientSecret])));
-    this._oauth2.known = new Map(known.map((url) => [url, target(url)]));
+    const ahead = resolved.maySkipProfile ? [] : (product.ahead ?? []).filter((url) => new URL(url).origin !== tokenOrigin);
+    this._oauth2.fixURLs([tokenURL, ...(product.ahead ?? [])], ahead);
     // The session store passport-oauth2 builds when the app gives none keeps the state under this key.
     const { sessionKey = `oauth2:${new URL(authorizationURL).hostname}`, store } = resolved.passThrough;
     this.guardStates(store === undefined && typeof sessionKey === 'string' ? sessionKey : undefined);
@@ -134,7 +131,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       return fail('The callback URL is not one this strategy is configured with (callbackURL, callbackURLs).', 400);
     }
     if (sources.some((source) => typeof source['code'] === 'string')) {
-      const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout, this._ahead);
+      const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout);
       this._login = login;
       // Every outcome ends the login: its deadline stops and its secrets are dropped.
       for (const action of ['success', 'fail', 'error'] as const) {
