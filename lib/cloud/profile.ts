@@ -62,7 +62,7 @@ function parsePage<T>(body: string, what: string, parseValue: (entry: unknown) =
 /** Turns a non-200 answer into an error, or (by returning a list) into the result. */
 type OnError<T> = (response: HttpResponse, firstPage: boolean) => T[] | Error;
 
-/** Every page of a list, at most {@link MAX_PAGES}; `next` is followed once, on the endpoint's origin, without userinfo or a credential. */
+/** Every page of a list, at most {@link MAX_PAGES}: `next` only on the endpoint's origin, without a credential, never twice. */
 export async function fetchAllPages<T>(what: string, endpoint: string, get: Get, parse: (body: string) => Page<T>, onError: OnError<T>): Promise<T[]> {
   const unsafe = (problem: string) => new BitbucketResponseError(`Failed to fetch ${what}: ${problem}`, { code: 'BITBUCKET_UNSAFE_PAGINATION' });
   const seen = new Set<string>();

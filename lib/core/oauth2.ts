@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createSecureContext } from 'node:tls';
@@ -7,7 +6,7 @@ import { OAuth2, type oauth2tokenCallback } from 'oauth';
 import { BitbucketNetworkError, BitbucketResponseError, BitbucketTimeoutError, formEncode, holdsSecret, redact, secretForms, tokenError } from './errors';
 import { abortedError, type Bounds, type HttpResponse, open, type OpenRequest, target, type Target } from './http';
 import { isJsonObject, optionalString, parseObject } from './json';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES } from './options';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT, LOGIN_TIMEOUTS, MAX_RESPONSE_BYTES } from './options';
 
 /** The client's bounds, retries of a failed GET, and how the client authenticates: Basic (Cloud) or the form body (Data Center). */
 export interface ClientLimits extends Bounds { retries: number; clientAuthentication: 'basic' | 'body' }
@@ -49,9 +48,8 @@ export class BitbucketOAuth2 extends OAuth2 {
   private ahead: readonly string[] = [];
   /** The strategy's own keep-alive agents, unless the app gave one (`agent`, `setAgent`). */
   private readonly agents: Record<'http:' | 'https:', http.Agent>;
-  /** The logins in flight, and a signal for requests outside one (a refresh): `close()` aborts them. */
+  /** The logins (and refreshes) in flight: `close()` aborts them. */
   private readonly active = new Set<AbortController>();
-  private closing = closer();
 
   constructor(clientId: string, clientSecret: string, baseSite: string, authorizePath?: string, accessTokenPath?: string,
     customHeaders?: http.OutgoingHttpHeaders, limits?: Partial<ClientLimits>) {
@@ -87,7 +85,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     this.ahead = [...new Set(ahead)];
   }
 
-  /** A login, aborted at `deadline` ms from now with a `BitbucketTimeoutError`, or by `close()`. */
+  /** A login (or a refresh), aborted at `deadline` ms from now with a `BitbucketTimeoutError`, or by `close()`. */
   begin(deadline: number): Login {
     const controller = new AbortController();
     const timer = setTimeout(() => {
@@ -114,10 +112,9 @@ export class BitbucketOAuth2 extends OAuth2 {
 
   /** Ends every request in flight and every retry (each fails at once), and closes every connection. */
   close(): void {
-    const closed = (): Error => new BitbucketNetworkError('The strategy was closed while Bitbucket was answering', { cause: undefined });
-    for (const controller of this.active) controller.abort(closed());
-    this.closing.abort(closed());
-    this.closing = closer();
+    for (const controller of this.active) {
+      controller.abort(new BitbucketNetworkError('The strategy was closed while Bitbucket was answering', { cause: undefined }));
+    }
     this.agents['http:'].destroy();
     this.agents['https:'].destroy();
   }
@@ -137,12 +134,11 @@ export class BitbucketOAuth2 extends OAuth2 {
    * GETs a REST resource with the token in `Authorization`, never a URL carrying a login's secret. A 5xx, a network error or a
    * request timeout is tried again up to `retries` times after a jittered pause (100 ms, 200 ms…, ±50%) within the deadline.
    */
-  async apiGet(url: string, accessToken: string, login?: Login): Promise<HttpResponse> {
-    const signal = login?.signal ?? this.closing.signal;
-    const ahead = login?.opened.get(url);
-    login?.opened.delete(url);
-    const forms = (): readonly string[] => secretForms([accessToken, this._clientSecret, ...(login?.secrets ?? [])]);
-    if (!this.known.has(url) && holdsSecret(url, login ? (login.forbidden ??= forms()) : forms())) {
+  async apiGet(url: string, accessToken: string, login: Login): Promise<HttpResponse> {
+    const { signal } = login;
+    const ahead = login.opened.get(url);
+    login.opened.delete(url);
+    if (!this.known.has(url) && holdsSecret(url, (login.forbidden ??= secretForms([accessToken, this._clientSecret, ...login.secrets])))) {
       ahead?.cancel();
       throw new BitbucketResponseError('A request to Bitbucket was not sent: its URL would carry a secret (a token, a code or the client secret)');
     }
@@ -169,20 +165,26 @@ export class BitbucketOAuth2 extends OAuth2 {
     const done = (typeof params === 'function' ? params : callback) as (error: unknown, accessToken?: string, refreshToken?: string, results?: object) => void;
     if (typeof done !== 'function') throw new TypeError('getOAuthAccessToken requires a callback');
     const extra = isJsonObject(params) ? params : {};
-    const login = (extra as { [LOGIN]?: Login })[LOGIN];
+    const given = (extra as { [LOGIN]?: Login })[LOGIN];
+    // Outside a login (a refresh), the exchange is one of its own: its deadline is 2 × `timeout`, and `close()` ends it.
+    const login = given ?? this.begin((LOGIN_TIMEOUTS - 1) * this.limits.timeout);
     const verifier = optionalString(extra, 'code_verifier');
-    login?.secrets.push(code, ...(verifier ? [verifier] : []));
-    const exchange = this.requestToken(code, extra, login?.signal ?? this.closing.signal);
+    login.secrets.push(code, ...(verifier ? [verifier] : []));
+    const exchange = this.requestToken(code, extra, login.signal);
     // The profile stage's first connections open while Bitbucket answers the exchange.
-    if (login && this.ahead.length > 0 && this.opensAhead()) {
+    if (given && this.ahead.length > 0 && this.opensAhead()) {
       for (const url of this.ahead) login.opened.set(url, this.open('GET', url));
     }
     exchange.then(
       ({ accessToken, refreshToken, results }) => {
-        login?.secrets.push(accessToken, ...(refreshToken ? [refreshToken] : []));
+        login.secrets.push(accessToken, ...(refreshToken ? [refreshToken] : []));
+        if (!given) login.end();
         process.nextTick(done, null, accessToken, refreshToken, results);
       },
-      (error: unknown) => process.nextTick(done, redact(error, [...this.secrets(), code, verifier])),
+      (error: unknown) => {
+        if (!given) login.end();
+        process.nextTick(done, redact(error, [...this.secrets(), code, verifier]));
+      },
     );
   }
 
@@ -233,13 +235,6 @@ function headerSafe(token: string): boolean {
     if (code < 0x21 || code > 0x7e) return false;
   }
   return true;
-}
-
-/** A controller that any number of logins in flight may listen to. */
-function closer(): AbortController {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  return controller;
 }
 
 /** Credentials in the form body, for Data Center: a class, so a client rebuilt with six arguments (passport-oauth2-refresh) keeps them there. */

@@ -21,15 +21,20 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
   const wrapper = function (this: unknown, ...args: unknown[]): void {
     const done = args[args.length - 1] as VerifyCallback;
     let finished = false;
-    const first = (): boolean => !finished && (finished = true);
-    const once: VerifyCallback = (err, user, info) => first() && done(err, user, info);
+    const once: VerifyCallback = (err, user, info) => {
+      if (finished) return;
+      finished = true;
+      done(err, user, info);
+    };
     const [req, accessToken, refreshToken, params, profile] = passReqToCallback ? args : [undefined, ...args];
     let result: unknown;
     try {
       result = Reflect.apply(verify, this, object ? [{ accessToken, refreshToken, params, profile, req }] : [...args.slice(0, -1), once]);
     } catch (error) {
       // NOTE: passport-oauth2 makes a throw the authentication error, unless done was called.
-      if (first()) throw error;
+      if (finished) return;
+      finished = true;
+      throw error;
     }
     // A plain value from a `withTokenParams()` function is the user, as a promise's would be.
     if (!object && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') return;

@@ -50,7 +50,7 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
     return { profile, refusal: { message: 'Only users who can reach a permitted Bitbucket project or repository may sign in.', reason: 'access' } };
   }
 
-  /** Whoami's user, by slug or else by name (NOTE: a name that is not URL-safe gets another slug); an answer about anyone else is an error. */
+  /** Whoami's user by slug, else by name (NOTE: a name that is not URL-safe gets another slug, and that slug may be another user's). */
   private async fetchUser(get: Get): Promise<DataCenterProfile> {
     const { whoamiURL, usersURL, avatarSize, baseURL, trustEmail } = this._settings;
     const username = signedIn(await get(whoamiURL));
@@ -144,7 +144,7 @@ export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: stri
   };
 }
 
-/** `avatarUrl` made absolute, http(s) only. NOTE: Data Center answers a relative one that may already start with the context path. */
+/** `avatarUrl` made absolute, http(s) only. */
 export function absoluteAvatar(avatarUrl: string | undefined, baseURL: string): string | undefined {
   if (!avatarUrl) return undefined;
   if (/^https?:\/\//i.test(avatarUrl)) return httpURL(avatarUrl);
