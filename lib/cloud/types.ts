@@ -66,10 +66,6 @@ export type VerifyFunctionWithTokenParams = VerifyFunctions<Profile>['tokenParam
 /** A Cloud verify function made with `withTokenParams()`, with `passReqToCallback: true`. */
 export type VerifyFunctionWithRequestAndTokenParams = VerifyFunctions<Profile>['requestTokenParams'];
 
-export interface StrategyOptions extends StrategyOptionsBase {
-  passReqToCallback?: false | undefined;
-}
+export interface StrategyOptions extends StrategyOptionsBase { passReqToCallback?: false | undefined }
 
-export interface StrategyOptionsWithRequest extends StrategyOptionsBase {
-  passReqToCallback: true;
-}
+export interface StrategyOptionsWithRequest extends StrategyOptionsBase { passReqToCallback: true }

@@ -66,7 +66,7 @@ export class BitbucketResponseError extends BitbucketError {
   }
 }
 
-/** One request took longer than `timeout` (`limit: 'request'`), or the login past 3 × `timeout` (`'login'`). */
+/** One request took longer than `timeout` (`limit: 'request'`), or a login or refresh past its deadline (`'login'`: 3 or 2 × `timeout`). */
 export class BitbucketTimeoutError extends BitbucketError {
   /** The limit that was exceeded, in milliseconds. */
   readonly timeout: number;

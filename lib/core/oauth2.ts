@@ -33,8 +33,6 @@ export const IDLE_TIMEOUT = 4 * 60_000;
 /** Connections per host at most; further requests queue, without their `timeout` running. */
 export const MAX_SOCKETS = 128;
 
-type TokenResult = { accessToken: string; refreshToken: string | undefined; results: Record<string, unknown> };
-
 /**
  * node-oauth's `OAuth2` (its constructor and authorize URL) with every request made as Bitbucket documents it: the client
  * authenticated in one place, the token only in `Authorization: Bearer`, each request bounded in time and size, the secret
@@ -188,7 +186,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     );
   }
 
-  private async requestToken(code: string, params: Record<string, unknown>, signal: AbortSignal): Promise<TokenResult> {
+  private async requestToken(code: string, params: Record<string, unknown>, signal: AbortSignal) {
     // Client credentials are added below, in one place only: nothing is sent twice.
     const given = Object.entries(params).filter(([key, value]) => value != null && key !== 'client_id' && key !== 'client_secret');
     const form = new Map([['grant_type', 'authorization_code'], ...given.map(([key, value]) => [key, String(value)] as const)]);

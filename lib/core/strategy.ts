@@ -26,10 +26,9 @@ export interface Product {
   ahead?: readonly string[];
 }
 
-type Action = (...args: unknown[]) => void;
 type StoreCallback = (err: Error | null, ok?: unknown, info?: unknown) => void;
 /** What Passport attaches to its per-login copy of the strategy. */
-type LoginActions = Partial<Record<'success' | 'fail' | 'error', Action>>;
+type LoginActions = Partial<Record<'success' | 'fail' | 'error', (...args: unknown[]) => void>>;
 
 const OAUTH_PARAMETERS = ['code', 'state', 'error', 'error_description', 'error_uri'];
 /** A used state is remembered ten minutes (a state a session still holds after that is long stale), at most 100,000 at once. */

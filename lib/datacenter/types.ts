@@ -54,10 +54,6 @@ interface DataCenterStrategyOptionsBase extends Omit<CommonStrategyOptions, 'aut
   repositories?: readonly string[] | undefined;
 }
 
-export interface DataCenterStrategyOptions extends DataCenterStrategyOptionsBase {
-  passReqToCallback?: false | undefined;
-}
+export interface DataCenterStrategyOptions extends DataCenterStrategyOptionsBase { passReqToCallback?: false | undefined }
 
-export interface DataCenterStrategyOptionsWithRequest extends DataCenterStrategyOptionsBase {
-  passReqToCallback: true;
-}
+export interface DataCenterStrategyOptionsWithRequest extends DataCenterStrategyOptionsBase { passReqToCallback: true }
