@@ -376,7 +376,59 @@ describe('close()', () => {
   });
 });
 
+describe('logins in flight', () => {
+  const inFlight = (strategy: Strategy): number => (strategy as unknown as { _oauth2: { active: Set<unknown> } })._oauth2.active.size;
+
+  it('end with every outcome, and an empty code begins none (passport-oauth2 sends such a callback to Bitbucket again)', async () => {
+    await bitbucket();
+    const strategy = cloud();
+    const { session, state } = await authorize(strategy);
+    expectType(await run(strategy, fakeRequest({ code: '', state }, session)), 'redirect');
+    expectType((await signIn(strategy)).outcome, 'success');
+    expect(inFlight(strategy)).toBe(0);
+  });
+
+  it('past its deadline, one whose verify function never answers leaves nothing behind for close()', async () => {
+    await bitbucket();
+    const url = server!.url;
+    const strategy = new Strategy(
+      { clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackURL: CALLBACK, tokenURL: `${url}/token`, userProfileURL: `${url}/2.0/user`, skipEmails: true, timeout: 100 },
+      () => undefined, // never calls done
+    );
+    strategies.push(strategy);
+    void signIn(strategy);
+    await until(() => inFlight(strategy) === 1, 'the login to begin');
+    await until(() => inFlight(strategy) === 0, 'the login deadline (300 ms)', 2000);
+  });
+
+  it('are all ended by close(), which keeps none of them', async () => {
+    await bitbucket({ api: () => undefined }); // the API never answers
+    const strategy = cloud();
+    const login = signIn(strategy);
+    await until(() => server!.requests.length >= 2, 'the profile request');
+    expect(inFlight(strategy)).toBe(1);
+    strategy.close();
+    expect(inFlight(strategy)).toBe(0);
+    expect(expectType((await login).outcome, 'error').error).toBeInstanceOf(BitbucketNetworkError);
+  });
+});
+
 describe('refresh()', () => {
+  it('ends within 2 × timeout, time queued behind the connection cap included', async () => {
+    await bitbucket({ token: () => undefined }); // the token endpoint never answers
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const strategy = cloud({ timeout: 200, agent });
+      // Four refreshes of four tokens share one connection: the last waits for it past its deadline.
+      const outcomes = await Promise.all([1, 2, 3, 4].map((n) => strategy.refresh(`${REFRESH_TOKEN}-${n}`).catch((e: unknown) => e)));
+      expect(outcomes[0]).toMatchObject({ name: 'BitbucketTimeoutError', limit: 'request', timeout: 200 });
+      expect(outcomes[3]).toMatchObject({ name: 'BitbucketTimeoutError', limit: 'login', timeout: 400 });
+      expect((outcomes[3] as Error).message).toMatch(/^The token exchange timed out: .* deadline of 400 ms$/);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('sends a refresh token that is not well-formed UTF-16 as the form encodes it, and reports Bitbucket\'s answer', async () => {
     await bitbucket({ token: (_req, res) => json(res, 400, { error: 'invalid_grant', error_description: 'Invalid refresh_token' }) });
     await expect(cloud().refresh(`\ud800${'x'.repeat(20)}`)).rejects.toBeInstanceOf(TokenError);

@@ -52,12 +52,13 @@ export class BitbucketOAuth2 extends OAuth2 {
   constructor(clientId: string, clientSecret: string, baseSite: string, authorizePath?: string, accessTokenPath?: string,
     customHeaders?: http.OutgoingHttpHeaders, limits?: Partial<ClientLimits>) {
     super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
-    // The secret lives in this closure, not in a property's value (`_clientSecret` still reads and sets it). A URL checked
-    // against the old secret is checked again.
+    // The secret lives in this closure, not in a property's value (`_clientSecret` still reads and sets it). A fixed URL
+    // holding a new secret is fixed no more.
     let secret = clientSecret;
     const set = (value: unknown): void => {
       secret = typeof value === 'string' ? value : '';
-      this.known.clear();
+      const forms = secretForms([secret]);
+      for (const url of this.known.keys()) if (holdsSecret(url, forms)) this.known.delete(url);
     };
     Object.defineProperty(this, '_clientSecret', { enumerable: false, get: () => secret, set });
     this.limits = { timeout: DEFAULT_TIMEOUT, maxBytes: MAX_RESPONSE_BYTES, retries: DEFAULT_RETRIES, clientAuthentication: 'basic', ...limits };
@@ -83,11 +84,13 @@ export class BitbucketOAuth2 extends OAuth2 {
     this.ahead = [...new Set(ahead)];
   }
 
-  /** A login (or a refresh), aborted at `deadline` ms from now with a `BitbucketTimeoutError`, or by `close()`. */
-  begin(deadline: number): Login {
+  /** A login (or a token exchange of its own), aborted at `deadline` ms from now with a `BitbucketTimeoutError`, or by `close()`. */
+  begin(deadline: number, what = 'login'): Login {
     const controller = new AbortController();
     const timer = setTimeout(() => {
-      const message = `The login timed out: Bitbucket did not finish answering within the login's deadline of ${deadline} ms`;
+      // Past its deadline a login has nothing left for close() to end, whether or not its outcome ever comes.
+      this.active.delete(controller);
+      const message = `The ${what} timed out: Bitbucket did not finish answering within the ${what}'s deadline of ${deadline} ms`;
       controller.abort(new BitbucketTimeoutError(message, { timeout: deadline, limit: 'login' }));
     }, deadline);
     this.active.add(controller);
@@ -113,6 +116,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     for (const controller of this.active) {
       controller.abort(new BitbucketNetworkError('The strategy was closed while Bitbucket was answering', { cause: undefined }));
     }
+    this.active.clear();
     this.agents['http:'].destroy();
     this.agents['https:'].destroy();
   }
@@ -165,7 +169,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     const extra = isJsonObject(params) ? params : {};
     const given = (extra as { [LOGIN]?: Login })[LOGIN];
     // Outside a login (a refresh), the exchange is one of its own: its deadline is 2 × `timeout`, and `close()` ends it.
-    const login = given ?? this.begin((LOGIN_TIMEOUTS - 1) * this.limits.timeout);
+    const login = given ?? this.begin((LOGIN_TIMEOUTS - 1) * this.limits.timeout, 'token exchange');
     const verifier = optionalString(extra, 'code_verifier');
     login.secrets.push(code, ...(verifier ? [verifier] : []));
     const exchange = this.requestToken(code, extra, login.signal);

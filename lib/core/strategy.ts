@@ -28,7 +28,7 @@ export interface Product {
 
 type StoreCallback = (err: Error | null, ok?: unknown, info?: unknown) => void;
 /** What Passport attaches to its per-login copy of the strategy. */
-type LoginActions = Partial<Record<'success' | 'fail' | 'error', (...args: unknown[]) => void>>;
+type LoginActions = Partial<Record<'success' | 'fail' | 'error' | 'redirect' | 'pass', (...args: unknown[]) => void>>;
 
 const OAUTH_PARAMETERS = ['code', 'state', 'error', 'error_description', 'error_uri'];
 /** A used state is remembered ten minutes (a state a session still holds after that is long stale), at most 100,000 at once. */
@@ -129,11 +129,12 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     if (options.callbackURL !== undefined && !(typeof options.callbackURL === 'string' && this._callbackURLs.has(options.callbackURL))) {
       return fail('The callback URL is not one this strategy is configured with (callbackURL, callbackURLs).', 400);
     }
-    if (sources.some((source) => typeof source['code'] === 'string')) {
+    // A login begins where passport-oauth2 exchanges a code: a non-empty one.
+    if (sources.some((source) => typeof source['code'] === 'string' && source['code'] !== '')) {
       const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout);
       this._login = login;
       // Every outcome ends the login: its deadline stops and its secrets are dropped.
-      for (const action of ['success', 'fail', 'error'] as const) {
+      for (const action of ['success', 'fail', 'error', 'redirect', 'pass'] as const) {
         const act = self[action];
         if (act) self[action] = (...args) => {
           login.end();
