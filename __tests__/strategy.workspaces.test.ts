@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   BitbucketAPIError,
   BitbucketEndpointRemovedError,
@@ -11,6 +14,7 @@ import { ACCESS_TOKEN, fixture, fixtureJson, options } from './helpers/bitbucket
 import { expectType, signIn, type Outcome } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';
 import { nock, mockApi, mockToken } from './helpers/nock';
+import { WORK } from './readme/blocks';
 
 const API = 'https://api.bitbucket.org';
 const SCOPE_403 = { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail: { required: ['account'], granted: ['email'] } } };
@@ -271,6 +275,32 @@ describe('removed endpoints (410 with a CHANGE-N notice)', () => {
     expect(error).toBeInstanceOf(BitbucketAPIError);
     expect(error).not.toBeInstanceOf(BitbucketEndpointRemovedError);
   });
+});
+
+describe('twenty workspaces, one login', () => {
+  // Node prints its warnings from the process itself, which a jest test does not see: a child process runs the login.
+  it('asks about them all at once without a MaxListenersExceededWarning (22 requests under one deadline)', async () => {
+    const script = join(WORK, 'twenty-workspaces.js');
+    mkdirSync(WORK, { recursive: true });
+    writeFileSync(script, `
+      const { Strategy } = require('passport-bitbucket-auth');
+      const { startBitbucketEmulator } = require('passport-bitbucket-auth/testing');
+      (async () => {
+        const bitbucket = await startBitbucketEmulator({ callbackURL: 'http://127.0.0.1/cb' });
+        const workspaces = Array.from({ length: 20 }, (_, i) => 'ws-' + i);
+        const strategy = new Strategy({ ...bitbucket.strategyOptions, callbackURL: 'http://127.0.0.1/cb', workspaces }, () => undefined);
+        const code = new URL(bitbucket.authorize('ada-lovelace')).searchParams.get('code');
+        const token = await new Promise((resolve, reject) =>
+          strategy._oauth2.getOAuthAccessToken(code, { grant_type: 'authorization_code' }, (e, t) => (e ? reject(e) : resolve(t))));
+        const outcome = await new Promise((resolve) => strategy.userProfile(token, (e) => resolve(e ? e.name : 'a profile')));
+        console.log('outcome: ' + outcome);
+        strategy.close();
+        await bitbucket.close();
+      })();`);
+    const child = spawnSync(process.execPath, ['-r', join(__dirname, 'readme', 'ts-hook.js'), script], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.stdout).toContain('outcome: AuthorizationError'); // a member of none of them
+    expect(child.stderr).not.toContain('MaxListenersExceededWarning');
+  }, 40_000);
 });
 
 describe('restricting sign-in to workspaces (real servers)', () => {
