@@ -53,13 +53,12 @@ export class BitbucketOAuth2 extends OAuth2 {
   constructor(clientId: string, clientSecret: string, baseSite: string, authorizePath?: string, accessTokenPath?: string,
     customHeaders?: http.OutgoingHttpHeaders, limits?: Partial<ClientLimits>) {
     super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
-    // The secret lives in this closure, not in a property's value (`_clientSecret` still reads and sets it). A fixed URL
-    // holding a new secret is fixed no more.
+    // The secret lives in this closure, not in a property's value (`_clientSecret` still reads and sets it). The fixed URLs
+    // are fixed again, so that none holds the new secret.
     let secret = clientSecret;
     const set = (value: unknown): void => {
       secret = typeof value === 'string' ? value : '';
-      const forms = secretForms([secret]);
-      for (const url of this.known.keys()) if (holdsSecret(url, forms)) this.known.delete(url);
+      this.fixURLs([...this.known.keys()], this.ahead);
     };
     Object.defineProperty(this, '_clientSecret', { enumerable: false, get: () => secret, set });
     this.limits = { timeout: DEFAULT_TIMEOUT, maxBytes: MAX_RESPONSE_BYTES, retries: DEFAULT_RETRIES, clientAuthentication: 'basic', ...limits };
@@ -81,6 +80,7 @@ export class BitbucketOAuth2 extends OAuth2 {
    */
   fixURLs(urls: readonly string[], ahead: readonly string[]): void {
     const forms = secretForms([this._clientSecret]);
+    this.known.clear();
     for (const url of urls) if (!holdsSecret(url, forms)) this.known.set(url, target(url));
     this.ahead = [...new Set(ahead)];
   }

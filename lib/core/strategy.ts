@@ -65,8 +65,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     // Opened ahead only on another host than the token endpoint's (its connection is free again once the token is back), and
     // none when the profile may be skipped.
     const tokenOrigin = new URL(tokenURL).origin;
-    const ahead = resolved.maySkipProfile ? [] : (product.ahead ?? []).filter((url) => new URL(url).origin !== tokenOrigin);
-    this._oauth2.fixURLs([tokenURL, ...(product.ahead ?? [])], ahead);
+    const first = product.ahead ?? [];
+    this._oauth2.fixURLs([tokenURL, ...first], resolved.maySkipProfile ? [] : first.filter((url) => new URL(url).origin !== tokenOrigin));
     // The session store passport-oauth2 builds when the app gives none keeps the state under this key.
     const { sessionKey = `oauth2:${new URL(authorizationURL).hostname}`, store } = resolved.passThrough;
     this.guardStates(store === undefined && typeof sessionKey === 'string' ? sessionKey : undefined);
