@@ -360,19 +360,25 @@ describe('close()', () => {
     expect(server!.requests).toHaveLength(sent);
   });
 
-  it('ends a refresh in flight, and the strategy signs in again afterwards', async () => {
+  it.each([
+    ['its own agent', undefined],
+    ["the app's agent, which close() leaves open", new Agent({ keepAlive: true })],
+  ])('ends a refresh in flight on %s, and the strategy signs in again afterwards', async (_name, agent) => {
     let stall = true;
     await bitbucket({ token: (req, res, body) => (stall && body.includes('refresh_token') ? undefined : tokens(req, res, body)) });
-    const strategy = cloud({ timeout: 10_000 });
-    const refreshing = strategy.refresh(REFRESH_TOKEN);
-    await new Promise<void>((resolve) => {
-      const check = (): void => void (server!.requests.length >= 1 ? resolve() : setImmediate(check));
-      check();
-    });
-    strategy.close();
-    await expect(refreshing).rejects.toBeInstanceOf(BitbucketNetworkError);
-    stall = false;
-    expectType((await signIn(strategy)).outcome, 'success');
+    try {
+      const strategy = cloud({ timeout: 10_000, ...(agent ? { agent } : {}) });
+      const refreshing = strategy.refresh(REFRESH_TOKEN);
+      await until(() => server!.requests.length >= 1, 'the refresh to reach Bitbucket');
+      strategy.close();
+      const error: unknown = await refreshing.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BitbucketNetworkError);
+      expect(error).toMatchObject({ message: 'The strategy was closed while Bitbucket was answering' });
+      stall = false;
+      expectType((await signIn(strategy)).outcome, 'success');
+    } finally {
+      agent?.destroy();
+    }
   });
 });
 
