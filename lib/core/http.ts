@@ -11,8 +11,8 @@ export interface Bounds { timeout: number; maxBytes: number }
 
 /** A request made but not sent: the agent finds or opens its connection meanwhile; nothing reaches Bitbucket before `send`. */
 export interface OpenRequest {
-  /** Adds `headers` (a request opened ahead: its token), sends `body` and reads the answer; settles once. */
-  send(headers: Record<string, string>, body: string | undefined, signal: AbortSignal, bounds: Bounds): Promise<HttpResponse>;
+  /** Adds `authorization` (a request opened ahead: its token), sends `body` and reads the answer; settles once. */
+  send(authorization: string | undefined, body: string | undefined, signal: AbortSignal, bounds: Bounds): Promise<HttpResponse>;
   /** Drops the request unsent, with its connection. */
   cancel(): void;
   /** The request, unless its connection failed before it was sent (then it is dropped). */
@@ -57,8 +57,8 @@ export function open(method: 'GET' | 'POST', url: string, headers: http.Outgoing
   let hasSocket = false;
   let onSocket = (): void => void (hasSocket = true);
   request.on('error', (cause) => onError(cause));
-  request.once('socket', () => onSocket());
-  const send: OpenRequest['send'] = (extra, body, signal, { timeout, maxBytes }) =>
+  request.on('socket', () => onSocket());
+  const send: OpenRequest['send'] = (authorization, body, signal, { timeout, maxBytes }) =>
     new Promise<HttpResponse>((resolve, reject) => {
       if (signal.aborted || early !== undefined) {
         request.destroy();
@@ -95,13 +95,14 @@ export function open(method: 'GET' | 'POST', url: string, headers: http.Outgoing
         let size = 0;
         incoming.on('data', (chunk: Buffer) => ((size += chunk.length) > maxBytes ? tooLarge() : chunks.push(chunk)));
         incoming.on('end', () => {
-          settle(undefined, { url, status: Number(incoming.statusCode), headers: incoming.headers, body: Buffer.concat(chunks).toString() });
+          const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString();
+          settle(undefined, { url, status: Number(incoming.statusCode), headers: incoming.headers, body: text });
         });
         incoming.on('error', fail);
         incoming.on('close', () => incoming.complete || fail(new Error('connection closed before the response ended')));
       });
       // Only a checked token comes here (the other headers were given to Node when it was made).
-      for (const [name, value] of Object.entries(extra)) request.setHeader(name, value);
+      if (authorization) request.setHeader('Authorization', authorization);
       request.end(body);
     });
   const opened: OpenRequest = {

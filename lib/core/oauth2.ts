@@ -64,7 +64,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     this.limits = { timeout: DEFAULT_TIMEOUT, maxBytes: MAX_RESPONSE_BYTES, retries: DEFAULT_RETRIES, clientAuthentication: 'basic', ...limits };
     // node-oauth's own get(), should an app call it: the token in the header, never the URL.
     this.useAuthorizationHeaderforGET(true);
-    const options = { keepAlive: true, timeout: IDLE_TIMEOUT, maxSockets: MAX_SOCKETS, maxFreeSockets: 32, scheduling: 'lifo' as const };
+    const options = { keepAlive: true, timeout: IDLE_TIMEOUT, maxSockets: MAX_SOCKETS, maxFreeSockets: 32 };
     // One TLS context for every connection of the pool, instead of one built per handshake.
     this.agents = { 'http:': new http.Agent(options), 'https:': new https.Agent({ ...options, secureContext: createSecureContext() }) };
   }
@@ -153,7 +153,7 @@ export class BitbucketOAuth2 extends OAuth2 {
       try {
         const opened = attempt === 0 ? ahead?.usable() : undefined;
         const request = opened ?? this.open('GET', url, headers);
-        const response = await request.send(opened ? headers : {}, undefined, signal, this.limits);
+        const response = await request.send(opened ? headers.Authorization : undefined, undefined, signal, this.limits);
         if (response.status < 500 || last) return response;
       } catch (error) {
         const retriable = error instanceof BitbucketNetworkError || (error instanceof BitbucketTimeoutError && error.limit === 'request');
@@ -195,8 +195,8 @@ export class BitbucketOAuth2 extends OAuth2 {
 
   private async requestToken(code: string, params: Record<string, unknown>, signal: AbortSignal) {
     // Client credentials are added below, in one place only: nothing is sent twice.
-    const given = Object.entries(params).filter(([key, value]) => value != null && key !== 'client_id' && key !== 'client_secret');
-    const form = new Map([['grant_type', 'authorization_code'], ...given.map(([key, value]) => [key, String(value)] as const)]);
+    const form = new URLSearchParams({ grant_type: 'authorization_code' });
+    for (const key of Object.keys(params)) if (params[key] != null && key !== 'client_id' && key !== 'client_secret') form.set(key, String(params[key]));
     const refreshing = form.get('grant_type') === 'refresh_token';
     form.set(refreshing ? 'refresh_token' : 'code', code);
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request (observed): none is sent.
@@ -208,9 +208,9 @@ export class BitbucketOAuth2 extends OAuth2 {
     } else {
       headers['Authorization'] = this.basicAuthorization();
     }
-    const body = new URLSearchParams([...form]).toString();
+    const body = form.toString();
     headers['Content-Length'] = Buffer.byteLength(body);
-    const response = await this.open('POST', this._getAccessTokenUrl(), headers).send({}, body, signal, this.limits);
+    const response = await this.open('POST', this._getAccessTokenUrl(), headers).send(undefined, body, signal, this.limits);
     const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
     if (response.status < 200 || response.status > 299) throw tokenError(what, response);
     const json = parseObject(response.body);
