@@ -8,7 +8,7 @@ import { inspect } from 'node:util';
 import { AuthorizationError, InternalOAuthError, TokenError } from 'passport-oauth2';
 import { BitbucketDataCenterStrategy, BitbucketNetworkError, BitbucketResponseError, Strategy, type StrategyOptions } from '../lib';
 import { ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, fixture, REFRESH_TOKEN, tokenBody } from './helpers/bitbucket';
-import { expectType, fakeRequest, run, signIn, type FakeRequest } from './helpers/passport';
+import { expectType, fakeRequest, run, signIn, type FakeRequest, type Outcome } from './helpers/passport';
 import { freePort, startServer, type TestServer } from './helpers/server';
 import { open } from '../lib/core/http';
 import { drained, until } from './helpers/wait';
@@ -313,10 +313,10 @@ describe('requests that cannot go out', () => {
     try {
       const controller = new AbortController();
       controller.abort(new BitbucketNetworkError('the login ended', { cause: undefined }));
-      await expect(open('GET', `${server!.url}/2.0/user`, {}, agent).send({}, undefined, controller.signal, bounds)).rejects.toThrow('the login ended');
+      await expect(open('GET', `${server!.url}/2.0/user`, {}, agent).send(undefined, undefined, controller.signal, bounds)).rejects.toThrow('the login ended');
       const refused = open('GET', `http://127.0.0.1:${await freePort()}/2.0/user`, {}, agent);
       await until(() => refused.usable() === undefined, 'the refused connection');
-      await expect(refused.send({}, undefined, new AbortController().signal, bounds)).rejects.toBeInstanceOf(BitbucketNetworkError);
+      await expect(refused.send(undefined, undefined, new AbortController().signal, bounds)).rejects.toBeInstanceOf(BitbucketNetworkError);
       await drained();
       expect(server!.requests).toHaveLength(0);
     } finally {
@@ -502,19 +502,45 @@ describe('around the login', () => {
     expect(await run(strategy, callback)).toMatchObject({ type: 'fail', status: 403 });
   });
 
-  it('forgets a used state after ten minutes', async () => {
+  it('remembers a used state ten minutes at least, and forgets it within twenty', async () => {
+    await bitbucket();
+    const replays = async (quiet: boolean): Promise<Outcome[]> => {
+      const strategy = cloud();
+      const { session, state } = await authorize(strategy);
+      // The session copies still hold the state: only the process remembers that it was used.
+      const copies = [structuredClone(session), structuredClone(session)];
+      expectType(await run(strategy, fakeRequest({ code: 'the-code', state }, session)), 'success');
+      const now = Date.now();
+      const clock = jest.spyOn(Date, 'now');
+      try {
+        const outcomes: Outcome[] = [];
+        if (!quiet) {
+          clock.mockReturnValue(now + 10 * 60_000 + 1);
+          outcomes.push(await run(strategy, fakeRequest({ code: 'the-code', state }, copies[0])));
+        }
+        clock.mockReturnValue(now + 20 * 60_000 + 1);
+        outcomes.push(await run(strategy, fakeRequest({ code: 'the-code', state }, copies[1])));
+        return outcomes;
+      } finally {
+        clock.mockRestore();
+      }
+    };
+    const [afterTen, afterTwenty] = await replays(false);
+    expect(afterTen).toMatchObject({ type: 'fail', status: 403 });
+    expectType(afterTwenty!, 'success');
+    // Twenty quiet minutes, with no other login in between.
+    expectType((await replays(true))[0]!, 'success');
+  });
+
+  it('remembers at most 100,000 used states, and the last 50,000 at least', async () => {
     await bitbucket();
     const strategy = cloud();
-    const { session, state } = await authorize(strategy);
-    const copy = structuredClone(session);
-    expectType(await run(strategy, fakeRequest({ code: 'the-code', state }, session)), 'success');
-    const now = Date.now();
-    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 10 * 60_000 + 1);
-    try {
-      // The session copy still holds the state: only the process had remembered it was used.
-      expectType(await run(strategy, fakeRequest({ code: 'the-code', state }, copy)), 'success');
-    } finally {
-      clock.mockRestore();
-    }
+    const claim = (state: string): boolean => (strategy as unknown as { claim(state: string): boolean }).claim(state);
+    expect(claim('the-first-state')).toBe(true);
+    for (let i = 0; i < 50_000; i += 1) claim(`state-${i}`);
+    expect(claim('the-first-state')).toBe(false);
+    for (let i = 50_000; i < 100_000; i += 1) claim(`state-${i}`);
+    expect(claim('the-first-state')).toBe(true);
   });
+
 });

@@ -53,8 +53,7 @@ export class BitbucketOAuth2 extends OAuth2 {
   constructor(clientId: string, clientSecret: string, baseSite: string, authorizePath?: string, accessTokenPath?: string,
     customHeaders?: http.OutgoingHttpHeaders, limits?: Partial<ClientLimits>) {
     super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
-    // The secret lives in this closure, not in a property's value (`_clientSecret` still reads and sets it). The fixed URLs
-    // are fixed again, so that none holds the new secret.
+    // The secret lives in this closure, not a property's value (`_clientSecret` reads and sets it); a new one fixes the URLs again.
     let secret = clientSecret;
     const set = (value: unknown): void => {
       secret = typeof value === 'string' ? value : '';
@@ -196,7 +195,7 @@ export class BitbucketOAuth2 extends OAuth2 {
   private async requestToken(code: string, params: Record<string, unknown>, signal: AbortSignal) {
     // Client credentials are added below, in one place only: nothing is sent twice.
     const form = new URLSearchParams({ grant_type: 'authorization_code' });
-    for (const key of Object.keys(params)) if (params[key] != null && key !== 'client_id' && key !== 'client_secret') form.set(key, String(params[key]));
+    for (const [key, value] of Object.entries(params)) if (value != null && !/^client_(id|secret)$/.test(key)) form.set(key, String(value));
     const refreshing = form.get('grant_type') === 'refresh_token';
     form.set(refreshing ? 'refresh_token' : 'code', code);
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request (observed): none is sent.

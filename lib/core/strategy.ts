@@ -31,7 +31,7 @@ type StoreCallback = (err: Error | null, ok?: unknown, info?: unknown) => void;
 type LoginActions = Partial<Record<'success' | 'fail' | 'error' | 'redirect' | 'pass', (...args: unknown[]) => void>>;
 
 const OAUTH_PARAMETERS = ['code', 'state', 'error', 'error_description', 'error_uri'];
-/** A used state is remembered ten minutes (a state a session still holds after that is long stale), at most 100,000 at once. */
+/** A used state is remembered ten to twenty minutes (a state a session still holds after that is long stale), at most 100,000 at once. */
 const USED_STATE_MS = 10 * 60_000;
 const MAX_USED_STATES = 100_000;
 
@@ -45,8 +45,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   /** The login this copy of the strategy runs, from the callback to its outcome. */
   private _login: Login | undefined;
   private readonly _callbackURLs: ReadonlySet<string>;
-  /** Used states, hashed (a state read from a callback URL can keep the URL, code included, alive), with expiries, oldest first. */
-  private readonly _usedStates = new Map<string, number>();
+  /** Used states, hashed (a state read from a callback URL can keep the URL, code included, alive), in two generations (see `claim`). */
+  private _usedStates = { current: new Set<string>(), previous: new Set<string>(), since: Date.now() };
   /** Refresh exchanges in flight, by a hash of the refresh token. */
   private readonly _refreshing = new Map<string, Promise<RefreshedTokens>>();
 
@@ -208,16 +208,19 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     holder._stateStore = { store: inner.store.bind(inner), verify } as unknown as StateStore;
   }
 
-  /** True the first time a state is seen within its lifetime. */
+  /**
+   * True the first time a state is seen within its lifetime, at a cost that does not grow with the states remembered: a generation
+   * begins when the current one is ten minutes old or holds half the maximum; the one before it is dropped (both, after twenty).
+   */
   private claim(state: string): boolean {
     const now = Date.now();
-    const key = createHash('sha256').update(state).digest('base64url');
-    for (const [old, expiry] of this._usedStates) {
-      if (expiry > now && this._usedStates.size < MAX_USED_STATES) break;
-      this._usedStates.delete(old);
+    let used = this._usedStates;
+    if (now - used.since >= USED_STATE_MS || used.current.size >= MAX_USED_STATES / 2) {
+      used = this._usedStates = { current: new Set(), previous: now - used.since >= 2 * USED_STATE_MS ? new Set() : used.current, since: now };
     }
-    if (this._usedStates.has(key)) return false;
-    this._usedStates.set(key, now + USED_STATE_MS);
+    const key = createHash('sha256').update(state).digest('base64url');
+    if (used.current.has(key) || used.previous.has(key)) return false;
+    used.current.add(key);
     return true;
   }
 }
