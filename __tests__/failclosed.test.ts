@@ -146,7 +146,7 @@ describe('1. the Data Center gate permits only on the project or repository aske
 
 describe('2. a Cloud workspace role this package does not know never satisfies a gate', () => {
   const permission = (role: unknown): Answer => ({
-    body: { type: 'workspace_membership', ...(role === undefined ? {} : { permission: role }), workspace: { type: 'workspace', slug: 'acme', name: 'Acme', uuid: '{w}' } },
+    body: { type: 'workspace_membership', ...(role === undefined ? {} : { permission: role }), user: CLOUD_USER, workspace: { type: 'workspace', slug: 'acme', name: 'Acme', uuid: '{w}' } },
   });
   const PATH = '/2.0/user/workspaces/acme/permission';
 
@@ -170,6 +170,9 @@ describe("3. each strategy refuses the other product's options", () => {
   const cloud = { clientID: 'key', clientSecret: 'secret' };
   const dc = { ...cloud, baseURL: 'https://bitbucket.example.com' };
   const cloudOnly: Record<string, unknown> = {
+    // Data Center's endpoints come from baseURL: these would be replaced without a word.
+    authorizationURL: 'https://sso.example.com/authorize',
+    tokenURL: 'https://sso.example.com/token',
     userProfileURL: 'https://api.bitbucket.org/2.0/user',
     userEmailsURL: 'https://api.bitbucket.org/2.0/user/emails',
     userWorkspacesURL: 'https://api.bitbucket.org/2.0/user/workspaces',
@@ -201,10 +204,39 @@ describe("3. each strategy refuses the other product's options", () => {
   });
 
   it("keeps passport-oauth2's own options, and knows callbackURLs", () => {
-    const passThrough = { customHeaders: { 'X-Trace': '1' }, scopeSeparator: ',', skipUserProfile: false, proxy: true, sessionKey: 'k', someFutureOption: 1 };
+    const passThrough = { customHeaders: { 'X-Trace': '1' }, scopeSeparator: ',', skipUserProfile: false, proxy: true, sessionKey: 'k', state: true };
     const callbackURLs = ['https://app.example.com/auth/callback'];
     expect(() => new Strategy({ ...cloud, ...passThrough, callbackURLs } as unknown as StrategyOptions, () => undefined).close()).not.toThrow();
     expect(() => new BitbucketDataCenterStrategy({ ...dc, ...passThrough, callbackURLs } as unknown as DataCenterStrategyOptions, () => undefined).close()).not.toThrow();
+  });
+});
+
+describe('3b. an option the strategy does not take is an error, not a restriction that restricts nothing', () => {
+  const cloud = { clientID: 'key', clientSecret: 'secret' };
+  const dc = { ...cloud, baseURL: 'https://bitbucket.example.com' };
+
+  it.each([
+    ['Cloud', 'allowedWorkspaces', 'BitbucketStrategy'],
+    ['Cloud', 'requiredWorkspaces', 'BitbucketStrategy'],
+    ['Cloud', 'someFutureOption', 'BitbucketStrategy'],
+    ['Data Center', 'repos', 'BitbucketDataCenterStrategy'],
+    ['Data Center', 'allowedProjects', 'BitbucketDataCenterStrategy'],
+  ])('%s refuses options.%s, naming the strategy', (product, name, strategy) => {
+    const make = (): unknown =>
+      product === 'Cloud'
+        ? new Strategy({ ...cloud, [name]: ['acme'] } as unknown as StrategyOptions, () => undefined)
+        : new BitbucketDataCenterStrategy({ ...dc, [name]: ['ENG/portal'] } as unknown as DataCenterStrategyOptions, () => undefined);
+    expect(make).toThrow(new TypeError(`passport-bitbucket-auth: options.${name} is not an option of ${strategy}`));
+  });
+
+  it('takes an unknown name whose value is undefined, as it takes undefined for every option', () => {
+    expect(() => new Strategy({ ...cloud, someFutureOption: undefined } as unknown as StrategyOptions, () => undefined).close()).not.toThrow();
+  });
+
+  it('refuses minimumWorkspaceRole without workspaces, which would check no role', () => {
+    expect(() => new Strategy({ ...cloud, minimumWorkspaceRole: 'owner', fetchWorkspaces: true }, () => undefined)).toThrow(
+      /options\.minimumWorkspaceRole needs options\.workspaces/,
+    );
   });
 });
 

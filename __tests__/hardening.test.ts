@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { TokenError } from 'passport-oauth2';
 import {
   BitbucketAPIError,
+  BitbucketNetworkError,
   BitbucketResponseError,
   BitbucketTimeoutError,
   Strategy,
@@ -170,6 +172,52 @@ describe('secrets that Bitbucket or a proxy echoes back are redacted', () => {
     expect(error).toBeInstanceOf(BitbucketAPIError);
     expect(inspect(error, { depth: 10, showHidden: true })).toContain('[redacted]');
     expectNoSecrets(error);
+  });
+
+  it('from a message cut short: a word of an echoed token at the cut is dropped, not kept in part', async () => {
+    // The token begins at character 180 of a message kept to 200 characters.
+    const message = `${'a '.repeat(87)}token ${ACCESS_TOKEN} is invalid`;
+    const bb = await bitbucketWith({ '/token': tokens, '/2.0/user': (_req, res) => json(res, 401, { type: 'error', error: { message } }), '/2.0/user/emails': emails });
+    const { error } = expectType((await signIn(bb.strategy({ retries: 0 }))).outcome, 'error');
+    const { bitbucketMessage } = error as BitbucketAPIError;
+    expect(bitbucketMessage).toBe(`${'a '.repeat(87)}token`);
+    expect((error as Error).message).not.toContain(ACCESS_TOKEN.slice(0, 12));
+  });
+
+  it('from a token response a gateway turned into an error, kept in oauthError.data', async () => {
+    const bb = await bitbucketWith({ '/token': (_req, res) => json(res, 502, tokenBody()) });
+    const { error } = expectType((await signIn(bb.strategy())).outcome, 'error');
+    expect(error).toBeInstanceOf(BitbucketAPIError);
+    expect((error as BitbucketAPIError).oauthError.data).toContain('[redacted]');
+    expectNoSecrets(error);
+  });
+
+  it('from the bytes Node keeps of an answer it cannot parse (a proxy that reflects the Authorization header)', async () => {
+    const raw = createServer((socket) => {
+      let head = '';
+      socket.on('data', (chunk: Buffer) => {
+        head += chunk.toString('latin1');
+        const authorization = /\r\nauthorization: ([^\r]*)/i.exec(head)?.[1];
+        if (authorization) socket.end(`HTTP/1.1 200 OK\r\nX-Seen: ${authorization}\r\nContent-Length: nope\r\n\r\n{}`);
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    try {
+      const bb = await bitbucketWith({ '/token': tokens });
+      const userProfileURL = `http://127.0.0.1:${(raw.address() as AddressInfo).port}/2.0/user`;
+      const { error } = expectType((await signIn(bb.strategy({ userProfileURL, skipEmails: true, retries: 0 }))).outcome, 'error');
+      expect(error).toBeInstanceOf(BitbucketNetworkError);
+      const bytes: string[] = [];
+      const collect = (node: unknown, depth = 0): void => {
+        if (node instanceof Uint8Array) bytes.push(Buffer.from(node).toString('latin1'));
+        else if (node && typeof node === 'object' && depth < 5) for (const key of Reflect.ownKeys(node)) collect((node as Record<PropertyKey, unknown>)[key], depth + 1);
+      };
+      collect(error);
+      expect(bytes.join('')).not.toContain(ACCESS_TOKEN);
+      expectNoSecrets(error);
+    } finally {
+      await new Promise((resolve) => raw.close(resolve));
+    }
   });
 
   it('from a token response that is refused, and its tokens never reach params', async () => {

@@ -77,6 +77,9 @@ describe('the one-use state', () => {
     ['with PKCE (the default)', {}],
     ['without PKCE', { pkce: false }],
     ['under a sessionKey of its own', { sessionKey: 'bitbucket-login' }],
+    // passport-oauth2 takes an empty sessionKey as none, and names the key after url.parse()'s hostname: `::1`, not `[::1]`.
+    ["under an empty sessionKey (passport-oauth2's own key)", { sessionKey: '' }],
+    ['with an IPv6 authorizationURL', { authorizationURL: 'http://[::1]:9/site/oauth2/authorize' }],
   ])('is not spent by a callback with a wrong state in the user\'s own session, %s', async (_label, extra) => {
     await bitbucket();
     const strategy = cloud(extra as Partial<StrategyOptions>);
@@ -500,6 +503,12 @@ describe('around the login', () => {
     const callback = fakeRequest({ code: 'the-code', state: 'state-from-store-0123' }, {});
     expectType(await run(strategy, callback), 'success');
     expect(await run(strategy, callback)).toMatchObject({ type: 'fail', status: 403 });
+  });
+
+  it('signs in at the largest timeout it takes: the login deadline, 3 × timeout, is still one setTimeout can wait', async () => {
+    await bitbucket();
+    expectType((await signIn(cloud({ timeout: 715_827_882 }))).outcome, 'success');
+    expect(() => cloud({ timeout: 715_827_883 })).toThrow(RangeError);
   });
 
   it('remembers a used state ten minutes at least, and forgets it within twenty', async () => {

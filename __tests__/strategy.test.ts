@@ -16,7 +16,6 @@ describe('Strategy construction', () => {
     ['callbackUrl', 'callbackURL'],
     ['callback_url', 'callbackURL'],
     ['clientSecretKey', 'clientSecret'],
-    ['timout', 'timeout'],
     ['scopes', 'scope'],
     ['userProfileUrl', 'userProfileURL'],
     ['skipEmail', 'skipEmails'],
@@ -24,6 +23,10 @@ describe('Strategy construction', () => {
     const attempt = (): Strategy => make({ [typo]: 'x' });
     expect(attempt).toThrow(TypeError);
     expect(attempt).toThrow(`passport-bitbucket-auth: options.${typo} is not an option: did you mean ${meant}?`);
+  });
+
+  it('refuses a name it cannot tie to an option, naming the strategy', () => {
+    expect(() => make({ timout: 5000 })).toThrow(new TypeError('passport-bitbucket-auth: options.timout is not an option of BitbucketStrategy'));
   });
 
   it('accepts undefined for every optional option (exactOptionalPropertyTypes apps pass process.env values)', () => {
@@ -62,6 +65,8 @@ describe('Strategy construction', () => {
     ['scope', [1], /options\.scope must be a string or an array of strings/],
     ['skipUserProfile', 'yes', /options\.skipUserProfile/],
     ['store', {}, /options\.store must be an object with store\(\) and verify\(\)/],
+    // Node's client would take it, but the strategy's requests would not go through it.
+    ['agent', { addRequest: () => undefined }, /options\.agent must be an http\.Agent or https\.Agent/],
     ['userAgent', '', /options\.userAgent/],
     ['customHeaders', { 'X-A': {} }, /options\.customHeaders/],
     ['customHeaders', 'X-A: 1', /options\.customHeaders/],

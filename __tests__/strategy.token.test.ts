@@ -180,16 +180,18 @@ describe('code exchange', () => {
     expect(seenHeaders[2]?.['authorization']).toBe(`Bearer ${ACCESS_TOKEN}`);
   });
 
-  it('uses a default User-Agent naming the package', async () => {
-    let agent: unknown;
+  it('uses a default User-Agent naming the package, unless customHeaders name one', async () => {
+    const agents: unknown[] = [];
     nock('https://bitbucket.org')
       .post('/site/oauth2/access_token')
+      .times(2)
       .reply(function reply() {
-        agent = this.req.headers['user-agent'];
+        agents.push(this.req.headers['user-agent']);
         return [400, { error: 'invalid_grant' }];
       });
     await signIn(capturing().strategy);
-    expect(agent).toMatch(/^passport-bitbucket-auth\/\d+\.\d+\.\d+/);
+    await signIn(capturing({ customHeaders: { 'user-agent': 'acme-portal/1.0' } }).strategy);
+    expect(agents).toEqual([expect.stringMatching(/^passport-bitbucket-auth\/\d+\.\d+\.\d+/), 'acme-portal/1.0']);
   });
 });
 

@@ -19,9 +19,15 @@ import { WORK } from './readme/blocks';
 const API = 'https://api.bitbucket.org';
 const SCOPE_403 = { type: 'error', error: { message: 'Your credentials lack one or more required privilege scopes.', detail: { required: ['account'], granted: ['email'] } } };
 
+/** The recorded membership, about the user `/2.0/user` names (the two fixtures were recorded for different accounts). */
+function membership(): Record<string, unknown> {
+  const body = fixtureJson('workspace-permission.json');
+  return { ...body, user: { ...(body['user'] as object), uuid: fixtureJson('user.json')['uuid'] } };
+}
+
 /** `GET /2.0/user/workspaces/{slug}/permission` answering with the fixture's shape. */
 function permission(slug: string, role: string | undefined, name = slug.toUpperCase()): Record<string, unknown> {
-  const body = fixtureJson('workspace-permission.json');
+  const body = membership();
   const json: Record<string, unknown> = { ...body, workspace: { ...(body['workspace'] as object), slug, name, uuid: `{${slug}-uuid}` } };
   if (role === undefined) delete json['permission'];
   else json['permission'] = role;
@@ -83,12 +89,22 @@ describe('restricting sign-in to workspaces (nock)', () => {
   });
 
   it('maps the fixture itself', async () => {
-    nock(API).get('/2.0/user/workspaces/bbworkspace1/permission').reply(200, fixture('workspace-permission.json'));
+    nock(API).get('/2.0/user/workspaces/bbworkspace1/permission').reply(200, membership());
     const { outcome, verified } = await login({ workspaces: ['bbworkspace1'], minimumWorkspaceRole: 'owner' });
     expectType(outcome, 'success');
     expect(verified[0]?.workspaces).toEqual([
       { slug: 'bbworkspace1', uuid: '{470c176d-3574-44ea-bb41-89e8638bcca4}', name: 'Atlassian Bitbucket', permission: 'owner', administrator: true },
     ]);
+  });
+
+  it.each([
+    ['about another user (the recorded one: a cache that ignores Authorization would answer so)', () => fixtureJson('workspace-permission.json')],
+    ['about no user', () => ({ ...membership(), user: undefined })],
+  ])('refuses a membership %s: an error, never a login', async (_label, body) => {
+    nock(API).get('/2.0/user/workspaces/bbworkspace1/permission').reply(200, body());
+    const { outcome, verified } = await login({ workspaces: ['bbworkspace1'], minimumWorkspaceRole: 'owner' });
+    expect(expectType(outcome, 'error').error).toMatchObject({ message: expect.stringMatching(/workspace permission.*it is for another user/) });
+    expect(verified).toHaveLength(0);
   });
 
   // Each role against each minimum: owner > create-project > member ≥ collaborator; a missing

@@ -52,6 +52,9 @@ export function resolveOptions(options: unknown) {
   if (workspaces && workspaces.length > MAX_WORKSPACES) {
     throw new TypeError(`${PREFIX} options.workspaces may list at most ${MAX_WORKSPACES} workspaces (one request each per login)`);
   }
+  if (!workspaces && (options as Record<string, unknown>)['minimumWorkspaceRole'] !== undefined) {
+    throw new TypeError(`${PREFIX} options.minimumWorkspaceRole needs options.workspaces: without them, no role is checked`);
+  }
   if (workspaces && common.maySkipProfile) {
     throw new TypeError(`${PREFIX} options.workspaces needs the profile: it cannot be combined with skipUserProfile`);
   }

@@ -120,13 +120,15 @@ function workspaceOf(entry: unknown, administrator: boolean): BitbucketWorkspace
   return { slug, uuid: optionalString(workspace, 'uuid') ?? '', administrator, ...(name ? { name } : {}) };
 }
 
-/** Parses `GET /2.0/user/workspaces/{slug}/permission` (a `workspace_membership`); with `slug`, an answer about another workspace is an error. */
-export function parsePermission(body: string, slug?: string): BitbucketWorkspace {
+/** Parses `GET /2.0/user/workspaces/{slug}/permission` (a `workspace_membership`); one of another workspace or user (or none) is an error. */
+export function parsePermission(body: string, slug?: string, userId?: string): BitbucketWorkspace {
   const json = parseObject(body);
   const permission = optionalString(json, 'permission');
   const entry = workspaceOf(json, permission === 'owner');
   if (!entry) throw parseFailure('the workspace permission', 'the answer has no workspace slug');
   if (slug !== undefined && entry.slug.toLowerCase() !== slug.toLowerCase()) throw parseFailure('the workspace permission', 'it is for another workspace');
+  const user = optionalString(member(json, 'user'), 'uuid');
+  if (userId !== undefined && user !== userId) throw parseFailure('the workspace permission', 'it is for another user');
   return permission ? { ...entry, permission: permission as WorkspaceRole } : entry;
 }
 

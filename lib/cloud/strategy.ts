@@ -37,14 +37,18 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
   protected async loadProfileParts(accessToken: string, login: Login): Promise<{ profile: Profile; refusal?: Refusal }> {
     const { skipEmails, workspaces: allowed, fetchWorkspaces, workspaceList, minimumWorkspaceRole } = this._settings;
     const get: Get = (url) => this._oauth2.apiGet(url, accessToken, login);
+    // With no status in `denied`, accessAnswer() gives the profile or throws.
+    const user = accessAnswer(get(this._settings.userProfileURL), 'Fetching the user profile', parseProfile, [], true) as Promise<Profile>;
     const [profile, emails, permissions, listed] = await Promise.all([
-      // With no status in `denied`, accessAnswer() gives the profile or throws.
-      accessAnswer(get(this._settings.userProfileURL), 'Fetching the user profile', parseProfile, [], true) as Promise<Profile>,
+      user,
       // NOTE: without the consumer's Account: Email permission Bitbucket answers 403; the user signs in with no addresses.
       skipEmails ? [] : fetchAllPages('user emails', this._settings.emails, get, parseEmailsPage, (response, firstPage) =>
         response.status === 403 && firstPage ? [] : apiError('Fetching the user emails', response)),
-      Promise.all(this._settings.permissionURLs.map(([slug, url]) =>
-        accessAnswer(get(url), 'Fetching the workspace permission', (body) => parsePermission(body, slug), [403, 404], true))),
+      // A membership counts only for the user the profile names, read once both have come.
+      Promise.all(this._settings.permissionURLs.map(async ([slug, url]) => {
+        const body = await accessAnswer(get(url), 'Fetching the workspace permission', (text) => text, [403, 404], true);
+        return body === undefined ? undefined : parsePermission(body, slug, (await user).id);
+      })),
       fetchWorkspaces && fetchAllPages('workspaces', workspaceList, get, parseWorkspacesPage, (r) => apiError('Fetching the workspaces', r, true)),
     ]);
     profile.emails = orderEmails(emails, this._settings.includeUnverifiedEmails);

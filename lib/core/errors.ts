@@ -148,7 +148,9 @@ function messageFromBody(json: JsonObject | undefined, body: string, contentType
   if (!json) return (contentType ?? '').toLowerCase().startsWith('text/plain') && text && text.length <= MAX_TEXT_MESSAGE ? text : undefined;
   const errors = json['errors'];
   const message = optionalString(json['error'], 'message') || optionalString(Array.isArray(errors) ? errors[0] : undefined, 'message');
-  return (message || optionalString(json, 'error_description') || optionalString(json, 'error'))?.slice(0, MAX_TEXT_MESSAGE) || undefined;
+  const words = message || optionalString(json, 'error_description') || optionalString(json, 'error') || '';
+  // A cut mid-word could keep part of an echoed secret, which redaction would no longer find: a cut message ends at a space.
+  return (words.length > MAX_TEXT_MESSAGE ? words.slice(0, MAX_TEXT_MESSAGE + 1).replace(/\S+$/, '') : words).trim() || undefined;
 }
 
 /** A URL for a message: origin and path only, so that no query value (a secret, say) is repeated. */
@@ -187,6 +189,8 @@ export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>):
   const seen = new Set<object>();
   const visit = (node: unknown): unknown => {
     if (typeof node === 'string') return forms.reduce((text, form) => text.split(form).join(REDACTED), node);
+    // NOTE: Node's parse errors keep the bytes received (`rawPacket`), which may echo a secret; bytes are not read for one.
+    if (node instanceof Uint8Array) return new Uint8Array(0);
     if (typeof node !== 'object' || node === null || seen.has(node)) return node;
     seen.add(node);
     for (const key of Reflect.ownKeys(node)) {

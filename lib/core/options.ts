@@ -1,4 +1,4 @@
-import type { Agent, OutgoingHttpHeaders } from 'node:http';
+import { Agent, type OutgoingHttpHeaders } from 'node:http';
 import type { StateStore } from 'passport-oauth2';
 import { isJsonObject, parseHttpURL } from './json';
 
@@ -12,7 +12,7 @@ export const DEFAULT_RETRIES = 2;
 export const LOGIN_TIMEOUTS = 3;
 
 export const PREFIX = 'passport-bitbucket-auth:';
-const MAX_TIMEOUT = 2_147_483_647; // what setTimeout accepts
+const MAX_TIMEOUT = Math.floor(2_147_483_647 / LOGIN_TIMEOUTS); // the login deadline is what setTimeout accepts at most
 const MAX_RETRIES = 5;
 
 /** The options both strategies share, checked, with every default filled in (a named type: the .d.ts files import only `node:`). */
@@ -36,8 +36,8 @@ export interface CommonOptions {
 const PRODUCTS = {
   cloud: {
     strategy: 'BitbucketStrategy', product: 'Bitbucket Cloud', id: 'Key', secret: 'Secret',
-    names: ['userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole', 'fetchWorkspaces', 'skipEmails',
-      'includeUnverifiedEmails'],
+    names: ['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailsURL', 'userWorkspacesURL', 'workspaces', 'minimumWorkspaceRole',
+      'fetchWorkspaces', 'skipEmails', 'includeUnverifiedEmails'],
     where: "Bitbucket OAuth consumer (Workspace settings → OAuth consumers, the consumer's Key and Secret)",
   },
   datacenter: {
@@ -65,7 +65,7 @@ export function isEndpointURL(value: unknown): boolean {
 
 const COMMON_CHECKS: readonly Check[] = [
   flags('state', 'passReqToCallback', 'proxy'),
-  [['agent'], (v) => hasMethods(v, 'addRequest'), 'must be an http.Agent or https.Agent'],
+  [['agent'], (v) => v instanceof Agent, 'must be an http.Agent or https.Agent (proxy agents built on them, as https-proxy-agent is, are)'],
   [['retries'], (v) => inRange(v, 0, MAX_RETRIES), `must be a whole number from 0 to ${MAX_RETRIES}`],
   [['callbackURL', 'scopeSeparator', 'sessionKey'], (v) => typeof v === 'string', 'must be a string'],
   [['callbackURLs'], (v) => isStrings(v) && !v.includes(''), 'must be an array of callback URLs (strings)'],
@@ -86,7 +86,7 @@ export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, ch
   // An option of the other product would be ignored, and with it the restriction it asks for (`workspaces` on Data Center).
   const foreign = other.names.find((name) => input[name] !== undefined);
   if (foreign) throw new TypeError(`${PREFIX} options.${foreign} is an option of ${other.strategy} (${other.product}), not of ${own.strategy}`);
-  checkNames(input, ['clientID', 'clientSecret', 'authorizationURL', 'tokenURL', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names]);
+  checkNames(input, ['clientID', 'clientSecret', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names], own.strategy);
   for (const [key, label] of [['clientID', own.id], ['clientSecret', own.secret]] as const) {
     const value = input[key];
     if (typeof value !== 'string' || value.trim() === '') throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${own.where}`);
@@ -112,7 +112,7 @@ export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, ch
     retries: given['retries'] as number,
     pkce: resolvePkce(input['pkce'], state, input['store'] as StateStore | undefined),
     agent: input['agent'] as Agent | undefined,
-    headers: { ...(given['customHeaders'] as OutgoingHttpHeaders), 'User-Agent': given['userAgent'] as string },
+    headers: { 'User-Agent': given['userAgent'] as string, ...(given['customHeaders'] as OutgoingHttpHeaders) },
     callbackURLs: [input['callbackURL'], ...(given['callbackURLs'] as string[])].filter((url) => typeof url === 'string'),
     maySkipProfile: input['skipUserProfile'] !== undefined && input['skipUserProfile'] !== false,
     // The rest goes to passport-oauth2 as given (it may know options this package does not); the secret only to BitbucketOAuth2.
@@ -136,22 +136,12 @@ function resolvePkce(value: unknown, state: boolean, store: StateStore | undefin
   return value === 'plain' ? 'plain' : 'S256';
 }
 
-/** A name that nearly is an option's (`clientId`, `client_secret`, `clientSecretKey`, `timout`) is a TypeError naming it; other names pass. */
-function checkNames(input: Record<string, unknown>, known: readonly string[]): void {
-  for (const name of Object.keys(input).filter((key) => !known.includes(key))) {
-    const a = name.toLowerCase().replace(/[^a-z]/g, '');
-    const meant = known.find((candidate) => {
-      const b = candidate.toLowerCase();
-      return a === b || (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3) || (b.length >= 6 && near(a, b, 2));
-    });
-    if (meant) throw new TypeError(`${PREFIX} options.${name} is not an option: did you mean ${meant}?`);
-  }
-}
-
-/** Whether `a` becomes `b` with at most `edits` insertions, deletions, substitutions or adjacent swaps. */
-function near(a: string, b: string, edits: number): boolean {
-  if (a === b || edits === 0) return a === b;
-  if (a[0] === b[0]) return near(a.slice(1), b.slice(1), edits);
-  const swapped = a[0] === b[1] && a[1] === b[0] && near(a.slice(2), b.slice(2), edits - 1);
-  return swapped || near(a.slice(1), b, edits - 1) || near(a, b.slice(1), edits - 1) || near(a.slice(1), b.slice(1), edits - 1);
+/** An option neither the strategy nor passport-oauth2 takes is a TypeError (a misspelt gate gates nothing), naming one it nearly is (`clientId`). */
+function checkNames(input: Record<string, unknown>, known: readonly string[], strategy: string): void {
+  const name = Object.keys(input).find((key) => input[key] !== undefined && !known.includes(key));
+  if (name === undefined) return;
+  const a = name.toLowerCase().replace(/[^a-z]/g, '');
+  const near = (b: string): boolean => a === b || (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3);
+  const meant = known.find((candidate) => near(candidate.toLowerCase()));
+  throw new TypeError(`${PREFIX} options.${name} is not an option${meant ? `: did you mean ${meant}?` : ` of ${strategy}`}`);
 }

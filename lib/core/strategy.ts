@@ -67,9 +67,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     const tokenOrigin = new URL(tokenURL).origin;
     const first = product.ahead ?? [];
     this._oauth2.fixURLs([tokenURL, ...first], resolved.maySkipProfile ? [] : first.filter((url) => new URL(url).origin !== tokenOrigin));
-    // The session store passport-oauth2 builds when the app gives none keeps the state under this key.
-    const { sessionKey = `oauth2:${new URL(authorizationURL).hostname}`, store } = resolved.passThrough;
-    this.guardStates(store === undefined && typeof sessionKey === 'string' ? sessionKey : undefined);
+    // NOTE: the session store passport-oauth2 builds when the app gives none keeps the state under its `_key`.
+    this.guardStates(resolved.passThrough['store'] === undefined ? (this as unknown as { _key: string })._key : undefined);
   }
 
   /** Loads the product's profile, and whether the user may not sign in, every request under `login`. */
@@ -208,10 +207,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     holder._stateStore = { store: inner.store.bind(inner), verify } as unknown as StateStore;
   }
 
-  /**
-   * True the first time a state is seen within its lifetime, at a cost that does not grow with the states remembered: a generation
-   * begins when the current one is ten minutes old or holds half the maximum; the one before it is dropped (both, after twenty).
-   */
+  /** True the first time a state is seen in its lifetime: a generation begins at ten minutes or half the maximum, dropping the last (both at 20). */
   private claim(state: string): boolean {
     const now = Date.now();
     let used = this._usedStates;
