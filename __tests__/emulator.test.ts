@@ -503,7 +503,9 @@ describe('npx passport-bitbucket-auth emulator', () => {
     const lines: string[] = [];
     await expect(run(['emulator', '--port', '70000'], (l) => lines.push(l))).rejects.toThrow(/^Usage: passport-bitbucket-auth emulator/);
     await expect(run(['other'], (l) => lines.push(l))).rejects.toThrow(TypeError);
-    await expect(run(['emulator', '--nope'], (l) => lines.push(l))).rejects.toThrow(/nope/);
+    await expect(run(['emulator', '--nope'], (l) => lines.push(l))).rejects.toThrow(/nope(.|\n)*\nUsage: passport-bitbucket-auth emulator/);
+    for (const help of ['--help', '-h']) await expect(run([help], (l) => lines.push(l))).resolves.toBeUndefined();
+    expect(lines.splice(0)).toEqual([expect.stringMatching(/^Usage: /), expect.stringMatching(/^Usage: /)]);
     for (const [args, url] of [[[], 'http://127.0.0.1:4000'], [['--datacenter'], 'http://127.0.0.1:7990']] as const) {
       const running = await run(['emulator', ...args], (l) => lines.push(l)).catch((error: unknown) => error);
       // The fixed port may be taken on a developer's machine (an emulator left running, as the README

@@ -20,18 +20,28 @@ const CLOUD_VARIABLES = {
   userWorkspacesURL: 'BITBUCKET_USER_WORKSPACES_URL',
 };
 
-/** Starts the emulator `args` ask for, prints what an app needs with `print`, and resolves with it. */
+/** Starts the emulator `args` ask for, prints what an app needs with `print`, and resolves with it (with --help, prints the usage). */
 async function run(args, print) {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { datacenter: { type: 'boolean', default: false }, port: { type: 'string' }, callback: { type: 'string' } },
-  });
+  const options = {
+    datacenter: { type: 'boolean', default: false },
+    port: { type: 'string' },
+    callback: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options });
+  } catch (error) {
+    // Node's own words name the argument; the usage says what is taken.
+    throw new TypeError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return void print(USAGE);
   const port = Number(values.port ?? (values.datacenter ? 7990 : 4000));
   if (positionals.join(' ') !== 'emulator' || !Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(USAGE);
-  const options = { port, callbackURL: values.callback };
+  const emulatorOptions = { port, callbackURL: values.callback };
   if (values.datacenter) {
-    const dc = await startBitbucketDataCenterEmulator(options);
+    const dc = await startBitbucketDataCenterEmulator(emulatorOptions);
     print(`Bitbucket Data Center emulator at ${dc.url}. Accounts: ${dc.users.map((u) => u.name).join(', ')}. Ctrl+C stops it.`);
     print(`export BITBUCKET_DC_URL=${dc.url}`);
     print(`export BITBUCKET_DC_CLIENT_ID=${dc.clientID}`);
@@ -40,7 +50,7 @@ async function run(args, print) {
     print('export BITBUCKET_DC_ALLOW_INSECURE_HTTP=true');
     return dc;
   }
-  const cloud = await startBitbucketEmulator(options);
+  const cloud = await startBitbucketEmulator(emulatorOptions);
   print(`Bitbucket Cloud emulator at ${cloud.url}. Accounts: ${cloud.users.map((u) => u.displayName).join(', ')}. Ctrl+C stops it.`);
   for (const [option, name] of Object.entries(CLOUD_VARIABLES)) print(`export ${name}=${cloud.strategyOptions[option]}`);
   return cloud;
@@ -49,6 +59,7 @@ async function run(args, print) {
 if (require.main === module) {
   run(process.argv.slice(2), (line) => console.log(line)).then(
     (emulator) => {
+      if (!emulator) return;
       const stop = () => void emulator.close().then(() => process.exit(0));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
