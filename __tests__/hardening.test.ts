@@ -184,11 +184,15 @@ describe('secrets that Bitbucket or a proxy echoes back are redacted', () => {
     expect((error as Error).message).not.toContain(ACCESS_TOKEN.slice(0, 12));
   });
 
-  it('from a token response a gateway turned into an error, kept in oauthError.data', async () => {
-    const bb = await bitbucketWith({ '/token': (_req, res) => json(res, 502, tokenBody()) });
+  it.each([
+    ['whole', JSON.stringify(tokenBody())],
+    ['cut short', JSON.stringify(tokenBody()).slice(0, -5)],
+    ['inside an envelope of its own', JSON.stringify({ upstream: tokenBody() })],
+  ])('from a token response a gateway turned into an error, %s: oauthError.data keeps none of it', async (_label, body) => {
+    const bb = await bitbucketWith({ '/token': (_req, res) => json(res, 502, body) });
     const { error } = expectType((await signIn(bb.strategy())).outcome, 'error');
     expect(error).toBeInstanceOf(BitbucketAPIError);
-    expect((error as BitbucketAPIError).oauthError.data).toContain('[redacted]');
+    expect((error as BitbucketAPIError).oauthError.data).toBe('[redacted]');
     expectNoSecrets(error);
   });
 

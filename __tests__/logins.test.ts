@@ -513,21 +513,22 @@ describe('around the login', () => {
 
   it('remembers a used state ten minutes at least, and forgets it within twenty', async () => {
     await bitbucket();
+    // The middle of a ten-minute period of the clock, as generations follow it.
+    const start = 4_000_000 * 60_000 + 5 * 60_000;
     const replays = async (quiet: boolean): Promise<Outcome[]> => {
-      const strategy = cloud();
-      const { session, state } = await authorize(strategy);
-      // The session copies still hold the state: only the process remembers that it was used.
-      const copies = [structuredClone(session), structuredClone(session)];
-      expectType(await run(strategy, fakeRequest({ code: 'the-code', state }, session)), 'success');
-      const now = Date.now();
-      const clock = jest.spyOn(Date, 'now');
+      const clock = jest.spyOn(Date, 'now').mockReturnValue(start);
       try {
+        const strategy = cloud();
+        const { session, state } = await authorize(strategy);
+        // The session copies still hold the state: only the process remembers that it was used.
+        const copies = [structuredClone(session), structuredClone(session)];
+        expectType(await run(strategy, fakeRequest({ code: 'the-code', state }, session)), 'success');
         const outcomes: Outcome[] = [];
         if (!quiet) {
-          clock.mockReturnValue(now + 10 * 60_000 + 1);
+          clock.mockReturnValue(start + 10 * 60_000 + 1);
           outcomes.push(await run(strategy, fakeRequest({ code: 'the-code', state }, copies[0])));
         }
-        clock.mockReturnValue(now + 20 * 60_000 + 1);
+        clock.mockReturnValue(start + 20 * 60_000 + 1);
         outcomes.push(await run(strategy, fakeRequest({ code: 'the-code', state }, copies[1])));
         return outcomes;
       } finally {
@@ -541,15 +542,49 @@ describe('around the login', () => {
     expectType((await replays(true))[0]!, 'success');
   });
 
-  it('remembers at most 100,000 used states, and the last 50,000 at least', async () => {
-    await bitbucket();
-    const strategy = cloud();
-    const claim = (state: string): boolean => (strategy as unknown as { claim(state: string): boolean }).claim(state);
-    expect(claim('the-first-state')).toBe(true);
-    for (let i = 0; i < 50_000; i += 1) claim(`state-${i}`);
-    expect(claim('the-first-state')).toBe(false);
-    for (let i = 50_000; i < 100_000; i += 1) claim(`state-${i}`);
-    expect(claim('the-first-state')).toBe(true);
+  describe('used states, counted through the guard itself', () => {
+    const MINUTE = 60_000;
+    const start = 4_000_000 * MINUTE + 5 * MINUTE;
+    let clock: jest.SpiedFunction<typeof Date.now>;
+    beforeEach(() => (clock = jest.spyOn(Date, 'now').mockReturnValue(start)));
+    afterEach(() => clock.mockRestore());
+    const claimer = async (): Promise<(state: string, at?: number) => boolean> => {
+      await bitbucket();
+      const strategy = cloud();
+      return (state, at = start) => {
+        clock.mockReturnValue(at);
+        return (strategy as unknown as { claim(state: string): boolean }).claim(state);
+      };
+    };
+
+    it('at 150 logins a second, a state is still remembered after ten minutes, and no longer after twenty', async () => {
+      const claim = await claimer();
+      let at = start;
+      let i = 0;
+      // The victim signs in among others, 40,000 logins after the strategy began.
+      for (; i < 40_000; i += 1) claim(`state-${i}`, (at += 1000 / 150));
+      const used = at;
+      expect(claim('the-victims-state', used)).toBe(true);
+      for (; at < used + 10 * MINUTE; i += 1) claim(`state-${i}`, (at += 1000 / 150));
+      expect(claim('the-victims-state', at)).toBe(false);
+      expect(claim('the-victims-state', used + 20 * MINUTE)).toBe(true);
+    });
+
+    it('does not stretch a generation over a quiet spell: a login at 19.9 minutes leaves the state forgotten by 20', async () => {
+      const claim = await claimer();
+      expect(claim('the-victims-state')).toBe(true);
+      claim('another-state', start + 19.9 * MINUTE);
+      expect(claim('the-victims-state', start + 20 * MINUTE)).toBe(true);
+    });
+
+    it('keeps 100,000 a generation: the last 100,000 at least, at most 200,000 at once', async () => {
+      const claim = await claimer();
+      expect(claim('the-first-state')).toBe(true);
+      for (let i = 0; i < 100_000; i += 1) claim(`state-${i}`);
+      expect(claim('the-first-state')).toBe(false);
+      for (let i = 100_000; i < 200_000; i += 1) claim(`state-${i}`);
+      expect(claim('the-first-state')).toBe(true);
+    });
   });
 
 });

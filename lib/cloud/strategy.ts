@@ -44,7 +44,6 @@ export class Strategy extends BitbucketStrategyBase<Profile> {
       // NOTE: without the consumer's Account: Email permission Bitbucket answers 403; the user signs in with no addresses.
       skipEmails ? [] : fetchAllPages('user emails', this._settings.emails, get, parseEmailsPage, (response, firstPage) =>
         response.status === 403 && firstPage ? [] : apiError('Fetching the user emails', response)),
-      // A membership counts only for the user the profile names, read once both have come.
       Promise.all(this._settings.permissionURLs.map(async ([slug, url]) => {
         const body = await accessAnswer(get(url), 'Fetching the workspace permission', (text) => text, [403, 404], true);
         return body === undefined ? undefined : parsePermission(body, slug, (await user).id);

@@ -133,7 +133,10 @@ export async function accessAnswer<T>(answer: Promise<HttpResponse>, what: strin
 export function tokenError(what: string, response: HttpResponse): Error {
   const json = parseObject(response.body);
   const code = optionalString(json, 'error');
-  return code ? new TokenError(optionalString(json, 'error_description'), code, optionalString(json, 'error_uri'), response.status) : apiError(what, response);
+  if (code) return new TokenError(optionalString(json, 'error_description'), code, optionalString(json, 'error_uri'), response.status);
+  // A body naming a token (a gateway's 502 with the token response, cut short even) is not kept: its tokens are not known to redact.
+  const namesToken = ['access_token', 'refresh_token', 'id_token'].some((name) => response.body.includes(name));
+  return apiError(what, namesToken ? { ...response, body: REDACTED } : response);
 }
 
 /** The scopes a 403 says the token lacks (`error.detail.required`, `fixtures/error-scope.json`), not a refusal of the resource. */

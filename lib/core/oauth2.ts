@@ -26,7 +26,6 @@ export interface Login {
   end(): void;
 }
 
-const TOKENS = ['access_token', 'refresh_token', 'id_token']; // the members of a token response that are credentials
 /** Where passport-oauth2's token parameters carry the login to the code exchange. */
 export const LOGIN = Symbol('passport-bitbucket-auth login');
 
@@ -212,9 +211,9 @@ export class BitbucketOAuth2 extends OAuth2 {
     headers['Content-Length'] = Buffer.byteLength(body);
     const response = await this.open('POST', this._getAccessTokenUrl(), headers).send(undefined, body, signal, this.limits);
     const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
+    if (response.status < 200 || response.status > 299) throw tokenError(what, response);
     const json = parseObject(response.body);
-    // A refused token response may still hold tokens (a gateway's 502 with Bitbucket's body): none of them may be reported.
-    if (response.status < 200 || response.status > 299) throw redact(tokenError(what, response), TOKENS.map((key) => optionalString(json, key)));
+    // A refused token response may still hold tokens: none of them may be reported.
     const refuse = (problem: string): Error =>
       redact(new BitbucketResponseError(`${what}: Bitbucket's token response ${problem}`), Object.values(json ?? {}).filter((v) => typeof v === 'string'));
     if (!json) throw refuse('is not a JSON object');

@@ -65,7 +65,7 @@ export function isEndpointURL(value: unknown): boolean {
 
 const COMMON_CHECKS: readonly Check[] = [
   flags('state', 'passReqToCallback', 'proxy'),
-  [['agent'], (v) => v instanceof Agent, 'must be an http.Agent or https.Agent (proxy agents built on them, as https-proxy-agent is, are)'],
+  [['agent'], (v) => v instanceof Agent, 'must be an http.Agent or https.Agent (proxy agents built on them, as https-proxy-agent 7 is, are)'],
   [['retries'], (v) => inRange(v, 0, MAX_RETRIES), `must be a whole number from 0 to ${MAX_RETRIES}`],
   [['callbackURL', 'scopeSeparator', 'sessionKey'], (v) => typeof v === 'string', 'must be a string'],
   [['callbackURLs'], (v) => isStrings(v) && !v.includes(''), 'must be an array of callback URLs (strings)'],
@@ -115,7 +115,7 @@ export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, ch
     headers: { 'User-Agent': given['userAgent'] as string, ...(given['customHeaders'] as OutgoingHttpHeaders) },
     callbackURLs: [input['callbackURL'], ...(given['callbackURLs'] as string[])].filter((url) => typeof url === 'string'),
     maySkipProfile: input['skipUserProfile'] !== undefined && input['skipUserProfile'] !== false,
-    // The rest goes to passport-oauth2 as given (it may know options this package does not); the secret only to BitbucketOAuth2.
+    // The rest (names passport-oauth2 takes, checked above) goes to it as given; the secret only to BitbucketOAuth2.
     passThrough: Object.fromEntries(
       Object.entries(input).filter(([key, value]) => value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)),
     ),

@@ -31,7 +31,7 @@ type StoreCallback = (err: Error | null, ok?: unknown, info?: unknown) => void;
 type LoginActions = Partial<Record<'success' | 'fail' | 'error' | 'redirect' | 'pass', (...args: unknown[]) => void>>;
 
 const OAUTH_PARAMETERS = ['code', 'state', 'error', 'error_description', 'error_uri'];
-/** A used state is remembered ten to twenty minutes (a state a session still holds after that is long stale), at most 100,000 at once. */
+/** A used state is remembered ten to twenty minutes (a state a session still holds after that is long stale), 100,000 a generation. */
 const USED_STATE_MS = 10 * 60_000;
 const MAX_USED_STATES = 100_000;
 
@@ -46,7 +46,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   private _login: Login | undefined;
   private readonly _callbackURLs: ReadonlySet<string>;
   /** Used states, hashed (a state read from a callback URL can keep the URL, code included, alive), in two generations (see `claim`). */
-  private _usedStates = { current: new Set<string>(), previous: new Set<string>(), since: Date.now() };
+  private _usedStates = { current: new Set<string>(), previous: new Set<string>(), period: 0 };
   /** Refresh exchanges in flight, by a hash of the refresh token. */
   private readonly _refreshing = new Map<string, Promise<RefreshedTokens>>();
 
@@ -62,8 +62,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     this._oauth2 = new Client(clientID, clientSecret, '', authorizationURL, tokenURL, resolved.headers, { timeout, retries });
     if (resolved.agent) this._oauth2.setAgent(resolved.agent);
     this._callbackURLs = new Set(resolved.callbackURLs);
-    // Opened ahead only on another host than the token endpoint's (its connection is free again once the token is back), and
-    // none when the profile may be skipped.
+    // Opened ahead only on another host than the token endpoint's (free again once the token is back); none if the profile may be skipped.
     const tokenOrigin = new URL(tokenURL).origin;
     const first = product.ahead ?? [];
     this._oauth2.fixURLs([tokenURL, ...first], resolved.maySkipProfile ? [] : first.filter((url) => new URL(url).origin !== tokenOrigin));
@@ -207,12 +206,12 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     holder._stateStore = { store: inner.store.bind(inner), verify } as unknown as StateStore;
   }
 
-  /** True the first time a state is seen in its lifetime: a generation begins at ten minutes or half the maximum, dropping the last (both at 20). */
+  /** True the first time a state is seen in its lifetime: a generation per ten minutes of the clock (or when full) keeps only the one before it. */
   private claim(state: string): boolean {
-    const now = Date.now();
+    const period = Math.floor(Date.now() / USED_STATE_MS);
     let used = this._usedStates;
-    if (now - used.since >= USED_STATE_MS || used.current.size >= MAX_USED_STATES / 2) {
-      used = this._usedStates = { current: new Set(), previous: now - used.since >= 2 * USED_STATE_MS ? new Set() : used.current, since: now };
+    if (period !== used.period || used.current.size >= MAX_USED_STATES) {
+      used = this._usedStates = { current: new Set(), previous: period - used.period > 1 ? new Set() : used.current, period };
     }
     const key = createHash('sha256').update(state).digest('base64url');
     if (used.current.has(key) || used.previous.has(key)) return false;
