@@ -93,6 +93,15 @@ describe('apiError', () => {
     expect(error.code).toBe('BITBUCKET_API_ERROR');
   });
 
+  it.each([
+    ['whole, up to 200 characters', `${'abcd '.repeat(39)}abcd`, `${'abcd '.repeat(39)}abcd`],
+    ['to the last space, when longer', `${'abcd '.repeat(39)}abcdef more`, `${'abcd '.repeat(39).trim()}`],
+    ['not at all, as one word longer than the cut', 'x'.repeat(201), undefined],
+  ])('keeps Bitbucket\'s message %s', (_label, message, kept) => {
+    const error = apiError('F', response(400, JSON.stringify({ error: { message } }))) as BitbucketAPIError;
+    expect(error.bitbucketMessage).toBe(kept);
+  });
+
   it('quotes Data Center\'s errors[0].message, and nothing from an empty errors list', () => {
     expect(apiError('F', response(500, JSON.stringify({ errors: [{ message: 'DC says no' }] }))).message).toBe('F failed: Bitbucket answered 500: DC says no');
     expect(apiError('F', response(500, JSON.stringify({ errors: [] }))).message).toBe('F failed: Bitbucket answered 500');

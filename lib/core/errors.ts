@@ -153,7 +153,7 @@ function messageFromBody(json: JsonObject | undefined, body: string, contentType
   const message = optionalString(json['error'], 'message') || optionalString(Array.isArray(errors) ? errors[0] : undefined, 'message');
   const words = message || optionalString(json, 'error_description') || optionalString(json, 'error') || '';
   // A cut mid-word could keep part of an echoed secret, which redaction would no longer find: a cut message ends at a space.
-  return (words.length > MAX_TEXT_MESSAGE ? words.slice(0, MAX_TEXT_MESSAGE + 1).replace(/\S+$/, '') : words).trim() || undefined;
+  return (words.length > MAX_TEXT_MESSAGE ? words.slice(0, words.lastIndexOf(' ', MAX_TEXT_MESSAGE) + 1) : words).trim() || undefined;
 }
 
 /** A URL for a message: origin and path only, so that no query value (a secret, say) is repeated. */
