@@ -181,13 +181,14 @@ describe('secrets of the exchange', () => {
 describe('queue time is not request time', () => {
   it('a request waiting for one of few sockets does not spend its timeout waiting', async () => {
     await bitbucket({
-      token: (_req, res) => setTimeout(() => json(res, 200, tokenBody()), 150),
-      api: (req, res) => setTimeout(() => user(req, res, ''), 150),
+      token: (_req, res) => setTimeout(() => json(res, 200, tokenBody()), 300),
+      api: (req, res) => setTimeout(() => user(req, res, ''), 300),
     });
-    // One socket: the second login's token request waits 150 ms for it, then takes 150 ms.
+    // One socket: the second login's token request waits 300 ms for it, then takes 300 ms: 600 ms, were its wait counted.
+    // Margins for a loaded machine: 200 ms on each request's timeout, 300 ms on the second login's deadline (4 × 300 of 3 × 500).
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const strategy = cloud({ timeout: 250, skipEmails: true, agent });
+      const strategy = cloud({ timeout: 500, skipEmails: true, agent });
       const outcomes = await Promise.all([signIn(strategy, 'code-a'), signIn(strategy, 'code-b')]);
       expect(outcomes.map(({ outcome }) => outcome.type)).toEqual(['success', 'success']);
     } finally {
