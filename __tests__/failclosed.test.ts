@@ -80,6 +80,9 @@ function expectResponseError(result: { outcome: Outcome; verified: unknown[] }, 
 // Cloud
 
 const CLOUD_USER = { uuid: '{u-1}', account_id: 'a-1', display_name: 'Ada', type: 'user' };
+/** The least options each strategy takes, for the construction checks. */
+const CLOUD = { clientID: 'key', clientSecret: 'secret' };
+const DC = { ...CLOUD, baseURL: 'https://bitbucket.example.com' };
 
 async function cloudLogin(routes: Routes, extra: Partial<StrategyOptions> = {}): Promise<{ outcome: Outcome; verified: Profile[] }> {
   const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER }, '/2.0/user/emails': { body: { values: [] } }, ...routes });
@@ -167,8 +170,6 @@ describe('2. a Cloud workspace role this package does not know never satisfies a
 });
 
 describe("3. each strategy refuses the other product's options", () => {
-  const cloud = { clientID: 'key', clientSecret: 'secret' };
-  const dc = { ...cloud, baseURL: 'https://bitbucket.example.com' };
   const cloudOnly: Record<string, unknown> = {
     // Data Center's endpoints come from baseURL: these would be replaced without a word.
     authorizationURL: 'https://sso.example.com/authorize',
@@ -192,13 +193,13 @@ describe("3. each strategy refuses the other product's options", () => {
   };
 
   it.each(Object.entries(cloudOnly))('Data Center refuses options.%s, naming BitbucketStrategy', (name, value) => {
-    expect(() => new BitbucketDataCenterStrategy({ ...dc, [name]: value } as unknown as DataCenterStrategyOptions, () => undefined)).toThrow(
+    expect(() => new BitbucketDataCenterStrategy({ ...DC, [name]: value } as unknown as DataCenterStrategyOptions, () => undefined)).toThrow(
       new TypeError(`passport-bitbucket-auth: options.${name} is an option of BitbucketStrategy (Bitbucket Cloud), not of BitbucketDataCenterStrategy`),
     );
   });
 
   it.each(Object.entries(dcOnly))('Cloud refuses options.%s, naming BitbucketDataCenterStrategy', (name, value) => {
-    expect(() => new Strategy({ ...cloud, [name]: value } as unknown as StrategyOptions, () => undefined)).toThrow(
+    expect(() => new Strategy({ ...CLOUD, [name]: value } as unknown as StrategyOptions, () => undefined)).toThrow(
       new TypeError(`passport-bitbucket-auth: options.${name} is an option of BitbucketDataCenterStrategy (Bitbucket Data Center), not of BitbucketStrategy`),
     );
   });
@@ -206,14 +207,12 @@ describe("3. each strategy refuses the other product's options", () => {
   it("keeps passport-oauth2's own options, and knows callbackURLs", () => {
     const passThrough = { customHeaders: { 'X-Trace': '1' }, scopeSeparator: ',', skipUserProfile: false, proxy: true, sessionKey: 'k', state: true };
     const callbackURLs = ['https://app.example.com/auth/callback'];
-    expect(() => new Strategy({ ...cloud, ...passThrough, callbackURLs } as unknown as StrategyOptions, () => undefined).close()).not.toThrow();
-    expect(() => new BitbucketDataCenterStrategy({ ...dc, ...passThrough, callbackURLs } as unknown as DataCenterStrategyOptions, () => undefined).close()).not.toThrow();
+    expect(() => new Strategy({ ...CLOUD, ...passThrough, callbackURLs } as unknown as StrategyOptions, () => undefined).close()).not.toThrow();
+    expect(() => new BitbucketDataCenterStrategy({ ...DC, ...passThrough, callbackURLs } as unknown as DataCenterStrategyOptions, () => undefined).close()).not.toThrow();
   });
 });
 
 describe('3b. an option the strategy does not take is an error, not a restriction that restricts nothing', () => {
-  const cloud = { clientID: 'key', clientSecret: 'secret' };
-  const dc = { ...cloud, baseURL: 'https://bitbucket.example.com' };
 
   it.each([
     ['Cloud', 'allowedWorkspaces', 'BitbucketStrategy'],
@@ -224,41 +223,39 @@ describe('3b. an option the strategy does not take is an error, not a restrictio
   ])('%s refuses options.%s, naming the strategy', (product, name, strategy) => {
     const make = (): unknown =>
       product === 'Cloud'
-        ? new Strategy({ ...cloud, [name]: ['acme'] } as unknown as StrategyOptions, () => undefined)
-        : new BitbucketDataCenterStrategy({ ...dc, [name]: ['ENG/portal'] } as unknown as DataCenterStrategyOptions, () => undefined);
+        ? new Strategy({ ...CLOUD, [name]: ['acme'] } as unknown as StrategyOptions, () => undefined)
+        : new BitbucketDataCenterStrategy({ ...DC, [name]: ['ENG/portal'] } as unknown as DataCenterStrategyOptions, () => undefined);
     expect(make).toThrow(new TypeError(`passport-bitbucket-auth: options.${name} is not an option of ${strategy}`));
   });
 
   it('takes an unknown name whose value is undefined, as it takes undefined for every option', () => {
-    expect(() => new Strategy({ ...cloud, someFutureOption: undefined } as unknown as StrategyOptions, () => undefined).close()).not.toThrow();
+    expect(() => new Strategy({ ...CLOUD, someFutureOption: undefined } as unknown as StrategyOptions, () => undefined).close()).not.toThrow();
   });
 
   it('refuses minimumWorkspaceRole without workspaces, which would check no role', () => {
-    expect(() => new Strategy({ ...cloud, minimumWorkspaceRole: 'owner', fetchWorkspaces: true }, () => undefined)).toThrow(
+    expect(() => new Strategy({ ...CLOUD, minimumWorkspaceRole: 'owner', fetchWorkspaces: true }, () => undefined)).toThrow(
       /options\.minimumWorkspaceRole needs options\.workspaces/,
     );
   });
 });
 
 describe('4. names that a URL would read as a path are refused at construction', () => {
-  const cloud = { clientID: 'key', clientSecret: 'secret' };
-  const dc = { ...cloud, baseURL: 'https://bitbucket.example.com' };
 
   it('Cloud refuses workspace slugs that are path steps, and keeps other periods', () => {
     for (const slug of ['.', '..', '%2e%2e', '.%2E', 'a/b/c', 'ACME/..', 'a%2Fb']) {
-      expect(() => new Strategy({ ...cloud, workspaces: [slug] }, () => undefined)).toThrow(/options\.workspaces must be a non-empty array of workspace slugs/);
+      expect(() => new Strategy({ ...CLOUD, workspaces: [slug] }, () => undefined)).toThrow(/options\.workspaces must be a non-empty array of workspace slugs/);
     }
-    expect(() => new Strategy({ ...cloud, workspaces: ['a.b', '...x'] }, () => undefined).close()).not.toThrow();
+    expect(() => new Strategy({ ...CLOUD, workspaces: ['a.b', '...x'] }, () => undefined).close()).not.toThrow();
   });
 
   it('Data Center refuses project keys and repositories that are path steps, and keeps other periods', () => {
     for (const key of ['.', '..', '%2e%2e', 'a/b/c', 'ACME/..']) {
-      expect(() => new BitbucketDataCenterStrategy({ ...dc, projects: [key] }, () => undefined)).toThrow(/options\.projects must be a non-empty array of project keys/);
+      expect(() => new BitbucketDataCenterStrategy({ ...DC, projects: [key] }, () => undefined)).toThrow(/options\.projects must be a non-empty array of project keys/);
     }
     for (const name of ['ACME/..', 'ACME/.', 'ACME/%2e%2e', 'ACME/%2E.', 'a/b/c', '..', '../x', 'ACME/a%2Fb']) {
-      expect(() => new BitbucketDataCenterStrategy({ ...dc, repositories: [name] }, () => undefined)).toThrow(/options\.repositories must be a non-empty array/);
+      expect(() => new BitbucketDataCenterStrategy({ ...DC, repositories: [name] }, () => undefined)).toThrow(/options\.repositories must be a non-empty array/);
     }
-    expect(() => new BitbucketDataCenterStrategy({ ...dc, repositories: ['ACME/my.repo', 'ACME/...'] }, () => undefined).close()).not.toThrow();
+    expect(() => new BitbucketDataCenterStrategy({ ...DC, repositories: ['ACME/my.repo', 'ACME/...'] }, () => undefined).close()).not.toThrow();
   });
 });
 
