@@ -71,11 +71,9 @@ export async function fetchAllPages<T>(what: string, endpoint: string, get: Get,
     if (page > MAX_PAGES) throw unsafe(`more than ${MAX_PAGES} pages`);
     seen.add(url);
     const response = await get(url);
-    if (response.status !== 200) {
-      const outcome = onError(response, page === 1);
-      if (outcome instanceof Error) throw outcome;
-      return outcome;
-    }
+    const outcome = response.status === 200 ? undefined : onError(response, page === 1);
+    if (outcome instanceof Error) throw outcome;
+    if (outcome) return outcome;
     const parsed = parse(response.body);
     values.push(...parsed.values);
     if (parsed.next === undefined) return values;

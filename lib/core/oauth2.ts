@@ -115,12 +115,10 @@ export class BitbucketOAuth2 extends OAuth2 {
 
   /** Ends every request in flight and every retry (each fails at once), and closes every connection. */
   close(): void {
-    for (const controller of this.active) {
-      controller.abort(new BitbucketNetworkError('The strategy was closed while Bitbucket was answering', { cause: undefined }));
-    }
+    const closed = (): Error => new BitbucketNetworkError('The strategy was closed while Bitbucket was answering', { cause: undefined });
+    for (const controller of this.active) controller.abort(closed());
     this.active.clear();
-    this.agents['http:'].destroy();
-    this.agents['https:'].destroy();
+    for (const agent of Object.values(this.agents)) agent.destroy();
   }
 
   /** A request with the headers every request carries and `headers`, on the app's agent or the strategy's own. */
@@ -158,9 +156,7 @@ export class BitbucketOAuth2 extends OAuth2 {
         const retriable = error instanceof BitbucketNetworkError || (error instanceof BitbucketTimeoutError && error.limit === 'request');
         if (last || signal.aborted || !retriable) throw error;
       }
-      await pause(100 * 2 ** attempt * (0.5 + Math.random()), undefined, { signal }).catch(() => {
-        throw abortedError('GET', url, signal);
-      });
+      await pause(100 * 2 ** attempt * (0.5 + Math.random()), undefined, { signal }).catch(() => Promise.reject(abortedError('GET', url, signal)));
     }
   }
 
@@ -176,9 +172,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     login.secrets.push(code, ...(verifier ? [verifier] : []));
     const exchange = this.requestToken(code, extra, login.signal);
     // The profile stage's first connections open while Bitbucket answers the exchange.
-    if (given && this.ahead.length > 0 && this.opensAhead()) {
-      for (const url of this.ahead) login.opened.set(url, this.open('GET', url));
-    }
+    if (given && this.ahead.length > 0 && this.opensAhead()) for (const url of this.ahead) login.opened.set(url, this.open('GET', url));
     exchange.then(
       ({ accessToken, refreshToken, results }) => {
         login.secrets.push(accessToken, ...(refreshToken ? [refreshToken] : []));

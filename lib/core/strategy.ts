@@ -134,10 +134,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       // Every outcome ends the login: its deadline stops and its secrets are dropped.
       for (const action of ['success', 'fail', 'error', 'redirect', 'pass'] as const) {
         const act = self[action];
-        if (act) self[action] = (...args) => {
-          login.end();
-          act(...args);
-        };
+        if (act) self[action] = (...args) => (login.end(), act(...args));
       }
     }
     super.authenticate(req, options);
