@@ -52,7 +52,7 @@ export function resolveOptions(options: unknown) {
   if (workspaces && workspaces.length > MAX_WORKSPACES) {
     throw new TypeError(`${PREFIX} options.workspaces may list at most ${MAX_WORKSPACES} workspaces (one request each per login)`);
   }
-  if (!workspaces && (options as Record<string, unknown>)['minimumWorkspaceRole'] !== undefined) {
+  if (!workspaces && common.passThrough['minimumWorkspaceRole'] !== undefined) {
     throw new TypeError(`${PREFIX} options.minimumWorkspaceRole needs options.workspaces: without them, no role is checked`);
   }
   if (workspaces && common.maySkipProfile) {
@@ -64,13 +64,18 @@ export function resolveOptions(options: unknown) {
     first.searchParams.set('pagelen', '100');
     return first.href;
   };
-  const workspacesBase = url('userWorkspacesURL').replace(/\/+$/, '');
+  // `<base>/<slug>/permission` in the base's path: a query or fragment on the base stays after it.
+  const permissionURL = (slug: string): string => {
+    const at = new URL(url('userWorkspacesURL'));
+    at.pathname = `${at.pathname.replace(/\/+$/, '')}/${encodeURIComponent(slug)}/permission`;
+    return at.href;
+  };
   const settings = {
     userProfileURL: url('userProfileURL'),
     emails: paged('userEmailsURL'),
     workspaceList: paged('userWorkspacesURL'),
     workspaces,
-    permissionURLs: (workspaces ?? []).map((slug) => [slug, `${workspacesBase}/${encodeURIComponent(slug)}/permission`] as const),
+    permissionURLs: (workspaces ?? []).map((slug) => [slug, permissionURL(slug)] as const),
     minimumWorkspaceRole: values['minimumWorkspaceRole'] as MinimumWorkspaceRole,
     fetchWorkspaces: values['fetchWorkspaces'] === true,
     skipEmails: values['skipEmails'] === true,

@@ -91,8 +91,8 @@ export function parseFailure(what: string, problem: string): BitbucketResponseEr
 
 export function jsonBody(body: string, what: string): JsonObject {
   const parsed = parseJson(body);
-  if (parsed.ok && isJsonObject(parsed.value)) return parsed.value;
-  throw parseFailure(what, parsed.ok ? 'the answer is not a JSON object' : 'Bitbucket did not answer JSON');
+  if (isJsonObject(parsed)) return parsed;
+  throw parseFailure(what, parsed === undefined ? 'Bitbucket did not answer JSON' : 'the answer is not a JSON object');
 }
 
 const MAX_TEXT_MESSAGE = 200;

@@ -14,17 +14,21 @@ export function optionalString(value: unknown, key: string): string | undefined 
   return typeof found === 'string' ? found : undefined;
 }
 
-export function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+/** What `read` returns, or undefined when it throws. */
+export function attempt<T>(read: () => T): T | undefined {
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    return read();
   } catch {
-    return { ok: false };
+    return undefined;
   }
 }
 
+/** The parsed JSON, or undefined for text that is not JSON (no JSON text parses to undefined). */
+export const parseJson = (text: string): unknown => attempt(() => JSON.parse(text) as unknown);
+
 export function parseObject(text: string): JsonObject | undefined {
   const parsed = parseJson(text);
-  return parsed.ok && isJsonObject(parsed.value) ? parsed.value : undefined;
+  return isJsonObject(parsed) ? parsed : undefined;
 }
 
 export function parseHttpURL(value: unknown): URL | undefined {

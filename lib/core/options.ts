@@ -1,6 +1,6 @@
-import { Agent, type OutgoingHttpHeaders } from 'node:http';
+import { Agent, type OutgoingHttpHeaders, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { StateStore } from 'passport-oauth2';
-import { isJsonObject, parseHttpURL } from './json';
+import { attempt, isJsonObject, parseHttpURL } from './json';
 
 /** The package version, sent in the default User-Agent. A test keeps it equal to package.json. */
 export const VERSION = '0.1.0';
@@ -52,6 +52,9 @@ export type Check = readonly [names: readonly string[], valid: (value: unknown) 
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 const hasMethods = (value: unknown, ...names: string[]): boolean => isJsonObject(value) && names.every((name) => typeof value[name] === 'function');
 export const inRange = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+/** A header Node will send: a token name, and a string, number or strings without control characters (a CR/LF would split the request). */
+const sendable = (name: string, value: unknown): boolean => (typeof value === 'string' || typeof value === 'number' || isStrings(value)) &&
+  attempt(() => (validateHeaderName(name), validateHeaderValue(name, value as string), true)) === true;
 
 export const flags = (...names: string[]): Check => [names, (value) => typeof value === 'boolean', 'must be true or false'];
 
@@ -73,27 +76,32 @@ const COMMON_CHECKS: readonly Check[] = [
   [['skipUserProfile'], (v) => typeof v === 'boolean' || typeof v === 'function', 'must be a boolean or a function'],
   [['store'], (v) => hasMethods(v, 'store', 'verify'), 'must be an object with store() and verify() methods'],
   [['pkce'], (v) => typeof v === 'boolean' || v === 'S256' || v === 'plain', "must be true, false, 'S256' or 'plain'"],
-  [['userAgent'], (v) => typeof v === 'string' && v !== '', 'must be a non-empty string'],
-  [['customHeaders'], (v) => isJsonObject(v) && Object.values(v).every((h) => typeof h === 'string' || typeof h === 'number' || isStrings(h)),
-    'must be an object of header names to strings'],
+  [['userAgent'], (v) => typeof v === 'string' && v !== '' && sendable('User-Agent', v), 'must be a non-empty string Node can send as a header'],
+  [['customHeaders'], (v) => isJsonObject(v) && Object.entries(v).every(([name, h]) => h === undefined || sendable(name, h)),
+    'must be an object of header names to values Node can send'],
 ];
 
 /** Checks the shared options, then `checks`: a TypeError (RangeError: timeout out of range) names the option, never its value (maybe a secret). */
-export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, checks: readonly Check[], defaults: Record<string, unknown> = {}): CommonOptions {
-  if (!isJsonObject(input)) throw new TypeError(`${PREFIX} options must be an object`);
+export function resolveCommon(raw: unknown, product: keyof typeof PRODUCTS, checks: readonly Check[], defaults: Record<string, unknown> = {}): CommonOptions {
+  if (!isJsonObject(raw)) throw new TypeError(`${PREFIX} options must be an object`);
   const own = PRODUCTS[product];
   const other = PRODUCTS[product === 'cloud' ? 'datacenter' : 'cloud'];
   // An option of the other product would be ignored, and with it the restriction it asks for (`workspaces` on Data Center).
-  const foreign = other.names.find((name) => input[name] !== undefined);
+  const foreign = other.names.find((name) => raw[name] !== undefined);
   if (foreign) throw new TypeError(`${PREFIX} options.${foreign} is an option of ${other.strategy} (${other.product}), not of ${own.strategy}`);
-  checkNames(input, ['clientID', 'clientSecret', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names], own.strategy);
+  const known = ['clientID', 'clientSecret', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names];
+  checkNames(raw, known, own.strategy);
+  // Read by name: an option on the object's prototype or behind a getter is as given as an own one (a gate there still gates).
+  const given: Record<string, unknown> = Object.fromEntries(known.flatMap((name) => (raw[name] === undefined ? [] : [[name, raw[name]]])));
+  // What passport-oauth2 takes goes to it as given (checked below); the secret only to BitbucketOAuth2.
+  const passThrough = Object.fromEntries(Object.entries(given).filter(([key]) => !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)));
   for (const [key, label] of [['clientID', own.id], ['clientSecret', own.secret]] as const) {
-    const value = input[key];
+    const value = given[key];
     if (typeof value !== 'string' || value.trim() === '') throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${own.where}`);
   }
-  const given: Record<string, unknown> = { ...input };
   const shared = { timeout: DEFAULT_TIMEOUT, retries: DEFAULT_RETRIES, userAgent: `passport-bitbucket-auth/${VERSION}`, customHeaders: {}, callbackURLs: [] };
-  for (const [name, value] of Object.entries({ ...shared, ...defaults })) given[name] ??= value;
+  // Only a missing option takes its default: `null` goes to the checks, as any other value that is not one.
+  for (const [name, value] of Object.entries({ ...shared, ...defaults })) if (given[name] === undefined) given[name] = value;
   const timeout = given['timeout'];
   if (typeof timeout !== 'number') throw new TypeError(`${PREFIX} options.timeout must be a number of milliseconds`);
   if (!inRange(timeout, 1, MAX_TIMEOUT)) throw new RangeError(`${PREFIX} options.timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`);
@@ -101,24 +109,22 @@ export function resolveCommon(input: unknown, product: keyof typeof PRODUCTS, ch
     const wrong = names.find((name) => given[name] !== undefined && !valid(given[name]));
     if (wrong) throw new TypeError(`${PREFIX} options.${wrong} ${problem}`);
   }
-  const state = input['state'] !== false;
+  const state = given['state'] !== false;
+  const custom = Object.entries(given['customHeaders'] as object).filter(([, value]) => value !== undefined); // undefined: not given
   return {
     values: given,
-    clientID: input['clientID'] as string,
-    clientSecret: input['clientSecret'] as string,
+    clientID: given['clientID'] as string,
+    clientSecret: given['clientSecret'] as string,
     state,
-    passReqToCallback: input['passReqToCallback'] === true,
+    passReqToCallback: given['passReqToCallback'] === true,
     timeout,
     retries: given['retries'] as number,
-    pkce: resolvePkce(input['pkce'], state, input['store'] as StateStore | undefined),
-    agent: input['agent'] as Agent | undefined,
-    headers: { 'User-Agent': given['userAgent'] as string, ...(given['customHeaders'] as OutgoingHttpHeaders) },
-    callbackURLs: [input['callbackURL'], ...(given['callbackURLs'] as string[])].filter((url) => typeof url === 'string'),
-    maySkipProfile: input['skipUserProfile'] !== undefined && input['skipUserProfile'] !== false,
-    // The rest (names passport-oauth2 takes, checked above) goes to it as given; the secret only to BitbucketOAuth2.
-    passThrough: Object.fromEntries(
-      Object.entries(input).filter(([key, value]) => value !== undefined && !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)),
-    ),
+    pkce: resolvePkce(given['pkce'], state, given['store'] as StateStore | undefined),
+    agent: given['agent'] as Agent | undefined,
+    headers: { 'User-Agent': given['userAgent'] as string, ...Object.fromEntries(custom) },
+    callbackURLs: [given['callbackURL'], ...(given['callbackURLs'] as string[])].filter((url) => typeof url === 'string'),
+    maySkipProfile: given['skipUserProfile'] !== undefined && given['skipUserProfile'] !== false,
+    passThrough,
   };
 }
 
@@ -138,7 +144,8 @@ function resolvePkce(value: unknown, state: boolean, store: StateStore | undefin
 
 /** An option neither the strategy nor passport-oauth2 takes is a TypeError (a misspelt gate gates nothing), naming one it nearly is (`clientId`). */
 function checkNames(input: Record<string, unknown>, known: readonly string[], strategy: string): void {
-  const name = Object.keys(input).find((key) => input[key] !== undefined && !known.includes(key));
+  let name: string | undefined;
+  for (const key in input) if (name === undefined && input[key] !== undefined && !known.includes(key)) name = key; // inherited names too
   if (name === undefined) return;
   const a = name.toLowerCase().replace(/[^a-z]/g, '');
   const near = (b: string): boolean => a === b || (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3);

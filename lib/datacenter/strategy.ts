@@ -2,7 +2,7 @@ import { accessAnswer, apiError, BitbucketResponseError, type Get, jsonBody, par
 import type { HttpResponse } from '../core/http';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
-import { httpURL, isJsonObject, type JsonObject, member, optionalString, parseObject } from '../core/json';
+import { attempt, httpURL, isJsonObject, type JsonObject, member, optionalString, parseObject } from '../core/json';
 import { gateURL, resolveDataCenterOptions } from './options';
 import type {
   DataCenterProfile, DataCenterStrategyOptions, DataCenterStrategyOptionsWithRequest, DataCenterVerifyFunction, DataCenterVerifyFunctionWithParams,
@@ -90,13 +90,7 @@ function signedIn(response: HttpResponse): string {
 }
 
 /** `decodeURIComponent`, or null for text that is not percent-encoded UTF-8. */
-function decoded(text: string): string | null {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return null;
-  }
-}
+const decoded = (text: string): string | null => attempt(() => decodeURIComponent(text)) ?? null;
 
 /** True for `.`, `..`, anything with `/` or `\`, and any percent-encoding of those; still decoding after five rounds is refused too. */
 function isPathStep(name: string, rounds = 4): boolean {

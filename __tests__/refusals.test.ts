@@ -1,0 +1,123 @@
+import { BitbucketDataCenterStrategy, Strategy, type DataCenterStrategyOptions, type StrategyOptions } from '../lib';
+import { expectType, signIn } from './helpers/passport';
+import { startServer, type TestServer } from './helpers/server';
+
+// Options the strategy would have dropped or misread, answers and verify results it would have
+// taken for a login, and echoes it would have repeated: each is a refusal or a typed error. Every
+// login runs against a server on 127.0.0.1 that the test starts and stops.
+
+const CALLBACK = 'http://127.0.0.1:3000/cb';
+const ACCESS_TOKEN = 'at/0123456789/abcdef';
+const CLOUD_USER = { type: 'user', uuid: '{u-1}', account_id: 'a-1', display_name: 'Ada' };
+const DC = { baseURL: 'https://bb.example.com', clientID: 'dc-client', clientSecret: 'dc-secret-0123456789' };
+const DC_USER = { id: 101, name: 'jdoe', slug: 'jdoe', displayName: 'Jane Doe', active: true };
+
+type Answer = { status?: number; body: unknown };
+type Route = Answer | ((authorization: string) => Answer);
+
+const servers: TestServer[] = [];
+const strategies: Array<{ close(): void }> = [];
+afterEach(async () => {
+  for (const strategy of strategies.splice(0)) strategy.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/** Tokens at any `…/token` or `…/access_token`, `routes` by path, 404 elsewhere. */
+async function bitbucket(routes: Record<string, Route>): Promise<TestServer> {
+  const server = await startServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    const route = routes[path];
+    const answer: Answer = /\/(access_)?token$/.test(path)
+      ? { body: { access_token: ACCESS_TOKEN, token_type: 'bearer', refresh_token: 'rt-0123456789abcdef' } }
+      : typeof route === 'function' ? route(String(req.headers.authorization)) : (route ?? { status: 404, body: { errors: [{ message: 'Not found.' }] } });
+    const text = typeof answer.body === 'string';
+    res.writeHead(answer.status ?? 200, { 'Content-Type': text ? 'text/plain' : 'application/json' });
+    res.end(text ? (answer.body as string) : JSON.stringify(answer.body));
+  });
+  servers.push(server);
+  return server;
+}
+
+const track = <S extends { close(): void }>(strategy: S): S => (strategies.push(strategy), strategy);
+const verifyUser = async (_a: string, _r: string, profile: { id: string }): Promise<{ id: string }> => ({ id: profile.id });
+
+function cloud(s: TestServer, extra: Record<string, unknown> = {}, verify: unknown = verifyUser): Strategy {
+  const base = { clientID: 'key', clientSecret: 'secret-0123456789', callbackURL: CALLBACK, retries: 0, skipEmails: true };
+  const endpoints = { authorizationURL: `${s.url}/site/oauth2/authorize`, tokenURL: `${s.url}/site/oauth2/access_token` };
+  const urls = { userProfileURL: `${s.url}/2.0/user`, userWorkspacesURL: `${s.url}/2.0/user/workspaces` };
+  return track(new Strategy({ ...base, ...endpoints, ...urls, ...extra } as StrategyOptions, verify as never));
+}
+
+async function dcServer(user: unknown = DC_USER): Promise<TestServer> {
+  return bitbucket({ '/plugins/servlet/applinks/whoami': { body: 'jdoe' }, '/rest/api/latest/users/jdoe': { body: user } });
+}
+describe('options are read as given', () => {
+  it('takes a gate on the options object\'s prototype: a Data Center project nobody can reach signs nobody in', async () => {
+    const s = await dcServer(); // projects/ENG answers 404
+    const options = Object.assign(Object.create({ projects: ['ENG'] }) as object, { ...DC, baseURL: s.url, allowInsecureHTTP: true, callbackURL: CALLBACK });
+    const { outcome } = await signIn(track(new BitbucketDataCenterStrategy(options as DataCenterStrategyOptions, verifyUser)));
+    expect(expectType(outcome, 'fail').challenge).toMatchObject({ reason: 'access' });
+  });
+
+  it('takes a gate behind a getter of a configuration class: a non-member of the workspace is refused', async () => {
+    const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER } }); // the permission request answers 404
+    class Settings {
+      clientID = 'key';
+      clientSecret = 'secret-0123456789';
+      callbackURL = CALLBACK;
+      tokenURL = `${s.url}/site/oauth2/access_token`;
+      userProfileURL = `${s.url}/2.0/user`;
+      userWorkspacesURL = `${s.url}/2.0/user/workspaces`;
+      skipEmails = true;
+      get workspaces(): string[] {
+        return ['acme'];
+      }
+    }
+    const { outcome } = await signIn(track(new Strategy(new Settings(), verifyUser)));
+    expect(expectType(outcome, 'fail').challenge).toMatchObject({ reason: 'workspace' });
+    expect(s.requests.map((r) => r.url)).toContain('/2.0/user/workspaces/acme/permission');
+  });
+
+  it('refuses an unknown option inherited from a prototype', () => {
+    const options = Object.assign(Object.create({ workspace: ['acme'] }) as object, { clientID: 'key', clientSecret: 'secret' });
+    expect(() => new Strategy(options as StrategyOptions, verifyUser)).toThrow(/options\.workspace is not an option/);
+  });
+
+  it.each(['timeout', 'retries', 'userAgent', 'customHeaders', 'callbackURLs'])('refuses null for %s, which has a default (null is no value)', (name) => {
+    expect(() => new BitbucketDataCenterStrategy({ ...DC, [name]: null } as never, verifyUser)).toThrow(new RegExp(`options\\.${name} `));
+    expect(() => new Strategy({ clientID: 'key', clientSecret: 'secret', [name]: null } as never, verifyUser)).toThrow(TypeError);
+  });
+
+  it('refuses minimumWorkspaceRole: null, rather than reading it as member', () => {
+    const options = { clientID: 'key', clientSecret: 'secret', workspaces: ['acme'], minimumWorkspaceRole: null };
+    expect(() => new Strategy(options as never, verifyUser)).toThrow(/options\.minimumWorkspaceRole must be/);
+  });
+
+  it.each<[string, object]>([
+    ['a CR/LF in a custom header', { customHeaders: { 'X-Trace': 'a\r\nInjected: 1' } }],
+    ['a custom header name with a space', { customHeaders: { 'Bad Name': 'x' } }],
+    ['a CR/LF in the user agent', { userAgent: 'app\r\nX-Injected: 1' }],
+  ])('refuses %s when the strategy is made, naming the option and not the value', (_label, extra) => {
+    for (const make of [() => new Strategy({ clientID: 'key', clientSecret: 'secret', ...extra }, verifyUser), () => new BitbucketDataCenterStrategy({ ...DC, ...extra }, verifyUser)]) {
+      expect(make).toThrow(TypeError);
+      expect(make).toThrow(/options\.(customHeaders|userAgent) must be/);
+      expect(make).not.toThrow(/Injected/);
+    }
+  });
+
+  it('takes a custom header set to undefined as not given, and sends the others and the default User-Agent', async () => {
+    const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER } });
+    const strategy = cloud(s, { customHeaders: { 'X-Trace': 'on', 'X-Unset': undefined, 'User-Agent': undefined } });
+    expectType((await signIn(strategy)).outcome, 'success');
+    const asked = s.requests.find((r) => r.url === '/2.0/user')!;
+    expect(asked.headers).toMatchObject({ 'x-trace': 'on', 'user-agent': expect.stringMatching(/^passport-bitbucket-auth\//) as unknown });
+    expect(asked.headers).not.toHaveProperty('x-unset');
+  });
+
+  it('asks for the permission in the path of a userWorkspacesURL that has a query', async () => {
+    const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER } });
+    const strategy = cloud(s, { workspaces: ['acme'], userWorkspacesURL: `${s.url}/2.0/user/workspaces?region=eu` });
+    expect(expectType((await signIn(strategy)).outcome, 'fail').challenge).toMatchObject({ reason: 'workspace' });
+    expect(s.requests.map((r) => r.url)).toContain('/2.0/user/workspaces/acme/permission?region=eu');
+  });
+});
