@@ -229,7 +229,7 @@ describe('signing in with Bitbucket Data Center (emulator)', () => {
       order.push(path);
       const answer = (): void => {
         if (path.endsWith('/whoami')) res.end('jdoe');
-        else if (path.includes('/users/')) res.end(JSON.stringify({ id: 7, name: 'jdoe', slug: 'jdoe' }));
+        else if (path.includes('/users/')) res.end(JSON.stringify({ id: 7, name: 'jdoe', slug: 'jdoe', active: true }));
         else res.end(JSON.stringify({ key: 'ENG', id: 1 }));
       };
       pending.push(answer);

@@ -101,11 +101,19 @@ describe('no credential in a followed URL or in an error', () => {
     expectNoSecrets(error);
   });
 
-  it('sends no GET to an endpoint option that holds the client secret', async () => {
+  it.each(['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailsURL'])('refuses a %s that holds the client secret, naming no secret', async (name) => {
     const bb = await bitbucketWith({ '/token': tokens, '/2.0/user': user, '/2.0/user/emails': emails });
-    const { error } = expectType((await signIn(bb.strategy({ userProfileURL: `${server!.url}/2.0/user?key=${CLIENT_SECRET}` }))).outcome, 'error');
-    expect(error).toMatchObject({ code: 'BITBUCKET_INVALID_RESPONSE', message: expect.stringMatching(/was not sent/) as unknown });
-    expect(bb.count('/2.0/user')).toBe(0);
+    // The authorize URL goes to every browser and the token URL to logs: the secret belongs in the header or the body only.
+    let thrown: unknown;
+    try {
+      bb.strategy({ [name]: `${server!.url}/site/oauth2/x?key=${encodeURIComponent(CLIENT_SECRET)}` });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TypeError);
+    expect((thrown as Error).message).toMatch(/an endpoint URL in the options holds the client secret/);
+    expectNoSecrets(thrown);
+    expect(server!.requests).toHaveLength(0);
   });
 
   it('checks an endpoint option again once the client secret is set to one it holds', async () => {

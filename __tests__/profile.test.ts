@@ -10,7 +10,7 @@ describe('parseProfile', () => {
   });
 
   it('leaves username out when Bitbucket does not send it, and falls back for displayName', () => {
-    const profile = parseProfile(JSON.stringify({ uuid: '{u}', nickname: 'nick', username: null, links: { avatar: { href: '' } } }));
+    const profile = parseProfile(JSON.stringify({ type: 'user', uuid: '{u}', nickname: 'nick', username: null, links: { avatar: { href: '' } } }));
     expect(profile).not.toHaveProperty('username');
     expect(profile.displayName).toBe('nick');
     expect(profile.photos).toEqual([]);
@@ -19,8 +19,8 @@ describe('parseProfile', () => {
   });
 
   it('falls back from nickname to username to an empty displayName', () => {
-    expect(parseProfile(JSON.stringify({ uuid: '{u}', username: 'user' })).displayName).toBe('user');
-    expect(parseProfile(JSON.stringify({ uuid: '{u}' })).displayName).toBe('');
+    expect(parseProfile(JSON.stringify({ type: 'user', uuid: '{u}', username: 'user' })).displayName).toBe('user');
+    expect(parseProfile(JSON.stringify({ type: 'user', uuid: '{u}' })).displayName).toBe('');
   });
 
   it.each([
@@ -28,11 +28,19 @@ describe('parseProfile', () => {
     ['a link not an object', { links: { avatar: 5 } }],
     ['href not a string', { links: { avatar: { href: 5 } } }],
   ])('ignores %s', (_label, extra) => {
-    expect(parseProfile(JSON.stringify({ uuid: '{u}', ...extra })).photos).toEqual([]);
+    expect(parseProfile(JSON.stringify({ type: 'user', uuid: '{u}', ...extra })).photos).toEqual([]);
   });
 
-  it.each([['null'], ['"text"'], ['42'], ['{"uuid": ""}']])('rejects %s', (body) => {
+  it.each([['null'], ['"text"'], ['42'], ['{"type": "user", "uuid": ""}']])('rejects %s', (body) => {
     expect(() => parseProfile(body)).toThrow(/Failed to parse user profile/);
+  });
+
+  it.each([
+    ['a workspace', { type: 'workspace', uuid: '{w}', slug: 'acme' }],
+    ['a team', { type: 'team', uuid: '{t}' }],
+    ['an account that does not say what it is', { uuid: '{u}', display_name: 'Ada' }],
+  ])('rejects %s: only a user signs in', (_label, body) => {
+    expect(() => parseProfile(JSON.stringify(body))).toThrow(/the answer is not a user/);
   });
 });
 

@@ -1,5 +1,5 @@
-import { BitbucketDataCenterStrategy, Strategy, type DataCenterStrategyOptions, type StrategyOptions } from '../lib';
-import { expectType, signIn } from './helpers/passport';
+import { BitbucketDataCenterStrategy, BitbucketError, Strategy, type DataCenterStrategyOptions, type StrategyOptions } from '../lib';
+import { expectType, fakeRequest, run, signIn } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';
 
 // Options the strategy would have dropped or misread, answers and verify results it would have
@@ -51,6 +51,11 @@ function cloud(s: TestServer, extra: Record<string, unknown> = {}, verify: unkno
 async function dcServer(user: unknown = DC_USER): Promise<TestServer> {
   return bitbucket({ '/plugins/servlet/applinks/whoami': { body: 'jdoe' }, '/rest/api/latest/users/jdoe': { body: user } });
 }
+function dc(s: TestServer, extra: Record<string, unknown> = {}, verify: unknown = verifyUser): BitbucketDataCenterStrategy {
+  const options = { ...DC, baseURL: s.url, allowInsecureHTTP: true, callbackURL: CALLBACK, retries: 0, ...extra } as DataCenterStrategyOptions;
+  return track(new BitbucketDataCenterStrategy(options, verify as never));
+}
+
 describe('options are read as given', () => {
   it('takes a gate on the options object\'s prototype: a Data Center project nobody can reach signs nobody in', async () => {
     const s = await dcServer(); // projects/ENG answers 404
@@ -119,5 +124,55 @@ describe('options are read as given', () => {
     const strategy = cloud(s, { workspaces: ['acme'], userWorkspacesURL: `${s.url}/2.0/user/workspaces?region=eu` });
     expect(expectType((await signIn(strategy)).outcome, 'fail').challenge).toMatchObject({ reason: 'workspace' });
     expect(s.requests.map((r) => r.url)).toContain('/2.0/user/workspaces/acme/permission?region=eu');
+  });
+});
+
+describe('answers and results that are no login', () => {
+  it.each([['missing', undefined], ['the string "false"', 'false'], ['null', null]])('refuses a Data Center user whose active flag is %s', async (_label, active) => {
+    const { outcome } = await signIn(dc(await dcServer({ ...DC_USER, active })));
+    expect(expectType(outcome, 'error').error).toMatchObject({ code: 'BITBUCKET_INVALID_RESPONSE', message: expect.stringMatching(/whether the account is active/) as unknown });
+  });
+
+  it('makes done(null, true) an error, as resolving with true is', async () => {
+    const verify = (_a: string, _r: string, _p: unknown, done: (e: null, u: unknown) => void): void => done(null, true);
+    const { outcome } = await signIn(dc(await dcServer(), {}, verify));
+    expect(expectType(outcome, 'error').error).toMatchObject({ name: 'TypeError', message: expect.stringMatching(/gave true/) as unknown });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['the user', (_a: string, _r: string, p: { id: string }) => ({ id: p.id }), 'success'],
+    ['false', () => false, 'fail'],
+    ['undefined', () => undefined, 'fail'],
+  ])('takes a plain value from a verify function without done as its answer (%s), instead of waiting for ever', async (_label, verify, type) => {
+    const { outcome } = await signIn(dc(await dcServer(), {}, verify));
+    expect(outcome.type).toBe(type);
+    if (outcome.type === 'success') expect(outcome.user).toEqual({ id: '101' });
+  });
+
+  it("does not claim the app's own per-request state when the strategy keeps none (state: false)", async () => {
+    const strategy = cloud(await bitbucket({ '/2.0/user': { body: CLOUD_USER } }), { state: false });
+    const options = { state: 'return-to-dashboard' };
+    await run(strategy, fakeRequest({ code: 'forged', state: options.state }), options); // someone else's callback, first
+    expectType(await run(strategy, fakeRequest({ code: 'real', state: options.state }), options), 'success');
+    expectType(await run(strategy, fakeRequest({ code: 'again', state: options.state }), options), 'success');
+  });
+});
+
+describe('echoes are not repeated', () => {
+  it('redacts a token echoed JSON-escaped with \\/', async () => {
+    const echo = (authorization: string): Answer => ({ status: 401, body: `{"type":"error","error":{"message":"bad ${authorization.split('/').join('\\/')}"}}` });
+    const { outcome } = await signIn(cloud(await bitbucket({ '/2.0/user': echo })));
+    const { error } = expectType(outcome, 'error');
+    expect(JSON.stringify([(error as BitbucketError).message, (error as BitbucketError).oauthError])).not.toContain('0123456789\\\\/abcdef');
+    expect((error as BitbucketError).message).toContain('[redacted]');
+  });
+
+  it('does not quote a workspace role that is not a word (a proxy echoing the token)', async () => {
+    const permission = (authorization: string): Answer => ({
+      body: { type: 'workspace_membership', permission: authorization.slice('Bearer '.length), user: CLOUD_USER, workspace: { slug: 'acme', uuid: '{w}', name: 'Acme' } },
+    });
+    const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER }, '/2.0/user/workspaces/acme/permission': permission });
+    const { challenge } = expectType((await signIn(cloud(s, { workspaces: ['acme'] }))).outcome, 'fail');
+    expect(challenge).toEqual({ message: 'Bitbucket reported a role in workspace acme, which this package does not know.', reason: 'workspace' });
   });
 });

@@ -80,7 +80,7 @@ const typedError = (parse: () => unknown): void => {
 
 describe('Cloud /2.0/user bodies from the spec', () => {
   const users = conforming(fromCloud(response(cloud, '/user')), cloudSchema('/user', 200));
-  const withUuid = fc.tuple(users, nonEmpty).map(([body, uuid]): Node => ({ ...body, uuid }));
+  const withUuid = fc.tuple(users, nonEmpty).map(([body, uuid]): Node => ({ ...body, type: 'user', uuid }));
 
   it('map to the profile the README promises', () => {
     fc.assert(
@@ -107,8 +107,14 @@ describe('Cloud /2.0/user bodies from the spec', () => {
   });
 
   it('without a uuid are a BitbucketResponseError', () => {
-    const broken = fc.tuple(users, fc.constantFrom(undefined, null, '', 7, {})).map(([body, uuid]) => ({ ...body, uuid }));
+    const broken = fc.tuple(users, fc.constantFrom(undefined, null, '', 7, {})).map(([body, uuid]) => ({ ...body, type: 'user', uuid }));
     fc.assert(fc.property(broken, (body) => typedError(() => parseProfile(JSON.stringify(body)))), RUNS);
+  });
+
+  it('of any type but user (a workspace, a team, none) are a BitbucketResponseError', () => {
+    const other = fc.oneof(fc.string().filter((type) => type !== 'user'), fc.constant(undefined));
+    const notUsers = fc.tuple(withUuid, other).map(([body, type]) => ({ ...body, type }));
+    fc.assert(fc.property(notUsers, (body) => typedError(() => parseProfile(JSON.stringify(body)))), RUNS);
   });
 });
 
@@ -200,8 +206,8 @@ describe('Data Center users from the spec', () => {
   const selfLinks = fc.option(fc.record({ self: fc.array(fc.record({ href: fc.webUrl() }), { minLength: 1, maxLength: 2 }) }), { nil: undefined });
   const users = conforming(
     fc
-      .tuple(fromDc(response(dc, '/api/latest/users/{userSlug}')), fc.integer({ min: 0, max: 2 ** 31 - 1 }), nonEmpty, selfLinks)
-      .map(([body, id, name, links]) => ({ ...body, id, name, ...(links ? { links } : {}) })),
+      .tuple(fromDc(response(dc, '/api/latest/users/{userSlug}')), fc.integer({ min: 0, max: 2 ** 31 - 1 }), nonEmpty, selfLinks, fc.boolean())
+      .map(([body, id, name, links, active]) => ({ ...body, id, name, active, ...(links ? { links } : {}) })),
     dcSchema('/api/latest/users/{userSlug}', 200),
   );
 
@@ -263,10 +269,11 @@ describe('Data Center users from the spec', () => {
     );
   });
 
-  it('without a numeric id or a name are a BitbucketResponseError', () => {
+  it('without a numeric id, a name or a boolean active flag are a BitbucketResponseError', () => {
     const broken = fc.oneof(
       fc.tuple(users, fc.constantFrom(undefined, null, '101', 1.5, 2 ** 60)).map(([body, id]) => ({ ...body, id })),
       fc.tuple(users, fc.constantFrom(undefined, null, '', 5)).map(([body, name]) => ({ ...body, name })),
+      fc.tuple(users, fc.constantFrom(undefined, null, 'true', 'false', 0, 1)).map(([body, active]) => ({ ...body, active })),
     );
     fc.assert(fc.property(broken, (body) => typedError(() => parseDataCenterUser(userJson(JSON.stringify(body)), JSON.stringify(body), BASE, false))), RUNS);
     typedError(() => userJson('[]'));

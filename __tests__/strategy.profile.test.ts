@@ -175,8 +175,9 @@ describe('userProfile against Bitbucket (nock)', () => {
     ['not JSON', '<html>oops</html>', /did not answer JSON/],
     ['truncated JSON', '{"uuid": "{abc', /did not answer JSON/],
     ['a JSON array', '[]', /not a JSON object/],
-    ['no uuid', JSON.stringify({ display_name: 'X' }), /has no uuid/],
-    ['a uuid that is not a string', JSON.stringify({ uuid: 5 }), /has no uuid/],
+    ['no uuid', JSON.stringify({ type: 'user', display_name: 'X' }), /has no uuid/],
+    ['a uuid that is not a string', JSON.stringify({ type: 'user', uuid: 5 }), /has no uuid/],
+    ['a workspace', JSON.stringify({ type: 'workspace', uuid: '{w}', slug: 'acme' }), /is not a user/],
   ])('rejects a user body that is %s', async (_label, body, message) => {
     mockApi({ body });
     const { error } = await loadProfile(strategyWith().strategy);

@@ -3,14 +3,15 @@ import { BitbucketAPIError, BitbucketDataCenterStrategy, type DataCenterStrategy
 import type { HttpResponse } from '../lib/core/http';
 import { apiError, BitbucketError, redact, REDACTED } from '../lib/core/errors';
 import { findUser, parseDataCenterUser, userJson } from '../lib/datacenter/strategy';
-import { isPermitted, mergeWorkspaces, parsePermission, parseWorkspacesPage } from '../lib/cloud/profile';
+import { mergeWorkspaces, parsePermission, parseWorkspacesPage, workspaceRefusal } from '../lib/cloud/profile';
 
 describe('workspace parsers', () => {
   it('read a permission with nothing but the slug as no role, which no gate lets through, not an administrator', () => {
     const bare = parsePermission(JSON.stringify({ workspace: { slug: 'w' } }));
     expect(bare).toEqual({ slug: 'w', uuid: '', administrator: false });
-    expect(isPermitted([bare], ['W'], 'member')).toBe(false);
-    expect(isPermitted([bare], ['w'], 'create-project')).toBe(false);
+    expect(workspaceRefusal([bare], ['W'], 'member')).toBe('Bitbucket reported no role in workspace w.');
+    expect(workspaceRefusal([bare], ['w'], 'create-project')).toBe('Bitbucket reported no role in workspace w.');
+    expect(workspaceRefusal([{ ...bare, permission: 'member' }], ['w'], 'member')).toBeUndefined();
     expect(() => parsePermission('not json')).toThrow(/no workspace slug/);
   });
 
@@ -52,7 +53,7 @@ describe('redact', () => {
 
 describe('Data Center user parsing', () => {
   it('fills slug and displayName from the name, and has no page or photo without links and avatar', () => {
-    const profile = parseDataCenterUser({ id: 5, name: 'x' }, '{}', 'https://bb.example.com', false);
+    const profile = parseDataCenterUser({ id: 5, name: 'x', active: true }, '{}', 'https://bb.example.com', false);
     expect(profile).toMatchObject({ id: '5', username: 'x', slug: 'x', displayName: 'x', profileUrl: undefined, photos: [], emails: [] });
   });
 
@@ -62,6 +63,15 @@ describe('Data Center user parsing', () => {
     ['a fractional id', { id: 5.5, name: 'x' }],
   ])('refuses a user with %s', (_label, json) => {
     expect(() => parseDataCenterUser(json, '{}', 'https://bb.example.com', false)).toThrow(/no numeric id or no name/);
+  });
+
+  it.each([
+    ['no active flag', { id: 5, name: 'x' }],
+    ['active "false"', { id: 5, name: 'x', active: 'false' }],
+    ['active null', { id: 5, name: 'x', active: null }],
+    ['active 1', { id: 5, name: 'x', active: 1 }],
+  ])('refuses a user with %s: only an account Bitbucket calls active may sign in', (_label, json) => {
+    expect(() => parseDataCenterUser(json, '{}', 'https://bb.example.com', false)).toThrow(/whether the account is active/);
   });
 
   it('finds a user by exact name first, then by name in another case, else none', () => {

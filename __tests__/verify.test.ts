@@ -69,7 +69,7 @@ describe('verify callbacks', () => {
   it('errors when an async verify resolves with true, which names no user', async () => {
     const strategy = new Strategy(options, async () => true);
     const outcome = expectType(await login(strategy), 'error');
-    expect(outcome.error).toMatchObject({ name: 'TypeError', message: expect.stringMatching(/resolved with true/) as unknown });
+    expect(outcome.error).toMatchObject({ name: 'TypeError', message: expect.stringMatching(/gave true/) as unknown });
   });
 
   it.each([

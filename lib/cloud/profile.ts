@@ -23,6 +23,8 @@ const link = (object: unknown, name: string): string | undefined => httpURL(opti
 /** Parses `GET /2.0/user` into a profile (with `emails: []`, filled in by the strategy); a `BitbucketResponseError` without a `uuid`. */
 export function parseProfile(body: string): Profile {
   const json = jsonBody(body, 'user profile');
+  // Every account object says what it is: a workspace or team (a wrong `userProfileURL`, a gateway's own answer) is no user.
+  if (json['type'] !== 'user') throw parseFailure('user profile', 'the answer is not a user');
   const uuid = optionalString(json, 'uuid');
   if (!uuid) throw parseFailure('user profile', 'the user has no uuid');
   const username = optionalString(json, 'username') || undefined;
@@ -143,20 +145,14 @@ export function mergeWorkspaces(listed: readonly BitbucketWorkspace[], checked: 
   });
 }
 
-/** True when one of the memberships is in an allowed workspace with at least the minimum role. */
-export function isPermitted(memberships: readonly BitbucketWorkspace[], allowed: readonly string[], minimumRole: MinimumWorkspaceRole): boolean {
-  return inAllowed(memberships, allowed).some((m) => (RANK.get(m.permission) ?? 0) >= RANK.get(minimumRole)!);
-}
-
-/** Why the workspace rule refuses the user (naming a role this package does not know, or none), or undefined when it permits. */
+/** Why the workspace rule refuses the user (naming a role it does not know, or none); undefined when an allowed workspace gives the role. */
 export function workspaceRefusal(memberships: readonly BitbucketWorkspace[], allowed: readonly string[], minimumRole: MinimumWorkspaceRole) {
-  if (isPermitted(memberships, allowed, minimumRole)) return undefined;
-  const odd = inAllowed(memberships, allowed).find((m) => !RANK.has(m.permission));
+  const inAllowed = memberships.filter((m) => allowed.some((s) => s.toLowerCase() === m.slug.toLowerCase()));
+  if (inAllowed.some((m) => (RANK.get(m.permission) ?? 0) >= RANK.get(minimumRole)!)) return undefined;
+  const odd = inAllowed.find((m) => !RANK.has(m.permission));
   if (!odd) return REFUSALS[minimumRole];
   if (odd.permission === undefined) return `Bitbucket reported no role in workspace ${odd.slug}.`;
-  return `Bitbucket reported the role ${JSON.stringify(odd.permission.slice(0, 40))} in workspace ${odd.slug}, which this package does not know.`;
-}
-
-function inAllowed(memberships: readonly BitbucketWorkspace[], allowed: readonly string[]): BitbucketWorkspace[] {
-  return memberships.filter((m) => allowed.some((s) => s.toLowerCase() === m.slug.toLowerCase()));
+  // Only a word is quoted: any other answer (a proxy echoing a token, say) is not repeated to the browser.
+  const role = /^[a-z_-]{1,40}$/.test(odd.permission) ? `the role "${odd.permission}"` : 'a role';
+  return `Bitbucket reported ${role} in workspace ${odd.slug}, which this package does not know.`;
 }

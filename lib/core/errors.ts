@@ -176,7 +176,9 @@ export function secretForms(secrets: ReadonlyArray<string | undefined>): string[
     if (!secret || secret.length < MIN_SECRET_LENGTH) return [];
     // encodeURIComponent throws on a lone surrogate (not well-formed UTF-16): such a secret is kept as it is.
     const uri = /\p{Cs}/u.test(secret) ? secret : encodeURIComponent(secret);
-    return [secret, uri, uri.replace(/%20/g, '+'), formEncode(secret), JSON.stringify(secret).slice(1, -1)];
+    const json = JSON.stringify(secret).slice(1, -1);
+    // Some encoders (PHP's, some proxies') write `/` as `\/` in JSON.
+    return [secret, uri, uri.replace(/%20/g, '+'), formEncode(secret), json, json.split('/').join('\\/')];
   });
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }

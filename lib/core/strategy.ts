@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { AuthorizationError, InternalOAuthError, Strategy as OAuth2Strategy, type StateStore, TokenError } from 'passport-oauth2';
 import type { StrategyOptions as OAuth2StrategyOptions } from 'passport-oauth2';
-import { BitbucketError, redact } from './errors';
-import { isJsonObject, member } from './json';
+import { BitbucketError, holdsSecret, redact, secretForms } from './errors';
+import { isJsonObject, member, optionalString } from './json';
 import { BitbucketOAuth2, BodyAuthenticatedOAuth2, LOGIN, type Login } from './oauth2';
 import { type CommonOptions, LOGIN_TIMEOUTS } from './options';
 import type { RefreshedTokens, TokenParams } from './types';
@@ -53,6 +53,10 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   constructor(resolved: CommonOptions, product: Product, verify: unknown) {
     const { clientID, clientSecret, state, passReqToCallback, pkce, timeout, retries } = resolved;
     const { authorizationURL, tokenURL } = product;
+    // The secret goes only in the token request's header or body: a URL holding it would hand it to every browser or log.
+    if ([authorizationURL, tokenURL, ...(product.ahead ?? [])].some((url) => holdsSecret(url, secretForms([clientSecret])))) {
+      throw new TypeError('passport-bitbucket-auth: an endpoint URL in the options holds the client secret; no URL may carry it');
+    }
     // A product's defaults first, the app's own options over them; the secret only in BitbucketOAuth2 below.
     const base = { ...product.passportOptions, ...resolved.passThrough, clientID, clientSecret: '', authorizationURL, tokenURL, state, passReqToCallback };
     // passport-oauth2 takes pkce as true, 'S256' or 'plain'; its types know only the boolean.
@@ -66,8 +70,10 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     const tokenOrigin = new URL(tokenURL).origin;
     const first = product.ahead ?? [];
     this._oauth2.fixURLs([tokenURL, ...first], resolved.maySkipProfile ? [] : first.filter((url) => new URL(url).origin !== tokenOrigin));
+    // Without state and a store (passport-oauth2's NullStore), a state is the app's own per-request value, not a one-time one.
     // NOTE: the session store passport-oauth2 builds when the app gives none keeps the state under its `_key`.
-    this.guardStates(resolved.passThrough['store'] === undefined ? (this as unknown as { _key: string })._key : undefined);
+    const store = resolved.passThrough['store'];
+    if (state || store !== undefined) this.guardStates(store === undefined ? (this as unknown as { _key: string })._key : undefined);
   }
 
   /** Loads the product's profile, and whether the user may not sign in, every request under `login`. */
@@ -94,14 +100,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
         if (error || !accessToken) return reject(error);
         const params = (results ?? {}) as TokenParams;
         const expiresIn = typeof params.expires_in === 'number' ? params.expires_in : undefined;
-        resolve({
-          accessToken,
-          refreshToken: newRefreshToken || refreshToken,
-          expiresIn,
-          expiresAt: expiresIn === undefined ? undefined : new Date(Date.now() + expiresIn * 1000),
-          scope: typeof params.scope === 'string' ? params.scope : undefined,
-          params,
-        });
+        const expiresAt = expiresIn === undefined ? undefined : new Date(Date.now() + expiresIn * 1000);
+        resolve({ accessToken, refreshToken: newRefreshToken || refreshToken, expiresIn, expiresAt, scope: optionalString(params, 'scope'), params });
       });
     }).finally(() => this._refreshing.delete(key));
     this._refreshing.set(key, exchange);

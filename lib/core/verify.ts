@@ -24,6 +24,8 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
     const once: VerifyCallback = (err, user, info) => {
       if (finished) return;
       finished = true;
+      // `true` is no user, by `done` as by a promise: an error, never a login.
+      if (!err && (user as unknown) === true) err = new TypeError('The verify function gave true: give the user, or false to refuse the login');
       done(err, user, info);
     };
     const [req, accessToken, refreshToken, params, profile] = passReqToCallback ? args : [undefined, ...args];
@@ -36,13 +38,12 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
       finished = true;
       throw error;
     }
-    // A plain value from a `withTokenParams()` function is the user, as a promise's would be.
-    if (!object && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') return;
+    // Without `done`, a plain value is the user, as a promise's would be; with it, `done` settles.
+    if (declaresDone && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') return;
     Promise.resolve(result).then(
       (user) => {
         if (finished || (user === undefined && declaresDone)) return;
-        if (user === true) once(new TypeError('The verify function resolved with true: resolve with the user, or false to refuse the login'));
-        else once(null, (user ?? false) as Express.User | false);
+        once(null, (user ?? false) as Express.User | false);
       },
       (reason) => once(reason instanceof Error ? reason : new Error('The verify function rejected with a value that is not an Error', { cause: reason })),
     );

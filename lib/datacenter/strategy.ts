@@ -121,6 +121,8 @@ export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: stri
   const id = json['id'];
   const name = optionalString(json, 'name');
   if (typeof id !== 'number' || !Number.isSafeInteger(id) || !name) throw parseFailure('the Data Center user', 'it has no numeric id or no name');
+  // Only an account Bitbucket says is active signs in: a missing or odd flag is not read as active.
+  if (typeof json['active'] !== 'boolean') throw parseFailure('the Data Center user', 'it does not say whether the account is active');
   const email = optionalString(json, 'emailAddress');
   const avatar = absoluteAvatar(optionalString(json, 'avatarUrl'), baseURL);
   const self = member(member(json, 'links'), 'self');
