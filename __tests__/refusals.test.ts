@@ -1,6 +1,7 @@
 import { BitbucketDataCenterStrategy, BitbucketError, Strategy, type DataCenterStrategyOptions, type StrategyOptions } from '../lib';
 import { expectType, fakeRequest, run, signIn } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';
+import { createServer, type AddressInfo } from 'node:net';
 
 // Options the strategy would have dropped or misread, answers and verify results it would have
 // taken for a login, and echoes it would have repeated: each is a refusal or a typed error. Every
@@ -155,6 +156,35 @@ describe('answers and results that are no login', () => {
     await run(strategy, fakeRequest({ code: 'forged', state: options.state }), options); // someone else's callback, first
     expectType(await run(strategy, fakeRequest({ code: 'real', state: options.state }), options), 'success');
     expectType(await run(strategy, fakeRequest({ code: 'again', state: options.state }), options), 'success');
+  });
+});
+
+describe('answers in many small pieces', () => {
+  it('reads a body sent in 1-byte chunks, past the first buffer, into the whole answer', async () => {
+    const user = JSON.stringify({ ...CLOUD_USER, display_name: 'A'.repeat(40_000) });
+    const token = JSON.stringify({ access_token: ACCESS_TOKEN });
+    const chunked = (body: string): string => `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${[...body].map((c) => `1\r\n${c}\r\n`).join('')}0\r\n\r\n`;
+    const server = createServer((socket) => {
+      let seen = '';
+      socket.on('data', (data: Buffer) => {
+        seen += data.toString('latin1');
+        const end = seen.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/content-length: *(\d+)/i.exec(seen.slice(0, end))?.[1] ?? 0);
+        if (seen.length < end + 4 + length) return;
+        socket.end(chunked(seen.startsWith('POST') ? token : user));
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const verify = async (_a: string, _r: string, profile: { displayName: string }): Promise<object> => ({ name: profile.displayName });
+      const strategy = track(new Strategy({ clientID: 'key', clientSecret: 'secret-0123456789', callbackURL: CALLBACK, skipEmails: true, tokenURL: `${base}/token`, userProfileURL: `${base}/2.0/user` }, verify));
+      expect(expectType((await signIn(strategy)).outcome, 'success').user).toEqual({ name: 'A'.repeat(40_000) });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 // Run by memory.test.ts in a process of its own (`node --expose-gc`), on lib/ as JavaScript:
 // signs in twice (once with skipUserProfile) and refreshes against the emulator the test
 // started, keeping each secret only as bytes, then collects garbage and writes a heap
-// snapshot. The test then searches the snapshot for every secret.
+// snapshot while the strategy's connections are still pooled. The test then searches the
+// snapshot for every secret.
 const http = require('node:http');
 const v8 = require('node:v8');
 const { strategyOptions, callbackURL, snapshot, library } = JSON.parse(process.env.MEMORY_TEST);
@@ -54,10 +55,11 @@ async function login(extra) {
     keep(refreshed.accessToken);
     keep(refreshed.refreshToken);
   });
-  strategy.close();
+  // The strategy stays open, its connections pooled: what a pooled socket keeps is searched too.
   await new Promise((resolve) => setTimeout(resolve, 50));
   global.gc();
   v8.writeHeapSnapshot(snapshot);
+  strategy.close();
   process.stdout.write(JSON.stringify(seen.map((bytes) => bytes.toString('base64'))));
 })().catch((error) => {
   console.error(error);

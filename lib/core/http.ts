@@ -90,25 +90,27 @@ export function open(method: 'GET' | 'POST', url: string, headers: http.Outgoing
           const message = `${method} ${safeURL(url)}: Bitbucket's response is larger than ${maxBytes} bytes`;
           fail(new BitbucketResponseError(message, { code: 'BITBUCKET_RESPONSE_TOO_LARGE' }));
         };
-        if (Number(incoming.headers['content-length']) > maxBytes) return tooLarge();
-        const chunks: Buffer[] = [];
+        const announced = Number(incoming.headers['content-length']);
+        if (announced > maxBytes) return tooLarge();
+        // One buffer that grows, not a list of chunks: a body in a million 1-byte chunks must not cost a million objects.
+        let body = Buffer.alloc(announced || 16_384);
         let size = 0;
-        incoming.on('data', (chunk: Buffer) => ((size += chunk.length) > maxBytes ? tooLarge() : chunks.push(chunk)));
-        incoming.on('end', () => {
-          const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString();
-          settle(undefined, { url, status: Number(incoming.statusCode), headers: incoming.headers, body: text });
+        incoming.on('data', (chunk: Buffer) => {
+          if ((size += chunk.length) > maxBytes) return tooLarge();
+          if (size > body.length) body = Buffer.concat([body], Math.min(maxBytes, Math.max(size, 2 * body.length)));
+          chunk.copy(body, size - chunk.length);
         });
+        const { statusCode, headers } = incoming;
+        incoming.on('end', () => settle(undefined, { url, status: Number(statusCode), headers, body: body.toString('utf8', 0, size) }));
         incoming.on('error', fail);
         incoming.on('close', () => incoming.complete || fail(new Error('connection closed before the response ended')));
       });
       // Only a checked token comes here (the other headers were given to Node when it was made).
       if (authorization) request.setHeader('Authorization', authorization);
       request.end(body);
+      // NOTE: Node's agent keeps the options of a socket's first request (its headers too) for the socket's life: written, a token leaves them.
+      delete headers['Authorization'];
     });
-  const opened: OpenRequest = {
-    send,
-    cancel: () => void request.destroy(),
-    usable: () => (early === undefined ? opened : void request.destroy()),
-  };
+  const opened: OpenRequest = { send, cancel: () => void request.destroy(), usable: () => (early === undefined ? opened : void request.destroy()) };
   return opened;
 }
