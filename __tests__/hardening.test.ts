@@ -111,7 +111,7 @@ describe('no credential in a followed URL or in an error', () => {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(TypeError);
-    expect((thrown as Error).message).toMatch(/an endpoint URL in the options holds the client secret/);
+    expect((thrown as Error).message).toMatch(new RegExp(`^passport-bitbucket-auth: options\\.${name} holds the client secret`));
     expectNoSecrets(thrown);
     expect(server!.requests).toHaveLength(0);
   });

@@ -84,6 +84,55 @@ describe('options are read as given', () => {
     expect(s.requests.map((r) => r.url)).toContain('/2.0/user/workspaces/acme/permission');
   });
 
+  it('reads each option once: a getter that changes its answer cannot pass the checks and then drop the gate', async () => {
+    const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER } }); // the permission request answers 404
+    const options = { clientID: 'key', clientSecret: 'secret-0123456789', callbackURL: CALLBACK, tokenURL: `${s.url}/site/oauth2/access_token`,
+      userProfileURL: `${s.url}/2.0/user`, userWorkspacesURL: `${s.url}/2.0/user/workspaces`, skipEmails: true };
+    let reads = 0;
+    Object.defineProperty(options, 'workspaces', { enumerable: true, get: () => (++reads === 1 ? ['acme'] : undefined) });
+    const { outcome } = await signIn(track(new Strategy(options, verifyUser)));
+    expect(expectType(outcome, 'fail').challenge).toMatchObject({ reason: 'workspace' });
+    expect(reads).toBe(1);
+  });
+
+  it('refuses a misspelt option behind a getter of a configuration class, and takes its methods as no options', () => {
+    class Settings {
+      clientID = 'key';
+      clientSecret = 'secret';
+      get workspace(): string[] {
+        return ['acme'];
+      }
+      describe(): string {
+        return 'settings';
+      }
+    }
+    expect(() => new Strategy(new Settings() as StrategyOptions, verifyUser)).toThrow(/options\.workspace is not an option/);
+    class Fine {
+      clientID = 'key';
+      clientSecret = 'secret';
+      describe(): string {
+        return 'settings';
+      }
+    }
+    expect(() => track(new Strategy(new Fine(), verifyUser))).not.toThrow();
+  });
+
+  it("ignores what a library added to Object.prototype: it is no option of the app's", async () => {
+    const polluted = Object.prototype as Record<string, unknown>;
+    polluted['includeUnverifiedEmails'] = true;
+    polluted['workspace'] = ['acme'];
+    try {
+      const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER }, '/2.0/user/emails': { body: { values: [{ email: 'x@example.com', is_primary: true, is_confirmed: false }] } } });
+      const verify = async (_a: string, _r: string, profile: { id: string; emails?: unknown }): Promise<object> => ({ id: profile.id, emails: profile.emails });
+      const { outcome } = await signIn(cloud(s, { skipEmails: false, userEmailsURL: `${s.url}/2.0/user/emails` }, verify));
+      expect(expectType(outcome, 'success').user).toEqual({ id: '{u-1}', emails: [] });
+      expect(s.requests.map((r) => r.url)).toContain('/2.0/user/emails?pagelen=100');
+    } finally {
+      delete polluted['includeUnverifiedEmails'];
+      delete polluted['workspace'];
+    }
+  });
+
   it('refuses an unknown option inherited from a prototype', () => {
     const options = Object.assign(Object.create({ workspace: ['acme'] }) as object, { clientID: 'key', clientSecret: 'secret' });
     expect(() => new Strategy(options as StrategyOptions, verifyUser)).toThrow(/options\.workspace is not an option/);
@@ -109,6 +158,29 @@ describe('options are read as given', () => {
       expect(make).toThrow(/options\.(customHeaders|userAgent) must be/);
       expect(make).not.toThrow(/Injected/);
     }
+  });
+
+  it.each(['Authorization', 'host', 'Content-Length', 'transfer-encoding', 'Connection', 'Upgrade'])('refuses a %s among customHeaders: the strategy sets it, or it frames the request', (name) => {
+    expect(() => new Strategy({ clientID: 'key', clientSecret: 'secret', customHeaders: { [name]: name === 'Content-Length' ? '12' : 'x' } }, verifyUser)).toThrow(
+      /options\.customHeaders must be .*without Authorization, Host or a framing header/,
+    );
+  });
+
+  it.each<[string, (s: string) => object]>([
+    ['a percent-encoded secret in authorizationURL', (s) => ({ authorizationURL: `${s}/site/oauth2/authorize?k=%73ecret-0123456789` })],
+    ['a twice-encoded secret in a path of tokenURL', (s) => ({ tokenURL: `${s}/%2573ecret-0123456789/token` })],
+    ['the secret in callbackURL', () => ({ callbackURL: `${CALLBACK}?k=secret-0123456789` })],
+    ['the secret in callbackURLs', () => ({ callbackURLs: [CALLBACK, `${CALLBACK}?k=secret-0123456789`] })],
+    ['the secret in userWorkspacesURL', (s) => ({ workspaces: ['acme'], userWorkspacesURL: `${s}/2.0/user/workspaces?k=secret-0123456789` })],
+    ['the secret in a custom header', () => ({ customHeaders: { 'X-Client': ['a', 'secret-0123456789'] } })],
+  ])('refuses %s when the strategy is made, naming the option', async (_label, extra) => {
+    const s = await bitbucket({});
+    expect(() => cloud(s, extra(s.url) as Record<string, unknown>)).toThrow(/^passport-bitbucket-auth: options\.\w+ holds the client secret/);
+    expect(() => cloud(s, extra(s.url) as Record<string, unknown>)).not.toThrow(/secret-0123456789/);
+  });
+
+  it('refuses a Data Center baseURL that holds the client secret', () => {
+    expect(() => new BitbucketDataCenterStrategy({ ...DC, baseURL: `https://bb.example.com/${DC.clientSecret}` }, verifyUser)).toThrow(/options\.baseURL holds the client secret/);
   });
 
   it('takes a custom header set to undefined as not given, and sends the others and the default User-Agent', async () => {
@@ -142,12 +214,21 @@ describe('answers and results that are no login', () => {
 
   it.each<[string, unknown, string]>([
     ['the user', (_a: string, _r: string, p: { id: string }) => ({ id: p.id }), 'success'],
-    ['false', () => false, 'fail'],
-    ['undefined', () => undefined, 'fail'],
+    ['false', (_a: string) => false, 'fail'],
+    ['undefined', (_a: string) => undefined, 'fail'],
   ])('takes a plain value from a verify function without done as its answer (%s), instead of waiting for ever', async (_label, verify, type) => {
     const { outcome } = await signIn(dc(await dcServer(), {}, verify));
     expect(outcome.type).toBe(type);
     if (outcome.type === 'success') expect(outcome.user).toEqual({ id: '101' });
+  });
+
+  it('waits for done from a verify function of no declared parameters (rest arguments, util.callbackify)', async () => {
+    const verify = (...args: unknown[]): void => {
+      const done = args[args.length - 1] as (err: null, user: object) => void;
+      setTimeout(() => done(null, { id: 'later' }), 5);
+    };
+    const { outcome } = await signIn(dc(await dcServer(), {}, verify));
+    expect(expectType(outcome, 'success').user).toEqual({ id: 'later' });
   });
 
   it("does not claim the app's own per-request state when the strategy keeps none (state: false)", async () => {
@@ -197,12 +278,27 @@ describe('echoes are not repeated', () => {
     expect((error as BitbucketError).message).toContain('[redacted]');
   });
 
-  it('does not quote a workspace role that is not a word (a proxy echoing the token)', async () => {
+  it('redacts the token from a refusal even where the role Bitbucket sent looks like a word', async () => {
+    const token = 'abcdefghijklmnopqrstuvwx';
+    const permission = { body: { type: 'workspace_membership', permission: token, user: CLOUD_USER, workspace: { slug: 'acme', uuid: '{w}' } } };
+    const s = await startServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+      const body = path.endsWith('/access_token') ? { access_token: token } : path === '/2.0/user' ? CLOUD_USER : path.endsWith('/acme/permission') ? permission.body : {};
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body));
+    });
+    servers.push(s);
+    const { challenge } = expectType((await signIn(cloud(s, { workspaces: ['acme'] }))).outcome, 'fail');
+    expect(JSON.stringify(challenge)).not.toContain(token);
+    expect(challenge).toMatchObject({ message: expect.stringContaining('[redacted]') as unknown, reason: 'workspace' });
+  });
+
+  it('does not repeat a workspace role that echoes the token (a proxy), whatever it looks like', async () => {
     const permission = (authorization: string): Answer => ({
       body: { type: 'workspace_membership', permission: authorization.slice('Bearer '.length), user: CLOUD_USER, workspace: { slug: 'acme', uuid: '{w}', name: 'Acme' } },
     });
     const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER }, '/2.0/user/workspaces/acme/permission': permission });
     const { challenge } = expectType((await signIn(cloud(s, { workspaces: ['acme'] }))).outcome, 'fail');
-    expect(challenge).toEqual({ message: 'Bitbucket reported a role in workspace acme, which this package does not know.', reason: 'workspace' });
+    expect(challenge).toEqual({ message: 'Bitbucket reported the role "[redacted]" in workspace acme, which this package does not know.', reason: 'workspace' });
   });
 });

@@ -59,17 +59,15 @@ export function resolveOptions(options: unknown) {
     throw new TypeError(`${PREFIX} options.workspaces needs the profile: it cannot be combined with skipUserProfile`);
   }
   const url = (name: keyof typeof ENDPOINTS): string => (values[name] as string | undefined) ?? ENDPOINTS[name];
-  const paged = (name: keyof typeof ENDPOINTS): string => {
-    const first = new URL(url(name));
-    first.searchParams.set('pagelen', '100');
-    return first.href;
-  };
-  // `<base>/<slug>/permission` in the base's path: a query or fragment on the base stays after it.
-  const permissionURL = (slug: string): string => {
-    const at = new URL(url('userWorkspacesURL'));
-    at.pathname = `${at.pathname.replace(/\/+$/, '')}/${encodeURIComponent(slug)}/permission`;
+  /** An endpoint's URL, changed by `edit`: a page size in its query, a step added to its path (a query on the base stays after it). */
+  const changed = (name: keyof typeof ENDPOINTS, edit: (url: URL) => void): string => {
+    const at = new URL(url(name));
+    edit(at);
     return at.href;
   };
+  const paged = (name: keyof typeof ENDPOINTS): string => changed(name, (at) => at.searchParams.set('pagelen', '100'));
+  const permissionURL = (slug: string): string =>
+    changed('userWorkspacesURL', (at) => { at.pathname = `${at.pathname.replace(/\/+$/, '')}/${encodeURIComponent(slug)}/permission`; });
   const settings = {
     userProfileURL: url('userProfileURL'),
     emails: paged('userEmailsURL'),

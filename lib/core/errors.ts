@@ -80,9 +80,7 @@ export class BitbucketTimeoutError extends BitbucketError {
 
 /** The connection to Bitbucket failed (DNS, refused, reset, closed before the body ended). */
 export class BitbucketNetworkError extends BitbucketError {
-  constructor(message: string, details: ErrorDetails & { cause: unknown }) {
-    super(message, 'BITBUCKET_NETWORK_ERROR', details);
-  }
+  constructor(message: string, details: ErrorDetails & { cause: unknown }) { super(message, 'BITBUCKET_NETWORK_ERROR', details); }
 }
 
 export function parseFailure(what: string, problem: string): BitbucketResponseError {
@@ -166,9 +164,7 @@ export const REDACTED = '[redacted]';
 const MIN_SECRET_LENGTH = 8; // shorter values are not treated as secrets: replacing them would mangle ordinary text
 
 /** Form encoding (RFC 6749 §2.3.1, the token request's body): space as `+`, a lone surrogate as U+FFFD. */
-export function formEncode(text: string): string {
-  return new URLSearchParams([['', text]]).toString().slice(1);
-}
+export const formEncode = (text: string): string => new URLSearchParams([['', text]]).toString().slice(1);
 
 /** The forms of each secret something may echo (as sent, URL-encoded, form-encoded, JSON-escaped), longest first. */
 export function secretForms(secrets: ReadonlyArray<string | undefined>): string[] {
@@ -183,9 +179,7 @@ export function secretForms(secrets: ReadonlyArray<string | undefined>): string[
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
 
-export function holdsSecret(text: string, forms: readonly string[]): boolean {
-  return forms.some((form) => text.includes(form));
-}
+export const holdsSecret = (text: string, forms: readonly string[]): boolean => forms.some((form) => text.includes(form));
 
 /** The one redaction rule, in place: each secret in each form leaves each string in `value`, deep in own writable properties (`cause`…). */
 export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>): T {

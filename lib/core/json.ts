@@ -1,13 +1,9 @@
 /** A JSON object as parsed from a response: keys are known to exist only after a check. */
 export type JsonObject = { readonly [key: string]: unknown };
 
-export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export function member(value: unknown, key: string): unknown {
-  return isJsonObject(value) ? value[key] : undefined;
-}
+export const isJsonObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+const asObject = (value: unknown): JsonObject | undefined => (isJsonObject(value) ? value : undefined);
+export const member = (value: unknown, key: string): unknown => asObject(value)?.[key];
 
 export function optionalString(value: unknown, key: string): string | undefined {
   const found = member(value, key);
@@ -25,11 +21,7 @@ export function attempt<T>(read: () => T): T | undefined {
 
 /** The parsed JSON, or undefined for text that is not JSON (no JSON text parses to undefined). */
 export const parseJson = (text: string): unknown => attempt(() => JSON.parse(text) as unknown);
-
-export function parseObject(text: string): JsonObject | undefined {
-  const parsed = parseJson(text);
-  return isJsonObject(parsed) ? parsed : undefined;
-}
+export const parseObject = (text: string): JsonObject | undefined => asObject(parseJson(text));
 
 export function parseHttpURL(value: unknown): URL | undefined {
   const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : undefined;

@@ -195,12 +195,8 @@ export class BitbucketOAuth2 extends OAuth2 {
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request (observed): none is sent.
     if (refreshing) form.delete('scope');
     const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/x-www-form-urlencoded' };
-    if (this.limits.clientAuthentication === 'body') {
-      form.set('client_id', this._clientId);
-      form.set('client_secret', this._clientSecret);
-    } else {
-      headers['Authorization'] = this.basicAuthorization();
-    }
+    if (this.limits.clientAuthentication === 'basic') headers['Authorization'] = this.basicAuthorization();
+    else for (const [key, value] of [['client_id', this._clientId], ['client_secret', this._clientSecret]] as const) form.set(key, value);
     const body = form.toString();
     headers['Content-Length'] = Buffer.byteLength(body);
     const response = await this.open('POST', this._getAccessTokenUrl(), headers).send(undefined, body, signal, this.limits);

@@ -1,5 +1,6 @@
 import { Agent, type OutgoingHttpHeaders, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { StateStore } from 'passport-oauth2';
+import { holdsSecret, secretForms } from './errors';
 import { attempt, isJsonObject, parseHttpURL } from './json';
 
 /** The package version, sent in the default User-Agent. A test keeps it equal to package.json. */
@@ -52,9 +53,13 @@ export type Check = readonly [names: readonly string[], valid: (value: unknown) 
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 const hasMethods = (value: unknown, ...names: string[]): boolean => isJsonObject(value) && names.every((name) => typeof value[name] === 'function');
 export const inRange = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
-/** A header Node will send: a token name, and a string, number or strings without control characters (a CR/LF would split the request). */
-const sendable = (name: string, value: unknown): boolean => (typeof value === 'string' || typeof value === 'number' || isStrings(value)) &&
-  attempt(() => (validateHeaderName(name), validateHeaderValue(name, value as string), true)) === true;
+/** Headers the strategy sets itself, or that frame the request: from the options they would break or redirect every request. */
+const RESERVED = ['authorization', 'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade'];
+/** A header Node will send and the strategy does not set: a token name; a string, number or strings without control characters (CR/LF). */
+function sendable(name: string, value: unknown): boolean {
+  if (RESERVED.includes(name.toLowerCase()) || !(typeof value === 'string' || typeof value === 'number' || isStrings(value))) return false;
+  return attempt(() => (validateHeaderName(name), validateHeaderValue(name, value as string), true)) === true;
+}
 
 export const flags = (...names: string[]): Check => [names, (value) => typeof value === 'boolean', 'must be true or false'];
 
@@ -78,7 +83,7 @@ const COMMON_CHECKS: readonly Check[] = [
   [['pkce'], (v) => typeof v === 'boolean' || v === 'S256' || v === 'plain', "must be true, false, 'S256' or 'plain'"],
   [['userAgent'], (v) => typeof v === 'string' && v !== '' && sendable('User-Agent', v), 'must be a non-empty string Node can send as a header'],
   [['customHeaders'], (v) => isJsonObject(v) && Object.entries(v).every(([name, h]) => h === undefined || sendable(name, h)),
-    'must be an object of header names to values Node can send'],
+    'must be an object of header names to values Node can send, without Authorization, Host or a framing header (the strategy sets those)'],
 ];
 
 /** Checks the shared options, then `checks`: a TypeError (RangeError: timeout out of range) names the option, never its value (maybe a secret). */
@@ -87,18 +92,25 @@ export function resolveCommon(raw: unknown, product: keyof typeof PRODUCTS, chec
   const own = PRODUCTS[product];
   const other = PRODUCTS[product === 'cloud' ? 'datacenter' : 'cloud'];
   // An option of the other product would be ignored, and with it the restriction it asks for (`workspaces` on Data Center).
-  const foreign = other.names.find((name) => raw[name] !== undefined);
+  const names = optionNames(raw);
+  const foreign = other.names.find((name) => names.includes(name) && raw[name] !== undefined);
   if (foreign) throw new TypeError(`${PREFIX} options.${foreign} is an option of ${other.strategy} (${other.product}), not of ${own.strategy}`);
   const known = ['clientID', 'clientSecret', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names];
-  checkNames(raw, known, own.strategy);
-  // Read by name: an option on the object's prototype or behind a getter is as given as an own one (a gate there still gates).
-  const given: Record<string, unknown> = Object.fromEntries(known.flatMap((name) => (raw[name] === undefined ? [] : [[name, raw[name]]])));
+  checkNames(raw, names, known, own.strategy);
+  // Each read once, into an object with no prototype: one on a prototype or behind a getter counts (a gate there gates), a polluted Object's not.
+  const given: Record<string, unknown> = Object.create(null);
+  for (const name of names) if (known.includes(name)) given[name] = raw[name];
+  for (const name of Object.keys(given)) if (given[name] === undefined) delete given[name];
   // What passport-oauth2 takes goes to it as given (checked below); the secret only to BitbucketOAuth2.
   const passThrough = Object.fromEntries(Object.entries(given).filter(([key]) => !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)));
   for (const [key, label] of [['clientID', own.id], ['clientSecret', own.secret]] as const) {
     const value = given[key];
     if (typeof value !== 'string' || value.trim() === '') throw new TypeError(`${PREFIX} options.${key} is required: use the ${label} of your ${own.where}`);
   }
+  // No other option holds the client secret, even encoded: the authorize URL goes to every browser, URLs and headers to logs.
+  const forms = secretForms([given['clientSecret'] as string]);
+  const holder = Object.keys(given).find((name) => name !== 'clientSecret' && readings(given[name]).some((text) => holdsSecret(text, forms)));
+  if (holder) throw new TypeError(`${PREFIX} options.${holder} holds the client secret: it goes only in the token request, never in a URL or header`);
   const shared = { timeout: DEFAULT_TIMEOUT, retries: DEFAULT_RETRIES, userAgent: `passport-bitbucket-auth/${VERSION}`, customHeaders: {}, callbackURLs: [] };
   // Only a missing option takes its default: `null` goes to the checks, as any other value that is not one.
   for (const [name, value] of Object.entries({ ...shared, ...defaults })) if (given[name] === undefined) given[name] = value;
@@ -143,12 +155,31 @@ function resolvePkce(value: unknown, state: boolean, store: StateStore | undefin
 }
 
 /** An option neither the strategy nor passport-oauth2 takes is a TypeError (a misspelt gate gates nothing), naming one it nearly is (`clientId`). */
-function checkNames(input: Record<string, unknown>, known: readonly string[], strategy: string): void {
-  let name: string | undefined;
-  for (const key in input) if (name === undefined && input[key] !== undefined && !known.includes(key)) name = key; // inherited names too
+function checkNames(input: Record<string, unknown>, names: readonly string[], known: readonly string[], strategy: string): void {
+  const name = names.find((key) => !known.includes(key) && input[key] !== undefined);
   if (name === undefined) return;
   const a = name.toLowerCase().replace(/[^a-z]/g, '');
   const near = (b: string): boolean => a === b || (a.length >= 6 && (a.startsWith(b) || b.startsWith(a)) && Math.abs(a.length - b.length) <= 3);
   const meant = known.find((candidate) => near(candidate.toLowerCase()));
   throw new TypeError(`${PREFIX} options.${name} is not an option${meant ? `: did you mean ${meant}?` : ` of ${strategy}`}`);
+}
+
+/** An options object's names: its own, and its prototypes' getters and fields up to Object.prototype (no methods; none from a polluted one). */
+function optionNames(input: object): string[] {
+  const names = new Set(Object.getOwnPropertyNames(input));
+  for (let proto = Reflect.getPrototypeOf(input); proto && proto !== Object.prototype; proto = Reflect.getPrototypeOf(proto)) {
+    const own = Object.entries(Object.getOwnPropertyDescriptors(proto));
+    for (const [name, { value }] of own) if (name !== 'constructor' && typeof value !== 'function') names.add(name);
+  }
+  return [...names];
+}
+
+/** The texts an option's value reads as: a string (also percent-decoded, twice), or those of a plain object's or a list's values. */
+function readings(value: unknown, depth = 0): string[] {
+  if (typeof value === 'string') {
+    const once = attempt(() => decodeURIComponent(value)) ?? value;
+    return [value, once, attempt(() => decodeURIComponent(once)) ?? once];
+  }
+  const plain = Array.isArray(value) || (isJsonObject(value) && [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null));
+  return plain && depth < 2 ? Object.values(value as object).flatMap((v: unknown) => readings(v, depth + 1)) : [];
 }

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { AuthorizationError, InternalOAuthError, Strategy as OAuth2Strategy, type StateStore, TokenError } from 'passport-oauth2';
 import type { StrategyOptions as OAuth2StrategyOptions } from 'passport-oauth2';
-import { BitbucketError, holdsSecret, redact, secretForms } from './errors';
+import { BitbucketError, redact } from './errors';
 import { isJsonObject, member, optionalString } from './json';
 import { BitbucketOAuth2, BodyAuthenticatedOAuth2, LOGIN, type Login } from './oauth2';
-import { type CommonOptions, LOGIN_TIMEOUTS } from './options';
+import { type CommonOptions, LOGIN_TIMEOUTS, PREFIX } from './options';
 import type { RefreshedTokens, TokenParams } from './types';
 import { adaptVerify } from './verify';
 
@@ -53,14 +53,10 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   constructor(resolved: CommonOptions, product: Product, verify: unknown) {
     const { clientID, clientSecret, state, passReqToCallback, pkce, timeout, retries } = resolved;
     const { authorizationURL, tokenURL } = product;
-    // The secret goes only in the token request's header or body: a URL holding it would hand it to every browser or log.
-    if ([authorizationURL, tokenURL, ...(product.ahead ?? [])].some((url) => holdsSecret(url, secretForms([clientSecret])))) {
-      throw new TypeError('passport-bitbucket-auth: an endpoint URL in the options holds the client secret; no URL may carry it');
-    }
     // A product's defaults first, the app's own options over them; the secret only in BitbucketOAuth2 below.
     const base = { ...product.passportOptions, ...resolved.passThrough, clientID, clientSecret: '', authorizationURL, tokenURL, state, passReqToCallback };
     // passport-oauth2 takes pkce as true, 'S256' or 'plain'; its types know only the boolean.
-    super({ ...base, ...(pkce ? { pkce } : {}) } as unknown as OAuth2StrategyOptions, adaptVerify(verify, passReqToCallback));
+    super(Object.assign(Object.create(null), base, pkce ? { pkce } : {}) as OAuth2StrategyOptions, adaptVerify(verify, passReqToCallback));
     this.name = product.name;
     const Client = product.clientAuthentication === 'body' ? BodyAuthenticatedOAuth2 : BitbucketOAuth2;
     this._oauth2 = new Client(clientID, clientSecret, '', authorizationURL, tokenURL, resolved.headers, { timeout, retries });
@@ -89,9 +85,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
    * ```
    */
   refresh(refreshToken: string): Promise<RefreshedTokens> {
-    if (typeof refreshToken !== 'string' || refreshToken === '') {
-      return Promise.reject(new TypeError('passport-bitbucket-auth: refresh() needs the refresh token'));
-    }
+    if (typeof refreshToken !== 'string' || refreshToken === '') return Promise.reject(new TypeError(`${PREFIX} refresh() needs the refresh token`));
     const key = createHash('sha256').update(refreshToken).digest('base64url');
     const pending = this._refreshing.get(key);
     if (pending) return pending;
@@ -150,7 +144,9 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     const login = this._login ?? this._oauth2.begin((LOGIN_TIMEOUTS - 1) * this._oauth2.limits.timeout);
     const ownLogin = login !== this._login;
     this.loadProfileParts(accessToken, login).then(
-      ({ profile, refusal }) => {
+      ({ profile, refusal: given }) => {
+        // A refusal quotes Bitbucket (a role it sent): no secret of the login goes with it.
+        const refusal = given && redact(given, [...this._oauth2.secrets(), accessToken, ...login.secrets]);
         if (ownLogin) login.end();
         const fail = (this as unknown as LoginActions).fail;
         if (!refusal) process.nextTick(done, null, profile);
@@ -169,8 +165,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
 
   /** Token errors and this package's own errors reach the app as they are, not wrapped. */
   protected _createOAuthError(message: string, err: unknown): Error {
-    if (err instanceof TokenError || err instanceof BitbucketError) return err;
-    return new InternalOAuthError(message, err);
+    return err instanceof TokenError || err instanceof BitbucketError ? err : new InternalOAuthError(message, err);
   }
 
   /**

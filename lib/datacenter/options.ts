@@ -37,14 +37,8 @@ export function resolveDataCenterOptions(options: unknown) {
     passportOptions: { scope: gate.length > 0 ? 'REPO_READ' : 'PUBLIC_REPOS', scopeSeparator: ' ' },
     ahead: [whoamiURL, ...gate],
   };
-  const settings = {
-    baseURL,
-    whoamiURL,
-    usersURL: `${baseURL}/rest/api/latest/users`,
-    avatarSize: values['avatarSize'] as number,
-    trustEmail: values['trustEmail'] === true,
-    gate,
-  };
+  const usersURL = `${baseURL}/rest/api/latest/users`;
+  const settings = { baseURL, whoamiURL, usersURL, avatarSize: values['avatarSize'] as number, trustEmail: values['trustEmail'] === true, gate };
   return { common, settings, product };
 }
 

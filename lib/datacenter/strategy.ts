@@ -100,9 +100,7 @@ function isPathStep(name: string, rounds = 4): boolean {
 }
 
 /** The user's JSON, from a user request's body, or one entry of a `users?filter=` page. */
-export function userJson(body: string): JsonObject {
-  return jsonBody(body, 'the Data Center user');
-}
+export const userJson = (body: string): JsonObject => jsonBody(body, 'the Data Center user');
 
 /** Finds the user named `username` on a `users?filter=` page: an exact `name`, else one that differs only in case. */
 export function findUser(body: string, username: string): JsonObject | undefined {
@@ -112,9 +110,7 @@ export function findUser(body: string, username: string): JsonObject | undefined
 }
 
 /** Whether the user JSON is of `username`. NOTE: usernames are unique ignoring case, and whoami may spell one otherwise than the directory. */
-export function sameName(json: JsonObject, username: string): boolean {
-  return optionalString(json, 'name')?.toLowerCase() === username.toLowerCase();
-}
+export const sameName = (json: JsonObject, username: string): boolean => optionalString(json, 'name')?.toLowerCase() === username.toLowerCase();
 
 /** Builds the profile from Data Center's user JSON (`/rest/api/latest/users/{slug}`); a `BitbucketResponseError` without the id or name. */
 export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: string, trustEmail: boolean): DataCenterProfile {
