@@ -2,6 +2,7 @@ import { BitbucketDataCenterStrategy, BitbucketError, Strategy, type DataCenterS
 import { expectType, fakeRequest, run, signIn } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';
 import { createServer, type AddressInfo } from 'node:net';
+import { runInNewContext } from 'node:vm';
 
 // Options the strategy would have dropped or misread, answers and verify results it would have
 // taken for a login, and echoes it would have repeated: each is a refusal or a typed error. Every
@@ -133,6 +134,23 @@ describe('options are read as given', () => {
     }
   });
 
+  it('takes a gate a Proxy answers for, though the Proxy lists no such key', async () => {
+    const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER } }); // the permission request answers 404
+    const base = { clientID: 'key', clientSecret: 'secret-0123456789', callbackURL: CALLBACK, tokenURL: `${s.url}/site/oauth2/access_token`,
+      userProfileURL: `${s.url}/2.0/user`, userWorkspacesURL: `${s.url}/2.0/user/workspaces`, skipEmails: true };
+    const lazy = new Proxy(base as Record<string, unknown>, { get: (target, key) => (key === 'workspaces' ? ['acme'] : target[key as string]) });
+    const { outcome } = await signIn(track(new Strategy(lazy as unknown as StrategyOptions, verifyUser)));
+    expect(expectType(outcome, 'fail').challenge).toMatchObject({ reason: 'workspace' });
+  });
+
+  it('takes options with hidden methods (node-config adds get and has) and options made in another realm', () => {
+    const options: Record<string, unknown> = { clientID: 'key', clientSecret: 'secret-0123456789' };
+    for (const name of ['get', 'has']) Object.defineProperty(options, name, { value: () => undefined, enumerable: false });
+    expect(() => track(new Strategy(Object.freeze(options) as unknown as StrategyOptions, verifyUser))).not.toThrow();
+    const other = runInNewContext('({ clientID: "key", clientSecret: "secret-0123456789" })') as StrategyOptions;
+    expect(() => track(new Strategy(other, verifyUser))).not.toThrow();
+  });
+
   it('refuses an unknown option inherited from a prototype', () => {
     const options = Object.assign(Object.create({ workspace: ['acme'] }) as object, { clientID: 'key', clientSecret: 'secret' });
     expect(() => new Strategy(options as StrategyOptions, verifyUser)).toThrow(/options\.workspace is not an option/);
@@ -231,6 +249,12 @@ describe('answers and results that are no login', () => {
     expect(expectType(outcome, 'success').user).toEqual({ id: 'later' });
   });
 
+  it('takes the user a verify function of no declared parameters returns (a test double), rather than waiting for done', async () => {
+    const verify = jest.fn((..._args: unknown[]) => ({ id: 'returned' }));
+    const { outcome } = await signIn(dc(await dcServer(), {}, verify));
+    expect(expectType(outcome, 'success').user).toEqual({ id: 'returned' });
+  });
+
   it("does not claim the app's own per-request state when the strategy keeps none (state: false)", async () => {
     const strategy = cloud(await bitbucket({ '/2.0/user': { body: CLOUD_USER } }), { state: false });
     const options = { state: 'return-to-dashboard' };
@@ -299,6 +323,19 @@ describe('echoes are not repeated', () => {
     });
     const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER }, '/2.0/user/workspaces/acme/permission': permission });
     const { challenge } = expectType((await signIn(cloud(s, { workspaces: ['acme'] }))).outcome, 'fail');
-    expect(challenge).toEqual({ message: 'Bitbucket reported the role "[redacted]" in workspace acme, which this package does not know.', reason: 'workspace' });
+    expect(challenge).toEqual({ message: 'Bitbucket reported a role in workspace acme, which this package does not know.', reason: 'workspace' });
+  });
+
+  it('does not quote even the start of a long role that echoes the token', async () => {
+    const token = 'KX7Fq2pLm9ZrT4wVbN8cYhJ3sD6gA1eUoQ5iR0tWmZ8xYb2cV4nQ7pL1sK9jH3gF6dA0eR5tU8iO2pW4qE7rT1yU3iO6pA9sD';
+    const body = (path: string): unknown =>
+      path.endsWith('/access_token') ? { access_token: token } : path === '/2.0/user' ? CLOUD_USER : { permission: token, user: CLOUD_USER, workspace: { slug: 'acme' } };
+    const s = await startServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body(new URL(req.url ?? '/', 'http://127.0.0.1').pathname)));
+    });
+    servers.push(s);
+    const { challenge } = expectType((await signIn(cloud(s, { workspaces: ['acme'] }))).outcome, 'fail');
+    expect(JSON.stringify(challenge)).not.toContain(token.slice(0, 12));
   });
 });

@@ -152,5 +152,7 @@ export function workspaceRefusal(memberships: readonly BitbucketWorkspace[], all
   const odd = inAllowed.find((m) => !RANK.has(m.permission));
   if (!odd) return REFUSALS[minimumRole];
   if (odd.permission === undefined) return `Bitbucket reported no role in workspace ${odd.slug}.`;
-  return `Bitbucket reported the role ${JSON.stringify(odd.permission.slice(0, 40))} in workspace ${odd.slug}, which this package does not know.`;
+  // Only a word is quoted: a cut of anything else (a proxy echoing the token) could keep part of a secret that redaction no longer finds.
+  const role = /^[a-z_-]{1,40}$/.test(odd.permission) ? `the role "${odd.permission}"` : 'a role';
+  return `Bitbucket reported ${role} in workspace ${odd.slug}, which this package does not know.`;
 }

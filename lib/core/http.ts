@@ -93,15 +93,17 @@ export function open(method: 'GET' | 'POST', url: string, headers: http.Outgoing
         const announced = Number(incoming.headers['content-length']);
         if (announced > maxBytes) return tooLarge();
         // One buffer that grows, not a list of chunks: a body in a million 1-byte chunks must not cost a million objects.
-        let body = Buffer.alloc(announced || 16_384);
+        let received = Buffer.alloc(Math.min(announced || 16_384, 65_536));
         let size = 0;
         incoming.on('data', (chunk: Buffer) => {
           if ((size += chunk.length) > maxBytes) return tooLarge();
-          if (size > body.length) body = Buffer.concat([body], Math.min(maxBytes, Math.max(size, 2 * body.length)));
-          chunk.copy(body, size - chunk.length);
+          if (size > received.length) received = Buffer.concat([received], Math.min(maxBytes, Math.max(size, 2 * received.length)));
+          chunk.copy(received, size - chunk.length);
         });
-        const { statusCode, headers } = incoming;
-        incoming.on('end', () => settle(undefined, { url, status: Number(statusCode), headers, body: body.toString('utf8', 0, size) }));
+        incoming.on('end', () => {
+          const text = received.toString('utf8', 0, size);
+          settle(undefined, { url, status: Number(incoming.statusCode), headers: incoming.headers, body: text });
+        });
         incoming.on('error', fail);
         incoming.on('close', () => incoming.complete || fail(new Error('connection closed before the response ended')));
       });

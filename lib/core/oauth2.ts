@@ -96,20 +96,15 @@ export class BitbucketOAuth2 extends OAuth2 {
     this.active.add(controller);
     // Each of the login's requests listens to its signal: 22 at once with 20 workspaces, past Node's warning at 10.
     setMaxListeners(0, controller.signal);
-    const login: Login = {
-      signal: controller.signal,
-      secrets: [],
-      opened: new Map(),
-      abort: (reason) => controller.abort(reason),
-      end: () => {
-        clearTimeout(timer);
-        this.active.delete(controller);
-        login.secrets.length = 0;
-        login.forbidden = undefined;
-        for (const request of login.opened.values()) request.cancel();
-        login.opened.clear();
-      },
+    const end = (): void => {
+      clearTimeout(timer);
+      this.active.delete(controller);
+      login.secrets.length = 0;
+      login.forbidden = undefined;
+      for (const request of login.opened.values()) request.cancel();
+      login.opened.clear();
     };
+    const login: Login = { signal: controller.signal, secrets: [], opened: new Map(), abort: (reason) => controller.abort(reason), end };
     return login;
   }
 
@@ -195,8 +190,11 @@ export class BitbucketOAuth2 extends OAuth2 {
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request (observed): none is sent.
     if (refreshing) form.delete('scope');
     const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/x-www-form-urlencoded' };
-    if (this.limits.clientAuthentication === 'basic') headers['Authorization'] = this.basicAuthorization();
-    else for (const [key, value] of [['client_id', this._clientId], ['client_secret', this._clientSecret]] as const) form.set(key, value);
+    if (this.limits.clientAuthentication !== 'body') headers['Authorization'] = this.basicAuthorization();
+    else {
+      form.set('client_id', this._clientId);
+      form.set('client_secret', this._clientSecret);
+    }
     const body = form.toString();
     headers['Content-Length'] = Buffer.byteLength(body);
     const response = await this.open('POST', this._getAccessTokenUrl(), headers).send(undefined, body, signal, this.limits);

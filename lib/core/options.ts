@@ -15,6 +15,7 @@ export const LOGIN_TIMEOUTS = 3;
 export const PREFIX = 'passport-bitbucket-auth:';
 const MAX_TIMEOUT = Math.floor(2_147_483_647 / LOGIN_TIMEOUTS); // the login deadline is what setTimeout accepts at most
 const MAX_RETRIES = 5;
+const ROOT = Object.prototype as Record<string, unknown>;
 
 /** The options both strategies share, checked, with every default filled in (a named type: the .d.ts files import only `node:`). */
 export interface CommonOptions {
@@ -92,15 +93,14 @@ export function resolveCommon(raw: unknown, product: keyof typeof PRODUCTS, chec
   const own = PRODUCTS[product];
   const other = PRODUCTS[product === 'cloud' ? 'datacenter' : 'cloud'];
   // An option of the other product would be ignored, and with it the restriction it asks for (`workspaces` on Data Center).
-  const names = optionNames(raw);
-  const foreign = other.names.find((name) => names.includes(name) && raw[name] !== undefined);
+  const foreign = other.names.find((name) => raw[name] !== undefined);
   if (foreign) throw new TypeError(`${PREFIX} options.${foreign} is an option of ${other.strategy} (${other.product}), not of ${own.strategy}`);
   const known = ['clientID', 'clientSecret', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names];
-  checkNames(raw, names, known, own.strategy);
-  // Each read once, into an object with no prototype: one on a prototype or behind a getter counts (a gate there gates), a polluted Object's not.
+  checkNames(raw, optionNames(raw), known, own.strategy);
+  // Each read once, by name (a prototype's, getter's or Proxy's counts), into a null-prototype object; what only Object.prototype has is pollution.
   const given: Record<string, unknown> = Object.create(null);
-  for (const name of names) if (known.includes(name)) given[name] = raw[name];
-  for (const name of Object.keys(given)) if (given[name] === undefined) delete given[name];
+  const read = known.map((name) => [name, raw[name]] as const);
+  for (const [name, value] of read) if (value !== undefined && (Object.hasOwn(raw, name) || ROOT[name] !== value)) given[name] = value;
   // What passport-oauth2 takes goes to it as given (checked below); the secret only to BitbucketOAuth2.
   const passThrough = Object.fromEntries(Object.entries(given).filter(([key]) => !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)));
   for (const [key, label] of [['clientID', own.id], ['clientSecret', own.secret]] as const) {
@@ -164,10 +164,10 @@ function checkNames(input: Record<string, unknown>, names: readonly string[], kn
   throw new TypeError(`${PREFIX} options.${name} is not an option${meant ? `: did you mean ${meant}?` : ` of ${strategy}`}`);
 }
 
-/** An options object's names: its own, and its prototypes' getters and fields up to Object.prototype (no methods; none from a polluted one). */
+/** An options object's names: its own enumerable ones, and its prototypes' getters and fields below the root (Object.prototype of any realm). */
 function optionNames(input: object): string[] {
-  const names = new Set(Object.getOwnPropertyNames(input));
-  for (let proto = Reflect.getPrototypeOf(input); proto && proto !== Object.prototype; proto = Reflect.getPrototypeOf(proto)) {
+  const names = new Set(Object.keys(input));
+  for (let proto = Reflect.getPrototypeOf(input); proto && Reflect.getPrototypeOf(proto); proto = Reflect.getPrototypeOf(proto)) {
     const own = Object.entries(Object.getOwnPropertyDescriptors(proto));
     for (const [name, { value }] of own) if (name !== 'constructor' && typeof value !== 'function') names.add(name);
   }

@@ -17,8 +17,8 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
   // NOTE: passport-oauth2 passes token params only to a function that declares them.
   const withParams = object || verify.length === (passReqToCallback ? 6 : 5);
   const declaresDone = !object && verify.length >= (passReqToCallback ? 5 : 4);
-  // One of no parameters (`...args`, `arguments`, `util.callbackify`) may take `done` too: a plain value it returns waits for it.
-  const mayTakeDone = declaresDone || (!object && verify.length === 0);
+  // One of no parameters (`...args`, `arguments`, `util.callbackify`) may take `done` too: if it returns nothing, it is waited for.
+  const mayTakeDone = (result: unknown): boolean => declaresDone || (!object && verify.length === 0 && result === undefined);
 
   const wrapper = function (this: unknown, ...args: unknown[]): void {
     const done = args[args.length - 1] as VerifyCallback;
@@ -41,7 +41,7 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
       throw error;
     }
     // Without `done`, a plain value is the user, as a promise's would be; with it, `done` settles.
-    if (mayTakeDone && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') return;
+    if (mayTakeDone(result) && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') return;
     Promise.resolve(result).then(
       (user) => {
         if (finished || (user === undefined && declaresDone)) return;
