@@ -2,6 +2,7 @@ import { BitbucketDataCenterStrategy, BitbucketError, Strategy, type DataCenterS
 import { expectType, fakeRequest, run, signIn } from './helpers/passport';
 import { startServer, type TestServer } from './helpers/server';
 import { createServer, type AddressInfo } from 'node:net';
+import { callbackify } from 'node:util';
 import { runInNewContext } from 'node:vm';
 
 // Options the strategy would have dropped or misread, answers and verify results it would have
@@ -15,6 +16,7 @@ const DC = { baseURL: 'https://bb.example.com', clientID: 'dc-client', clientSec
 const DC_USER = { id: 101, name: 'jdoe', slug: 'jdoe', displayName: 'Jane Doe', active: true };
 
 type Answer = { status?: number; body: unknown };
+type Done = (err: null, user: object) => void;
 type Route = Answer | ((authorization: string) => Answer);
 
 const servers: TestServer[] = [];
@@ -151,6 +153,14 @@ describe('options are read as given', () => {
     expect(() => track(new Strategy(other, verifyUser))).not.toThrow();
   });
 
+  it("ignores what a library added to Object.prototype in the options' own realm", async () => {
+    const s = await bitbucket({ '/2.0/user': { body: CLOUD_USER } });
+    const own = { clientID: 'key', clientSecret: 'secret-0123456789', callbackURL: CALLBACK, tokenURL: `${s.url}/t/access_token`, userProfileURL: `${s.url}/2.0/user`, skipEmails: true };
+    const options = runInNewContext(`Object.prototype.customHeaders = { 'X-Polluted': 'yes' }; (${JSON.stringify(own)})`) as StrategyOptions;
+    expectType((await signIn(track(new Strategy(options, verifyUser)))).outcome, 'success');
+    expect(s.requests.find((r) => r.url === '/2.0/user')!.headers).not.toHaveProperty('x-polluted');
+  });
+
   it('refuses an unknown option inherited from a prototype', () => {
     const options = Object.assign(Object.create({ workspace: ['acme'] }) as object, { clientID: 'key', clientSecret: 'secret' });
     expect(() => new Strategy(options as StrategyOptions, verifyUser)).toThrow(/options\.workspace is not an option/);
@@ -233,20 +243,30 @@ describe('answers and results that are no login', () => {
   it.each<[string, unknown, string]>([
     ['the user', (_a: string, _r: string, p: { id: string }) => ({ id: p.id }), 'success'],
     ['false', (_a: string) => false, 'fail'],
-    ['undefined', (_a: string) => undefined, 'fail'],
   ])('takes a plain value from a verify function without done as its answer (%s), instead of waiting for ever', async (_label, verify, type) => {
     const { outcome } = await signIn(dc(await dcServer(), {}, verify));
     expect(outcome.type).toBe(type);
     if (outcome.type === 'success') expect(outcome.user).toEqual({ id: '101' });
   });
 
-  it('waits for done from a verify function of no declared parameters (rest arguments, util.callbackify)', async () => {
-    const verify = (...args: unknown[]): void => {
-      const done = args[args.length - 1] as (err: null, user: object) => void;
+  it.each<[string, unknown]>([
+    ['rest arguments', (...args: unknown[]): void => void setTimeout(() => (args[args.length - 1] as Done)(null, { id: 'later' }), 5)],
+    ['util.callbackify', callbackify(async (..._args: unknown[]) => ({ id: 'later' }))],
+    ['a done with a default value', (_a: string, _r: string, _p: unknown, done: Done = () => undefined): void => void setTimeout(() => done(null, { id: 'later' }), 5)],
+    ['a done read from arguments', function (_a: string, _r: string, _p: unknown): void {
+      const done = arguments[3] as Done; // eslint-disable-line prefer-rest-params
       setTimeout(() => done(null, { id: 'later' }), 5);
-    };
+    }],
+  ])('waits for a done it does not declare when the verify function returns nothing (%s)', async (_label, verify) => {
     const { outcome } = await signIn(dc(await dcServer(), {}, verify));
     expect(expectType(outcome, 'success').user).toEqual({ id: 'later' });
+  });
+
+  it('ends that wait at the login deadline when done never comes, instead of hanging the request', async () => {
+    const started = Date.now();
+    const { outcome } = await signIn(dc(await dcServer(), { timeout: 100 }, (_a: string) => undefined));
+    expect(expectType(outcome, 'error').error).toMatchObject({ name: 'BitbucketTimeoutError', limit: 'login' });
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('takes the user a verify function of no declared parameters returns (a test double), rather than waiting for done', async () => {

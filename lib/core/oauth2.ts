@@ -191,10 +191,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     if (refreshing) form.delete('scope');
     const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/x-www-form-urlencoded' };
     if (this.limits.clientAuthentication !== 'body') headers['Authorization'] = this.basicAuthorization();
-    else {
-      form.set('client_id', this._clientId);
-      form.set('client_secret', this._clientSecret);
-    }
+    else for (const [name, value] of [['client_id', this._clientId], ['client_secret', this._clientSecret]] as const) form.set(name, value);
     const body = form.toString();
     headers['Content-Length'] = Buffer.byteLength(body);
     const response = await this.open('POST', this._getAccessTokenUrl(), headers).send(undefined, body, signal, this.limits);

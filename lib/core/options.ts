@@ -15,7 +15,6 @@ export const LOGIN_TIMEOUTS = 3;
 export const PREFIX = 'passport-bitbucket-auth:';
 const MAX_TIMEOUT = Math.floor(2_147_483_647 / LOGIN_TIMEOUTS); // the login deadline is what setTimeout accepts at most
 const MAX_RETRIES = 5;
-const ROOT = Object.prototype as Record<string, unknown>;
 
 /** The options both strategies share, checked, with every default filled in (a named type: the .d.ts files import only `node:`). */
 export interface CommonOptions {
@@ -97,10 +96,12 @@ export function resolveCommon(raw: unknown, product: keyof typeof PRODUCTS, chec
   if (foreign) throw new TypeError(`${PREFIX} options.${foreign} is an option of ${other.strategy} (${other.product}), not of ${own.strategy}`);
   const known = ['clientID', 'clientSecret', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names];
   checkNames(raw, optionNames(raw), known, own.strategy);
-  // Each read once, by name (a prototype's, getter's or Proxy's counts), into a null-prototype object; what only Object.prototype has is pollution.
+  // Each read once, by name (a prototype's, getter's or Proxy's counts), into a null-prototype object; what only its realm's root has is pollution.
+  let root = Reflect.getPrototypeOf(raw) as Record<string, unknown> | null;
+  while (root && Reflect.getPrototypeOf(root)) root = Reflect.getPrototypeOf(root) as Record<string, unknown> | null;
   const given: Record<string, unknown> = Object.create(null);
   const read = known.map((name) => [name, raw[name]] as const);
-  for (const [name, value] of read) if (value !== undefined && (Object.hasOwn(raw, name) || ROOT[name] !== value)) given[name] = value;
+  for (const [name, value] of read) if (value !== undefined && (Object.hasOwn(raw, name) || root?.[name] !== value)) given[name] = value;
   // What passport-oauth2 takes goes to it as given (checked below); the secret only to BitbucketOAuth2.
   const passThrough = Object.fromEntries(Object.entries(given).filter(([key]) => !['clientSecret', 'pkce', 'agent', 'callbackURLs'].includes(key)));
   for (const [key, label] of [['clientID', own.id], ['clientSecret', own.secret]] as const) {
@@ -174,12 +175,10 @@ function optionNames(input: object): string[] {
   return [...names];
 }
 
-/** The texts an option's value reads as: a string (also percent-decoded, twice), or those of a plain object's or a list's values. */
-function readings(value: unknown, depth = 0): string[] {
-  if (typeof value === 'string') {
-    const once = attempt(() => decodeURIComponent(value)) ?? value;
-    return [value, once, attempt(() => decodeURIComponent(once)) ?? once];
-  }
-  const plain = Array.isArray(value) || (isJsonObject(value) && [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null));
-  return plain && depth < 2 ? Object.values(value as object).flatMap((v: unknown) => readings(v, depth + 1)) : [];
+/** The texts of an option's value (a string, a list's, a plain object's such as headers), each as given and percent-decoded once and twice. */
+function readings(value: unknown): string[] {
+  const plain = isJsonObject(value) && [Object.prototype, null].includes(Reflect.getPrototypeOf(value));
+  const texts = (plain ? Object.values(value) : [value]).flat().filter((text): text is string => typeof text === 'string');
+  const decoded = (text: string): string => attempt(() => decodeURIComponent(text)) ?? text;
+  return texts.flatMap((text) => [text, decoded(text), decoded(decoded(text))]);
 }

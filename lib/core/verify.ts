@@ -6,19 +6,17 @@ const TOKEN_PARAMS = Symbol.for('passport-bitbucket-auth.withTokenParams'); // g
 export function withTokenParams<P = unknown, Req = undefined>(verify: (args: VerifyArguments<P, Req>) => VerifyResult | PromiseLike<VerifyResult>) {
   if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: withTokenParams() takes a verify function');
   const marked = (args: VerifyArguments<P, Req>): VerifyResult | PromiseLike<VerifyResult> => verify(args);
-  Object.defineProperty(marked, TOKEN_PARAMS, { value: true });
-  return marked as TokenParamsVerify<P, Req>;
+  return Object.defineProperty(marked, TOKEN_PARAMS, { value: true }) as TokenParamsVerify<P, Req>;
 }
 
 /** Lets the app's verify function be `async` (its value the user, `true` an error); with `done` declared, the first of the two settles. */
-export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...args: unknown[]) => void {
+/** `deadline`: the signal of the login that `this` (Passport's copy of the strategy) runs, which ends a wait for an undeclared `done`. */
+export function adaptVerify(verify: unknown, passReqToCallback: boolean, deadline?: (self: unknown) => AbortSignal | undefined) {
   if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: a verify function is required');
   const object = TOKEN_PARAMS in verify;
   // NOTE: passport-oauth2 passes token params only to a function that declares them.
   const withParams = object || verify.length === (passReqToCallback ? 6 : 5);
   const declaresDone = !object && verify.length >= (passReqToCallback ? 5 : 4);
-  // One of no parameters (`...args`, `arguments`, `util.callbackify`) may take `done` too: if it returns nothing, it is waited for.
-  const mayTakeDone = (result: unknown): boolean => declaresDone || (!object && verify.length === 0 && result === undefined);
 
   const wrapper = function (this: unknown, ...args: unknown[]): void {
     const done = args[args.length - 1] as VerifyCallback;
@@ -40,8 +38,12 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...ar
       finished = true;
       throw error;
     }
-    // Without `done`, a plain value is the user, as a promise's would be; with it, `done` settles.
-    if (mayTakeDone(result) && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') return;
+    // Without `done` declared, a plain value is the user, as a promise's would be; with it, `done` settles. One that declares no `done` may
+    // still call it (`arguments`, `util.callbackify`, a default value): if it returns nothing, it is waited for, until the login's deadline.
+    if ((declaresDone || (!object && result === undefined)) && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') {
+      const signal = declaresDone ? undefined : deadline?.(this);
+      return signal?.addEventListener('abort', () => once(signal.reason as Error), { once: true });
+    }
     Promise.resolve(result).then(
       (user) => {
         if (finished || (user === undefined && declaresDone)) return;
