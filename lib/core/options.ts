@@ -96,9 +96,10 @@ export function resolveCommon(raw: unknown, product: keyof typeof PRODUCTS, chec
   if (foreign) throw new TypeError(`${PREFIX} options.${foreign} is an option of ${other.strategy} (${other.product}), not of ${own.strategy}`);
   const known = ['clientID', 'clientSecret', 'timeout', ...COMMON_CHECKS.flatMap(([names]) => names), ...own.names];
   checkNames(raw, optionNames(raw), known, own.strategy);
-  // Each read once, by name (a prototype's, getter's or Proxy's counts), into a null-prototype object; what only its realm's root has is pollution.
+  // Each read once, by name (a prototype's, getter's or Proxy's counts), into a null-prototype object; what only Object.prototype has is pollution.
   let root = Reflect.getPrototypeOf(raw) as Record<string, unknown> | null;
   while (root && Reflect.getPrototypeOf(root)) root = Reflect.getPrototypeOf(root) as Record<string, unknown> | null;
+  if (root && !Object.hasOwn(root, 'isPrototypeOf')) root = null; // a null-prototype object of the app's, not Object.prototype
   const given: Record<string, unknown> = Object.create(null);
   const read = known.map((name) => [name, raw[name]] as const);
   for (const [name, value] of read) if (value !== undefined && (Object.hasOwn(raw, name) || root?.[name] !== value)) given[name] = value;

@@ -56,8 +56,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     // A product's defaults first, the app's own options over them; the secret only in BitbucketOAuth2 below.
     const base = { ...product.passportOptions, ...resolved.passThrough, clientID, clientSecret: '', authorizationURL, tokenURL, state, passReqToCallback };
     // passport-oauth2 takes pkce as true, 'S256' or 'plain'; its types know only the boolean.
-    const deadline = (self: unknown): AbortSignal | undefined => (self as BitbucketStrategyBase<P>)._login?.signal;
-    super(Object.assign(Object.create(null), base, pkce ? { pkce } : {}) as OAuth2StrategyOptions, adaptVerify(verify, passReqToCallback, deadline));
+    super(Object.assign(Object.create(null), base, pkce ? { pkce } : {}) as OAuth2StrategyOptions, adaptVerify(verify, passReqToCallback));
     this.name = product.name;
     const Client = product.clientAuthentication === 'body' ? BodyAuthenticatedOAuth2 : BitbucketOAuth2;
     this._oauth2 = new Client(clientID, clientSecret, '', authorizationURL, tokenURL, resolved.headers, { timeout, retries });

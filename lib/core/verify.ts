@@ -10,8 +10,7 @@ export function withTokenParams<P = unknown, Req = undefined>(verify: (args: Ver
 }
 
 /** Lets the app's verify function be `async` (its value the user, `true` an error); with `done` declared, the first of the two settles. */
-/** `deadline`: the signal of the login that `this` (Passport's copy of the strategy) runs, which ends a wait for an undeclared `done`. */
-export function adaptVerify(verify: unknown, passReqToCallback: boolean, deadline?: (self: unknown) => AbortSignal | undefined) {
+export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...args: unknown[]) => void {
   if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: a verify function is required');
   const object = TOKEN_PARAMS in verify;
   // NOTE: passport-oauth2 passes token params only to a function that declares them.
@@ -39,11 +38,8 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean, deadlin
       throw error;
     }
     // Without `done` declared, a plain value is the user, as a promise's would be; with it, `done` settles. One that declares no `done` may
-    // still call it (`arguments`, `util.callbackify`, a default value): if it returns nothing, it is waited for, until the login's deadline.
-    if ((declaresDone || (!object && result === undefined)) && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') {
-      const signal = declaresDone ? undefined : deadline?.(this);
-      return signal?.addEventListener('abort', () => once(signal.reason as Error), { once: true });
-    }
+    // still call it (`arguments`, `util.callbackify`, a default value): if it returns nothing, `done` is waited for, as Passport waits.
+    if ((declaresDone || (!object && result === undefined)) && typeof (result as { then?: unknown } | null | undefined)?.then !== 'function') return;
     Promise.resolve(result).then(
       (user) => {
         if (finished || (user === undefined && declaresDone)) return;
