@@ -174,6 +174,9 @@ describe('options are read as given', () => {
     }
     Object.setPrototypeOf(Config.prototype, null);
     expect(() => track(new Strategy(new Config(), verifyUser))).not.toThrow();
+    // Its names are checked too: a misspelt gate there is refused, not ignored.
+    const misspelt = Object.assign(Object.create(null) as object, { clientID: 'key', clientSecret: 'secret-0123456789', workspace: ['acme'] });
+    expect(() => new Strategy(Object.create(misspelt) as StrategyOptions, verifyUser)).toThrow(/options\.workspace is not an option/);
   });
 
   it('refuses an unknown option inherited from a prototype', () => {

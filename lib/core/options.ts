@@ -98,8 +98,7 @@ export function resolveCommon(raw: unknown, product: keyof typeof PRODUCTS, chec
   checkNames(raw, optionNames(raw), known, own.strategy);
   // Each read once, by name (a prototype's, getter's or Proxy's counts), into a null-prototype object; what only Object.prototype has is pollution.
   let root = Reflect.getPrototypeOf(raw) as Record<string, unknown> | null;
-  while (root && Reflect.getPrototypeOf(root)) root = Reflect.getPrototypeOf(root) as Record<string, unknown> | null;
-  if (root && !Object.hasOwn(root, 'isPrototypeOf')) root = null; // a null-prototype object of the app's, not Object.prototype
+  while (root && !isObjectPrototype(root)) root = Reflect.getPrototypeOf(root) as Record<string, unknown> | null;
   const given: Record<string, unknown> = Object.create(null);
   const read = known.map((name) => [name, raw[name]] as const);
   for (const [name, value] of read) if (value !== undefined && (Object.hasOwn(raw, name) || root?.[name] !== value)) given[name] = value;
@@ -166,10 +165,13 @@ function checkNames(input: Record<string, unknown>, names: readonly string[], kn
   throw new TypeError(`${PREFIX} options.${name} is not an option${meant ? `: did you mean ${meant}?` : ` of ${strategy}`}`);
 }
 
-/** An options object's names: its own enumerable ones, and its prototypes' getters and fields below the root (Object.prototype of any realm). */
+/** Object.prototype of any realm (it owns `isPrototypeOf`), not a null-prototype object of the app's. */
+const isObjectPrototype = (object: object): boolean => Object.hasOwn(object, 'isPrototypeOf');
+
+/** An options object's names: its own enumerable ones, and its prototypes' getters and fields up to Object.prototype (of any realm). */
 function optionNames(input: object): string[] {
   const names = new Set(Object.keys(input));
-  for (let proto = Reflect.getPrototypeOf(input); proto && Reflect.getPrototypeOf(proto); proto = Reflect.getPrototypeOf(proto)) {
+  for (let proto = Reflect.getPrototypeOf(input); proto && !isObjectPrototype(proto); proto = Reflect.getPrototypeOf(proto)) {
     const own = Object.entries(Object.getOwnPropertyDescriptors(proto));
     for (const [name, { value }] of own) if (name !== 'constructor' && typeof value !== 'function') names.add(name);
   }
