@@ -143,10 +143,11 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   override userProfile(accessToken: string, done: (err?: unknown, profile?: P) => void): void {
     const login = this._login ?? this._oauth2.begin((LOGIN_TIMEOUTS - 1) * this._oauth2.limits.timeout);
     const ownLogin = login !== this._login;
+    const secrets = (): string[] => [...this._oauth2.secrets(), accessToken, ...login.secrets]; // read before login.end() drops them
     this.loadProfileParts(accessToken, login).then(
       ({ profile, refusal: given }) => {
         // A refusal quotes Bitbucket (a role it sent): no secret of the login goes with it.
-        const refusal = given && redact(given, [...this._oauth2.secrets(), accessToken, ...login.secrets]);
+        const refusal = given && redact(given, secrets());
         if (ownLogin) login.end();
         const fail = (this as unknown as LoginActions).fail;
         if (!refusal) process.nextTick(done, null, profile);
@@ -154,7 +155,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
         else process.nextTick(done, new AuthorizationError(refusal.message, 'access_denied', '', 403));
       },
       (error: unknown) => {
-        const redacted = redact(error, [...this._oauth2.secrets(), accessToken, ...login.secrets]);
+        const redacted = redact(error, secrets());
         // The profile stage's other requests end with it.
         login.abort(redacted instanceof Error ? redacted : new Error('the profile stage failed'));
         if (ownLogin) login.end();
