@@ -225,6 +225,11 @@ describe('options are read as given', () => {
     expect(() => cloud(s, extra(s.url) as Record<string, unknown>)).not.toThrow(/secret-0123456789/);
   });
 
+  it('refuses the secret in a custom header of options made in another realm (its header object is plain there)', () => {
+    const options = runInNewContext(`({ clientID: 'key', clientSecret: 'secret-0123456789', customHeaders: { 'X-Client': 'secret-0123456789' } })`) as StrategyOptions;
+    expect(() => new Strategy(options, verifyUser)).toThrow(/^passport-bitbucket-auth: options\.customHeaders holds the client secret/);
+  });
+
   it('refuses a Data Center baseURL that holds the client secret', () => {
     expect(() => new BitbucketDataCenterStrategy({ ...DC, baseURL: `https://bb.example.com/${DC.clientSecret}` }, verifyUser)).toThrow(/options\.baseURL holds the client secret/);
   });

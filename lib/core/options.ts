@@ -180,8 +180,9 @@ function optionNames(input: object): string[] {
 
 /** The texts of an option's value (a string, a list's, a plain object's such as headers), each as given and percent-decoded once and twice. */
 function readings(value: unknown): string[] {
-  const plain = isJsonObject(value) && [Object.prototype, null].includes(Reflect.getPrototypeOf(value));
-  const texts = (plain ? Object.values(value) : [value]).flat().filter((text): text is string => typeof text === 'string');
+  const proto = isJsonObject(value) ? Reflect.getPrototypeOf(value) : undefined;
+  const plain = proto === null || (proto !== undefined && isObjectPrototype(proto));
+  const texts = (plain ? Object.values(value as object) : [value]).flat().filter((text): text is string => typeof text === 'string');
   const decoded = (text: string): string => attempt(() => decodeURIComponent(text)) ?? text;
   return texts.flatMap((text) => [text, decoded(text), decoded(decoded(text))]);
 }
