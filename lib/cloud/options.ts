@@ -69,15 +69,10 @@ export function resolveOptions(options: unknown) {
   const permissionURL = (slug: string): string =>
     changed('userWorkspacesURL', (at) => { at.pathname = `${at.pathname.replace(/\/+$/, '')}/${encodeURIComponent(slug)}/permission`; });
   const settings = {
-    userProfileURL: url('userProfileURL'),
-    emails: paged('userEmailsURL'),
-    workspaceList: paged('userWorkspacesURL'),
-    workspaces,
-    permissionURLs: (workspaces ?? []).map((slug) => [slug, permissionURL(slug)] as const),
-    minimumWorkspaceRole: values['minimumWorkspaceRole'] as MinimumWorkspaceRole,
-    fetchWorkspaces: values['fetchWorkspaces'] === true,
-    skipEmails: values['skipEmails'] === true,
-    includeUnverifiedEmails: values['includeUnverifiedEmails'] === true,
+    userProfileURL: url('userProfileURL'), emails: paged('userEmailsURL'), workspaceList: paged('userWorkspacesURL'),
+    workspaces, permissionURLs: (workspaces ?? []).map((slug) => [slug, permissionURL(slug)] as const),
+    minimumWorkspaceRole: values['minimumWorkspaceRole'] as MinimumWorkspaceRole, fetchWorkspaces: values['fetchWorkspaces'] === true,
+    skipEmails: values['skipEmails'] === true, includeUnverifiedEmails: values['includeUnverifiedEmails'] === true,
   };
   const ahead = [settings.userProfileURL, ...(settings.skipEmails ? [] : [settings.emails])];
   const product: Product = { name: 'bitbucket', authorizationURL: url('authorizationURL'), tokenURL: url('tokenURL'), clientAuthentication: 'basic', ahead };

@@ -31,18 +31,12 @@ export function parseProfile(body: string): Profile {
   const nickname = optionalString(json, 'nickname') || undefined;
   const avatar = link(json, 'avatar');
   return {
-    provider: 'bitbucket',
-    id: uuid,
-    accountId: optionalString(json, 'account_id') || undefined,
-    nickname,
+    provider: 'bitbucket', id: uuid, accountId: optionalString(json, 'account_id') || undefined, nickname,
     displayName: optionalString(json, 'display_name') || nickname || username || '',
-    profileUrl: link(json, 'html'),
-    photos: avatar ? [{ value: avatar }] : [],
-    emails: [],
+    profileUrl: link(json, 'html'), photos: avatar ? [{ value: avatar }] : [], emails: [],
     // NOTE: `username` is deprecated (2019 privacy changes) but still returned for the signed-in user; set only when present.
     ...(username ? { username } : {}),
-    _raw: body,
-    _json: json,
+    _raw: body, _json: json,
   };
 }
 

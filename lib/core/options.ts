@@ -125,19 +125,12 @@ export function resolveCommon(raw: unknown, product: keyof typeof PRODUCTS, chec
   const state = given['state'] !== false;
   const custom = Object.entries(given['customHeaders'] as object).filter(([, value]) => value !== undefined); // undefined: not given
   return {
-    values: given,
-    clientID: given['clientID'] as string,
-    clientSecret: given['clientSecret'] as string,
-    state,
-    passReqToCallback: given['passReqToCallback'] === true,
-    timeout,
-    retries: given['retries'] as number,
+    values: given, passThrough, clientID: given['clientID'] as string, clientSecret: given['clientSecret'] as string, state, timeout,
+    passReqToCallback: given['passReqToCallback'] === true, retries: given['retries'] as number, agent: given['agent'] as Agent | undefined,
     pkce: resolvePkce(given['pkce'], state, given['store'] as StateStore | undefined),
-    agent: given['agent'] as Agent | undefined,
     headers: { 'User-Agent': given['userAgent'] as string, ...Object.fromEntries(custom) },
     callbackURLs: [given['callbackURL'], ...(given['callbackURLs'] as string[])].filter((url) => typeof url === 'string'),
     maySkipProfile: given['skipUserProfile'] !== undefined && given['skipUserProfile'] !== false,
-    passThrough,
   };
 }
 

@@ -28,9 +28,7 @@ export function resolveDataCenterOptions(options: unknown) {
   }
   const whoamiURL = `${baseURL}/plugins/servlet/applinks/whoami`;
   const product: Product = {
-    name: 'bitbucket-datacenter',
-    authorizationURL: `${baseURL}/rest/oauth2/latest/authorize`,
-    tokenURL: `${baseURL}/rest/oauth2/latest/token`,
+    name: 'bitbucket-datacenter', authorizationURL: `${baseURL}/rest/oauth2/latest/authorize`, tokenURL: `${baseURL}/rest/oauth2/latest/token`,
     // NOTE: Data Center's token endpoint takes the client's credentials in the form body (client_secret_post); Basic is not documented.
     clientAuthentication: 'body',
     // NOTE: Data Center honours `scope` (unlike Cloud): PUBLIC_REPOS is what signing in needs; the gate needs REPO_READ.

@@ -123,16 +123,10 @@ export function parseDataCenterUser(json: JsonObject, raw: string, baseURL: stri
   const avatar = absoluteAvatar(optionalString(json, 'avatarUrl'), baseURL);
   const self = member(member(json, 'links'), 'self');
   return {
-    provider: 'bitbucket-datacenter',
-    id: String(id),
-    username: name,
-    slug: optionalString(json, 'slug') || name,
-    displayName: optionalString(json, 'displayName') || name,
-    profileUrl: httpURL(optionalString(Array.isArray(self) ? self[0] : undefined, 'href')),
-    photos: avatar ? [{ value: avatar }] : [],
-    emails: email ? [{ value: email, primary: true, verified: trustEmail }] : [],
-    _raw: raw,
-    _json: json,
+    provider: 'bitbucket-datacenter', id: String(id), username: name, slug: optionalString(json, 'slug') || name,
+    displayName: optionalString(json, 'displayName') || name, profileUrl: httpURL(optionalString(Array.isArray(self) ? self[0] : undefined, 'href')),
+    photos: avatar ? [{ value: avatar }] : [], emails: email ? [{ value: email, primary: true, verified: trustEmail }] : [],
+    _raw: raw, _json: json,
   };
 }
 
