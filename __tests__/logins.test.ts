@@ -391,11 +391,12 @@ describe('close()', () => {
 describe('logins in flight', () => {
   const inFlight = (strategy: Strategy): number => (strategy as unknown as { _oauth2: { active: Set<unknown> } })._oauth2.active.size;
 
-  it('end with every outcome, and an empty code begins none (passport-oauth2 sends such a callback to Bitbucket again)', async () => {
+  it('end with every outcome, and an empty code begins none (a malformed callback)', async () => {
     await bitbucket();
     const strategy = cloud();
     const { session, state } = await authorize(strategy);
-    expectType(await run(strategy, fakeRequest({ code: '', state }, session)), 'redirect');
+    expect(expectType(await run(strategy, fakeRequest({ code: '', state }, session)), 'fail').status).toBe(400);
+    expect(inFlight(strategy)).toBe(0);
     expectType((await signIn(strategy)).outcome, 'success');
     expect(inFlight(strategy)).toBe(0);
   });

@@ -15,7 +15,7 @@ const CLOUD_USER = { type: 'user', uuid: '{u-1}', account_id: 'a-1', display_nam
 const DC = { baseURL: 'https://bb.example.com', clientID: 'dc-client', clientSecret: 'dc-secret-0123456789' };
 const DC_USER = { id: 101, name: 'jdoe', slug: 'jdoe', displayName: 'Jane Doe', active: true };
 
-type Answer = { status?: number; body: unknown };
+type Answer = { status?: number; body: unknown; headers?: Record<string, string> };
 type Done = (err: null, user: object) => void;
 type Route = Answer | ((authorization: string) => Answer);
 
@@ -26,16 +26,16 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-/** Tokens at any `…/token` or `…/access_token`, `routes` by path, 404 elsewhere. */
+/** `routes` by path; tokens at any other `…/token` or `…/access_token`; 404 elsewhere. */
 async function bitbucket(routes: Record<string, Route>): Promise<TestServer> {
   const server = await startServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     const route = routes[path];
-    const answer: Answer = /\/(access_)?token$/.test(path)
+    const answer: Answer = route === undefined && /\/(access_)?token$/.test(path)
       ? { body: { access_token: ACCESS_TOKEN, token_type: 'bearer', refresh_token: 'rt-0123456789abcdef' } }
       : typeof route === 'function' ? route(String(req.headers.authorization)) : (route ?? { status: 404, body: { errors: [{ message: 'Not found.' }] } });
     const text = typeof answer.body === 'string';
-    res.writeHead(answer.status ?? 200, { 'Content-Type': text ? 'text/plain' : 'application/json' });
+    res.writeHead(answer.status ?? 200, { 'Content-Type': text ? 'text/plain' : 'application/json', ...answer.headers });
     res.end(text ? (answer.body as string) : JSON.stringify(answer.body));
   });
   servers.push(server);
@@ -297,6 +297,88 @@ describe('answers and results that are no login', () => {
     expect(expectType(outcome, 'success').user).toEqual({ id: 'returned' });
   });
 
+  it.each([['a state and no code', { state: 'forged' }], ['an empty code', { code: '', state: 'forged' }], ['a code of nothing', { code: '' }]])(
+    'refuses a callback with %s (it would start a new authorization), and the state of the login under way still signs in', async (_label, forged) => {
+      const strategy = cloud(await bitbucket({ '/2.0/user': { body: CLOUD_USER } }));
+      const session: Record<string, unknown> = {};
+      const state = new URL(expectType(await run(strategy, fakeRequest({}, session)), 'redirect').url).searchParams.get('state')!;
+      expect(expectType(await run(strategy, fakeRequest(forged, session)), 'fail')).toMatchObject({ status: 400, challenge: { message: 'Malformed authorization response from Bitbucket.' } });
+      expectType(await run(strategy, fakeRequest({ code: 'the-code', state }, session)), 'success');
+    });
+
+  it.each(['mac', 'N_A', 42])('refuses a token whose token_type is %p, not bearer (RFC 6749 §7.1)', async (type) => {
+    const token = { body: { access_token: 'at-0123456789abcdef', token_type: type, refresh_token: 'rt-0123456789abcdef' } };
+    const s = await bitbucket({ '/site/oauth2/access_token': token, '/2.0/user': { body: CLOUD_USER } });
+    const { error } = expectType((await signIn(cloud(s))).outcome, 'error');
+    expect(error).toMatchObject({ code: 'BITBUCKET_INVALID_RESPONSE', message: expect.stringMatching(/token_type other than bearer/) as unknown });
+    expect(JSON.stringify([(error as Error).message, (error as BitbucketError).oauthError])).not.toContain('0123456789abcdef');
+  });
+
+  it('takes a token_type of Bearer in any case, or none', async () => {
+    for (const token_type of ['Bearer', 'BEARER', undefined]) {
+      const s = await bitbucket({ '/site/oauth2/access_token': { body: { access_token: 'at-0123456789abcdef', token_type } }, '/2.0/user': { body: CLOUD_USER } });
+      expectType((await signIn(cloud(s))).outcome, 'success');
+    }
+  });
+
+  it.each([1e13, -3600, 0, 1.5, '3600'])('refresh(): an expires_in of %p is no lifetime (no expiresIn, no expiresAt)', async (expiresIn) => {
+    const token = { body: { access_token: 'at-0123456789abcdef', token_type: 'bearer', refresh_token: 'rt-new-0123456789', expires_in: expiresIn } };
+    const tokens = await cloud(await bitbucket({ '/site/oauth2/access_token': token })).refresh('rt-old-0123456789');
+    expect([tokens.expiresIn, tokens.expiresAt, tokens.params.expires_in]).toEqual([undefined, undefined, expiresIn]);
+  });
+
+  it('refresh(): takes an expires_in of whole seconds as the lifetime', async () => {
+    const token = { body: { access_token: 'at-0123456789abcdef', token_type: 'bearer', refresh_token: 'rt-new-0123456789', expires_in: 7200 } };
+    const before = Date.now();
+    const tokens = await cloud(await bitbucket({ '/site/oauth2/access_token': token })).refresh('rt-old-0123456789');
+    expect(tokens.expiresIn).toBe(7200);
+    expect(tokens.expiresAt!.getTime()).toBeGreaterThanOrEqual(before + 7_200_000);
+  });
+
+  it('finds the user whoami named on a later page of users?filter= (the filter matches every name containing it)', async () => {
+    const others = Array.from({ length: 100 }, (_, i) => ({ id: 200 + i, name: `aj.smith@corp${i}`, slug: `aj.smith_corp${i}`, active: true }));
+    const all = [...others, { id: 101, name: 'j.smith@corp', slug: 'j.smith_corp', displayName: 'J', active: true }];
+    const starts: number[] = [];
+    const s = await startServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const start = Number(url.searchParams.get('start') ?? 0);
+      const limit = Number(url.searchParams.get('limit') ?? 25);
+      if (url.pathname === '/rest/api/latest/users') starts.push(start);
+      const last = start + limit >= all.length;
+      const body = url.pathname.endsWith('/token') ? { access_token: ACCESS_TOKEN, token_type: 'bearer' }
+        : url.pathname === '/plugins/servlet/applinks/whoami' ? 'j.smith@corp'
+        : url.pathname === '/rest/api/latest/users' ? { size: 0, limit, start, isLastPage: last, values: all.slice(start, start + limit), ...(last ? {} : { nextPageStart: start + limit }) }
+        : { errors: [{ message: 'Not found.' }] };
+      res.writeHead(typeof body === 'object' && 'errors' in body ? 404 : 200, { 'Content-Type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
+    });
+    servers.push(s);
+    expect(expectType((await signIn(dc(s))).outcome, 'success').user).toEqual({ id: '101' });
+    expect(starts).toEqual([0, 100]);
+  });
+
+  it.each<[string, (start: number) => number, number[]]>([
+    ['that never ends: ten', (start) => start + 100, Array.from({ length: 10 }, (_, i) => i * 100)],
+    ['whose nextPageStart goes back: one', () => 0, [0]],
+  ])('reads of users?filter= pages %s, and no page twice', async (_label, nextStart, read) => {
+    const starts: number[] = [];
+    const s = await startServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const start = Number(url.searchParams.get('start') ?? 0);
+      if (url.pathname === '/rest/api/latest/users') starts.push(start);
+      const page = (next: number): object => ({ size: 1, limit: 100, start, isLastPage: false, nextPageStart: next, values: [{ id: 1, name: 'someone', active: true }] });
+      const body = url.pathname.endsWith('/token') ? { access_token: ACCESS_TOKEN, token_type: 'bearer' }
+        : url.pathname === '/plugins/servlet/applinks/whoami' ? 'j.smith@corp'
+        : url.pathname === '/rest/api/latest/users' ? page(nextStart(start))
+        : { errors: [{ message: 'Not found.' }] };
+      res.writeHead(typeof body === 'object' && 'errors' in body ? 404 : 200, { 'Content-Type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
+    });
+    servers.push(s);
+    expect(expectType((await signIn(dc(s))).outcome, 'error').error).toMatchObject({ message: expect.stringMatching(/no user has the name whoami gave/) as unknown });
+    expect(starts).toEqual(read);
+  });
+
   it("does not claim the app's own per-request state when the strategy keeps none (state: false)", async () => {
     const strategy = cloud(await bitbucket({ '/2.0/user': { body: CLOUD_USER } }), { state: false });
     const options = { state: 'return-to-dashboard' };
@@ -342,6 +424,28 @@ describe('echoes are not repeated', () => {
     const { error } = expectType(outcome, 'error');
     expect(JSON.stringify([(error as BitbucketError).message, (error as BitbucketError).oauthError])).not.toContain('0123456789\\\\/abcdef');
     expect((error as BitbucketError).message).toContain('[redacted]');
+  });
+
+  it.each([
+    ['hex entities', (t: string) => t.split('/').join('&#x2F;')],
+    ['lower-case hex and decimal entities, mixed', (t: string) => t.replace('/', '&#x2f;').replace('/', '&#47;')],
+    ['named entities', (t: string) => t.split('/').join('&sol;')],
+  ])('redacts a token a proxy page echoes HTML-escaped (%s), and what it echoes as sent', async (_label, escape) => {
+    const echo = (authorization: string): Answer => ({
+      status: 502, headers: { 'Content-Type': 'text/html' },
+      body: `<p>Bad gateway &amp; more. ${escape(authorization)} and ${authorization.slice('Bearer '.length)}</p>`,
+    });
+    const { error } = expectType((await signIn(cloud(await bitbucket({ '/2.0/user': echo })))).outcome, 'error');
+    const reported = JSON.stringify([(error as BitbucketError).message, (error as BitbucketError).oauthError]);
+    expect(reported).not.toMatch(/0123456789/);
+    expect(reported).toContain('[redacted] and [redacted]');
+  });
+
+  it('leaves a page that echoes no secret as it came, entities and all', async () => {
+    const page = '<p>Bad gateway &amp; &#x2F; &sol; more</p>';
+    const s = await bitbucket({ '/2.0/user': { status: 502, headers: { 'Content-Type': 'text/html' }, body: page } });
+    const { error } = expectType((await signIn(cloud(s))).outcome, 'error');
+    expect((error as BitbucketError).oauthError).toMatchObject({ data: page });
   });
 
   it('redacts the token from a refusal even where the role Bitbucket sent looks like a word', async () => {

@@ -75,11 +75,11 @@ describe('Data Center user parsing', () => {
   });
 
   it('finds a user by exact name first, then by name in another case, else none', () => {
-    const page = JSON.stringify({ values: [{ name: 'Ann', id: 1 }, { name: 'ann', id: 2 }, 'junk'] });
+    const page = { values: [{ name: 'Ann', id: 1 }, { name: 'ann', id: 2 }, 'junk'] };
     expect(findUser(page, 'ann')?.['id']).toBe(2);
     expect(findUser(page, 'ANN')?.['id']).toBe(1);
-    expect(findUser(JSON.stringify({ values: [] }), 'ann')).toBeUndefined();
-    expect(findUser(JSON.stringify({}), 'ann')).toBeUndefined();
+    expect(findUser({ values: [] }, 'ann')).toBeUndefined();
+    expect(findUser({}, 'ann')).toBeUndefined();
     expect(() => userJson('[]')).toThrow(/not a JSON object/);
   });
 });

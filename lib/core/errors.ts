@@ -179,6 +179,12 @@ export function secretForms(secrets: ReadonlyArray<string | undefined>): string[
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
 
+const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", sol: '/', equals: '=', plus: '+' };
+/** Numeric character references, and the named ones of `ENTITIES`, unescaped (a code point past U+10FFFF is left as it is). */
+const unescapeHtml = (text: string): string =>
+  text.replace(/&(?:#(\d{1,7}|x[\da-f]{1,6})|(amp|lt|gt|quot|apos|sol|equals|plus));/gi, (entity, point?: string, name?: string) =>
+    name ? ENTITIES[name.toLowerCase()]! : Number(`0${point}`) <= 0x10ffff ? String.fromCodePoint(Number(`0${point}`)) : entity);
+
 export const holdsSecret = (text: string, forms: readonly string[]): boolean => forms.some((form) => text.includes(form));
 
 /** The one redaction rule, in place: each secret in each form leaves each string in `value`, deep in own writable properties (`cause`…). */
@@ -187,7 +193,13 @@ export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>):
   if (forms.length === 0) return value;
   const seen = new Set<object>();
   const visit = (node: unknown): unknown => {
-    if (typeof node === 'string') return forms.reduce((text, form) => text.split(form).join(REDACTED), node);
+    if (typeof node === 'string') {
+      const cut = (text: string): string => forms.reduce((rest, form) => rest.split(form).join(REDACTED), text);
+      // An HTML page may escape a secret's `/`, `=` or `+` (`&#x2F;`, `&sol;`): what still holds one once unescaped is kept unescaped.
+      const once = cut(node);
+      const plain = once.includes('&') ? unescapeHtml(once) : once;
+      return plain !== once && forms.some((form) => plain.includes(form)) ? cut(plain) : once;
+    }
     // NOTE: Node's parse errors keep the bytes received (`rawPacket`), which may echo a secret; bytes are not read for one.
     if (node instanceof Uint8Array) return new Uint8Array(0);
     if (typeof node !== 'object' || node === null || seen.has(node)) return node;

@@ -206,6 +206,9 @@ export class BitbucketOAuth2 extends OAuth2 {
     if (typeof accessToken !== 'string' || accessToken === '') throw refuse('has no access_token');
     // The token goes into the Authorization header: one that cannot is refused here, not by Node mid-request.
     if (!headerSafe(accessToken)) throw refuse('has an access_token with characters that cannot be sent in a header');
+    // RFC 6749 §7.1: a token of a type the client does not know is not used (Bitbucket's is `bearer`).
+    const type = results['token_type'];
+    if (type !== undefined && String(type).toLowerCase() !== 'bearer') throw refuse('has a token_type other than bearer');
     // NOTE: Bitbucket answers `scopes` until its 2026 change and `scope` after it: read both.
     if (typeof results['scope'] !== 'string' && typeof results['scopes'] === 'string') results['scope'] = results['scopes'];
     return { accessToken, refreshToken: typeof refreshToken === 'string' && refreshToken !== '' ? refreshToken : undefined, results };

@@ -93,7 +93,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       this._oauth2.getOAuthAccessToken(refreshToken, { grant_type: 'refresh_token' }, (error, accessToken, newRefreshToken, results) => {
         if (error || !accessToken) return reject(error);
         const params = (results ?? {}) as TokenParams;
-        const expiresIn = typeof params.expires_in === 'number' ? params.expires_in : undefined;
+        const lifetime = params.expires_in; // whole seconds, one to ten years: no Invalid Date, no date already past
+        const expiresIn = Number.isSafeInteger(lifetime) && lifetime! > 0 && lifetime! <= 315_360_000 ? lifetime : undefined;
         const expiresAt = expiresIn === undefined ? undefined : new Date(Date.now() + expiresIn * 1000);
         resolve({ accessToken, refreshToken: newRefreshToken || refreshToken, expiresIn, expiresAt, scope: optionalString(params, 'scope'), params });
       });
@@ -110,19 +111,22 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     this._oauth2.close();
   }
 
-  /** Refuses OAuth parameters that are not single strings (`?code=a&code=b`, `?state[x]=1`, query or body) and an unknown `callbackURL`. */
+  /** Refuses OAuth parameters that are not single strings (`?code=a&code=b`, `?state[x]=1`), a callback with no code, an unknown `callbackURL`. */
   override authenticate(req: Request, options: { callbackURL?: unknown } = {}): void {
     const self = this as unknown as LoginActions;
     const fail = (message: string, status: number): void => self.fail?.({ message }, status);
     const sources = [req.query, req.body].filter(isJsonObject);
-    if (sources.some((source) => OAUTH_PARAMETERS.some((key) => source[key] !== undefined && typeof source[key] !== 'string'))) {
+    const code = sources.some((source) => typeof source['code'] === 'string' && source['code'] !== '');
+    // A callback with neither a code nor an error would start a new authorization, whose state would replace the session's.
+    const codeless = !code && !member(req.query, 'error') && sources.some((source) => source['state'] !== undefined || source['code'] !== undefined);
+    if (codeless || sources.some((source) => OAUTH_PARAMETERS.some((key) => source[key] !== undefined && typeof source[key] !== 'string'))) {
       return fail('Malformed authorization response from Bitbucket.', 400);
     }
     if (options.callbackURL !== undefined && !(typeof options.callbackURL === 'string' && this._callbackURLs.has(options.callbackURL))) {
       return fail('The callback URL is not one this strategy is configured with (callbackURL, callbackURLs).', 400);
     }
     // A login begins where passport-oauth2 exchanges a code: a non-empty one.
-    if (sources.some((source) => typeof source['code'] === 'string' && source['code'] !== '')) {
+    if (code) {
       const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout);
       this._login = login;
       // Every outcome ends the login: its deadline stops and its secrets are dropped.

@@ -57,8 +57,15 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
     const slugURL = `${usersURL}/${encodeURIComponent(username)}?avatarSize=${avatarSize}`;
     const bySlug = await accessAnswer(get(slugURL), 'Fetching the Data Center user', (body) => ({ json: userJson(body), body }), [404]);
     if (bySlug && sameName(bySlug.json, username)) return parseDataCenterUser(bySlug.json, bySlug.body, baseURL, trustEmail);
-    const search = `${usersURL}?${new URLSearchParams({ filter: username, limit: '100', avatarSize: String(avatarSize) })}`;
-    const found = await accessAnswer(get(search), 'Finding the Data Center user', (body) => findUser(body, username), []);
+    // NOTE: the filter matches every name, display name and email containing it: the user may be on a later page (ten are read).
+    let found: JsonObject | undefined;
+    for (let start: unknown = 0, pages = 0; !found && typeof start === 'number' && pages < 10; pages += 1) {
+      const search = `${usersURL}?${new URLSearchParams({ filter: username, start: String(start), limit: '100', avatarSize: String(avatarSize) })}`;
+      const page = await accessAnswer(get(search), 'Finding the Data Center user', userJson, []);
+      found = page && findUser(page, username);
+      const next = page?.['isLastPage'] === false ? page['nextPageStart'] : undefined;
+      start = Number.isSafeInteger(next) && Number(next) > start ? next : undefined;
+    }
     if (!found) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
     return parseDataCenterUser(found, JSON.stringify(found), baseURL, trustEmail);
   }
@@ -103,8 +110,8 @@ function isPathStep(name: string, rounds = 4): boolean {
 export const userJson = (body: string): JsonObject => jsonBody(body, 'the Data Center user');
 
 /** Finds the user named `username` on a `users?filter=` page: an exact `name`, else one that differs only in case. */
-export function findUser(body: string, username: string): JsonObject | undefined {
-  const values = member(userJson(body), 'values');
+export function findUser(page: JsonObject, username: string): JsonObject | undefined {
+  const values = page['values'];
   const users = Array.isArray(values) ? values.filter(isJsonObject) : [];
   return users.find((u) => u['name'] === username) ?? users.find((u) => sameName(u, username));
 }
