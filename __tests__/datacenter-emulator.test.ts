@@ -75,6 +75,14 @@ describe('Data Center emulator: authorization', () => {
     expect(unknown.status).toBe(400);
     expect(() => dc.authorize('nobody')).toThrow(/No emulator user nobody/);
   });
+
+  it('authorize() checks a client_id or redirect_uri it is given as the authorize page does', async () => {
+    dc = await start();
+    expect(() => dc.authorize('jdoe', { redirect_uri: 'http://evil.example/steal' })).toThrow(/must start with/);
+    expect(() => dc.authorize('jdoe', { client_id: 'other', redirect_uri: CALLBACK })).toThrow(/Invalid client_id/);
+    expect(() => dc.authorize('jdoe', { redirect_uri: CALLBACK, scope: 'PUBLIC_REPOS NOPE' })).toThrow(/Invalid scope: NOPE/);
+    expect(new URL(dc.authorize('jdoe', { redirect_uri: CALLBACK, scope: 'PUBLIC_REPOS' })).searchParams.get('code')).toBeTruthy();
+  });
 });
 
 describe('Data Center emulator: tokens', () => {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { startBitbucketEmulator, type BitbucketEmulator, type EmulatorOptions } from '../lib/testing';
 import { fixtureJson } from './helpers/bitbucket';
@@ -115,6 +116,45 @@ describe('emulator: authorize', () => {
     expect(unknown.status).toBe(400);
     const forged = await post({ client_id: 'evil', decision: 'grant', user: 'ada-lovelace' });
     expect(forged.status).toBe(400);
+  });
+
+  it("answers a scope name Bitbucket does not know with invalid_scope at the callback (Atlassian's names pass)", async () => {
+    await start({ autoApprove: 'ada-lovelace' });
+    const authorize = async (scope: string): Promise<URLSearchParams> => {
+      const query = new URLSearchParams({ client_id: 'emulator-key', response_type: 'code', redirect_uri: CALLBACK, state: 's', scope });
+      return new URL((await fetch(`${bb.authorizationURL}?${query}`, { redirect: 'manual' })).headers.get('location')!).searchParams;
+    };
+    expect(Object.fromEntries(await authorize('account,email'))).toEqual({ error: 'invalid_scope', state: 's' });
+    expect((await authorize('account email pullrequest:write')).get('code')).toMatch(/^[\w-]{20,}$/);
+    expect(Object.fromEntries(new URL(bb.authorize('ada-lovelace', { scope: 'account,email', state: 's' })).searchParams)).toEqual({ error: 'invalid_scope', state: 's' });
+  });
+
+  it('authorize() checks a client_id or redirect_uri it is given as the consent page does', async () => {
+    await start();
+    expect(() => bb.authorize('ada-lovelace', { client_id: 'emulator-key', redirect_uri: 'http://evil.example/steal' })).toThrow(/must start with "http:\/\/127\.0\.0\.1:1\/cb"/);
+    expect(() => bb.authorize('ada-lovelace', { client_id: 'not-the-key', redirect_uri: CALLBACK })).toThrow(/Invalid client_id/);
+    expect(() => bb.authorize('ada-lovelace', { redirect_uri: 'http://evil.example/steal' })).toThrow(/must start with/);
+    expect(new URL(bb.authorize('ada-lovelace', { redirect_uri: `${CALLBACK}/deeper` })).pathname).toBe('/cb/deeper');
+  });
+
+  it('answers a request line no URL can be made of with 400, and goes on serving', async () => {
+    await start();
+    const raw = (line: string): Promise<string> => new Promise((resolve) => {
+      const socket = connect(Number(new URL(bb.url).port), '127.0.0.1', () => socket.end(`${line}\r\nHost: x\r\n\r\n`));
+      let text = '';
+      socket.on('data', (d) => (text += String(d))).on('close', () => resolve(text.split('\r\n')[0]!));
+    });
+    const thrown: unknown[] = [];
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException').on('uncaughtException', (error) => thrown.push(error));
+    try {
+      expect(await raw('GET http://a:99999/ HTTP/1.1')).toBe('HTTP/1.1 400 Bad Request');
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const listener of listeners) process.on('uncaughtException', listener);
+    }
+    expect(thrown).toEqual([]);
+    expect((await fetch(`${bb.url}/2.0/user`)).status).toBe(401);
   });
 
   it('signs a user in without the page with autoApprove', async () => {

@@ -68,7 +68,10 @@ export interface EmulatorSurface<E extends string, U> {
   setLatency(ms: number, endpoint?: E): void;
   /** Connections open on the emulator's side right now (in use or idle keep-alive). */
   connections(): number;
-  /** The callback URL with a fresh code for `user`, as the consent page would give it, without a browser. */
+  /**
+   * The callback URL with a fresh code for `user`, as the consent page would give it, without a browser. A `client_id` or
+   * `redirect_uri` in `params` is checked as the authorize endpoint checks it (a wrong one throws); a refused `scope` gives the error.
+   */
   authorize(user: string, params?: Record<string, string | undefined>): string;
   close(): Promise<void>;
 }
@@ -79,7 +82,8 @@ export type Call<U> = { res: ServerResponse; url: URL; base: string; route: stri
 
 /**
  * What a product tells the core: `name` as its pages say it, `client` as it calls its client and registered callback, its `GET`
- * routes (below the context path); `check`: what else makes an authorize request untrusted; `clientAuth: 'basic'`: HTTP Basic or
+ * routes (below the context path); `check`: what else makes an authorize request untrusted (`refusal`: refused by a redirect, as
+ * `invalid_scope`); `clientAuth: 'basic'`: HTTP Basic or
  * the body; `notForm`, `badClient`: the token endpoint's answers to what is not a form, and to a wrong client.
  */
 export interface Product<E extends string, U extends { displayName: string }> {
@@ -98,6 +102,8 @@ export interface Product<E extends string, U extends { displayName: string }> {
   consent(params: URLSearchParams): { text: string; accounts: Array<{ value: string; id: string; label: string; note?: string }> };
   scopes(params: URLSearchParams): string[];
   check?(params: URLSearchParams): string | undefined;
+  /** An OAuth error the authorize endpoint redirects back with (a trusted client and callback asking what the product refuses). */
+  refusal?(params: URLSearchParams): string | undefined;
   clientAuth: 'basic' | 'body';
   notForm: [status: number, error: string, description: string];
   badClient: [status: number, error: string, description: string];
@@ -191,6 +197,8 @@ export async function startEmulator<E extends string, U extends { displayName: s
   let origin = '';
 
   const server = createServer((req, res) => {
+    // A request target no URL can be made of (`GET http://a:99999/`) is a 400, not a throw in the app's process.
+    if (!URL.canParse(req.url ?? '/', origin)) return void res.writeHead(400, { 'Content-Length': 0, Connection: 'close' }).end();
     const url = new URL(req.url ?? '/', origin);
     const route = url.pathname.startsWith(product.contextPath) ? url.pathname.slice(product.contextPath.length) : '';
     const method = req.method ?? 'GET';
@@ -224,6 +232,8 @@ export async function startEmulator<E extends string, U extends { displayName: s
       const params = req.method === 'POST' ? new URLSearchParams(await readBody(req)) : url.searchParams;
       const problem = checkClient(params);
       if (problem) return sendPage(res, 400, 'Invalid OAuth request', problem);
+      const refused = product.refusal?.(params);
+      if (refused) return redirect(res, params.get('redirect_uri') ?? callbackURL ?? '', { error: refused, state: params.get('state') });
       return req.method === 'POST' ? decide(res, params) : consent(res, params);
     }
     if (endpoint === 'token') return token(req, res, await readBody(req));
@@ -383,8 +393,12 @@ export async function startEmulator<E extends string, U extends { displayName: s
       const user = product.findUser(key);
       if (!user) throw new Error(`No emulator user ${key}`);
       const search = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => typeof e[1] === 'string'));
+      // What the authorize endpoint refuses with a page is thrown; what it refuses with a redirect is that redirect's URL.
+      const problem = search.has('client_id') || search.has('redirect_uri') ? checkClient(new URLSearchParams({ client_id: clientID, ...Object.fromEntries(search) })) : undefined;
+      if (problem) throw new Error(problem);
       const target = new URL(params['redirect_uri'] ?? callbackURL ?? origin);
-      target.searchParams.set('code', issueCode(user, search));
+      const refused = product.refusal?.(search);
+      target.searchParams.set(refused ? 'error' : 'code', refused ?? issueCode(user, search));
       if (params['state'] !== undefined) target.searchParams.set('state', params['state']);
       return target.href;
     },

@@ -66,6 +66,10 @@ const ROUTES: Array<[RegExp, EmulatorEndpoint]> = [
   [/^\/2\.0\/user\/workspaces$/, 'workspaces'],
   [/^\/2\.0\/user\/workspaces\/[^/]+\/permission$/, 'workspacePermission'],
 ];
+/** The OAuth scopes of Atlassian's spec (`securitySchemes.oauth2`): Bitbucket redirects with `invalid_scope` for any other name. */
+const SCOPES = new Set(['repository', 'repository:write', 'repository:admin', 'repository:delete', 'project', 'project:admin', 'email', 'account',
+  'account:write', 'team', 'team:write', 'pipeline', 'pipeline:write', 'pipeline:variable', 'runner', 'runner:write', 'test', 'test:write', 'issue',
+  'issue:write', 'pullrequest', 'pullrequest:write', 'snippet', 'snippet:write', 'webhook', 'wiki']);
 const apiError = (message: string, more: Record<string, unknown> = {}): Record<string, unknown> => ({ type: 'error', error: { message, ...more } });
 /** Endpoints Atlassian removed with CHANGE-2770 (14 April 2026): they answer 410 with its notice. */
 const REMOVED = new Set(['/2.0/user/permissions/workspaces', '/2.0/workspaces', '/2.0/repositories', '/2.0/user/permissions/repositories']);
@@ -173,6 +177,8 @@ export async function startBitbucketEmulator(options: EmulatorOptions = {}): Pro
     }),
     // NOTE: Bitbucket takes the scopes from the consumer's permission boxes, not the request.
     scopes: () => granted,
+    // It does parse `scope`: a name it does not know (`account,email`, comma-joined) is refused.
+    refusal: (params) => ((params.get('scope') ?? '').split(' ').every((name) => name === '' || SCOPES.has(name)) ? undefined : 'invalid_scope'),
     clientAuth: 'basic',
     notForm: [400, 'unsupported_grant_type', 'Unsupported grant type: None'],
     badClient: [400, 'unauthorized_client', 'Invalid OAuth client credentials'],
