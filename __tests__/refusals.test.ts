@@ -298,13 +298,33 @@ describe('answers and results that are no login', () => {
   });
 
   it.each([['a state and no code', { state: 'forged' }], ['an empty code', { code: '', state: 'forged' }], ['a code of nothing', { code: '' }]])(
-    'refuses a callback with %s (it would start a new authorization), and the state of the login under way still signs in', async (_label, forged) => {
+    'refuses a request to the callback URL with %s (it would start a new authorization), and the login under way still signs in', async (_label, forged) => {
       const strategy = cloud(await bitbucket({ '/2.0/user': { body: CLOUD_USER } }));
       const session: Record<string, unknown> = {};
-      const state = new URL(expectType(await run(strategy, fakeRequest({}, session)), 'redirect').url).searchParams.get('state')!;
-      expect(expectType(await run(strategy, fakeRequest(forged, session)), 'fail')).toMatchObject({ status: 400, challenge: { message: 'Malformed authorization response from Bitbucket.' } });
-      expectType(await run(strategy, fakeRequest({ code: 'the-code', state }, session)), 'success');
+      const state = new URL(expectType(await run(strategy, { ...fakeRequest({}, session), url: '/login' }), 'redirect').url).searchParams.get('state')!;
+      for (const url of ['/cb?x=1', '/CB/']) { // Express matches routes ignoring case and a trailing slash
+        const outcome = expectType(await run(strategy, { ...fakeRequest(forged, session), url }), 'fail');
+        expect(outcome).toMatchObject({ status: 400, challenge: { message: 'Malformed authorization response from Bitbucket.' } });
+      }
+      expectType(await run(strategy, { ...fakeRequest({ code: 'the-code', state }, session), url: '/cb' }), 'success');
     });
+
+  it.each<[string, (s: TestServer) => { close(): void }, Record<string, unknown>]>([
+    ['a form with a state field (an address)', (s) => cloud(s), { body: { email: 'a@example.com', state: 'CA' } }],
+    ['a form with an empty invite code', (s) => cloud(s), { body: { email: 'a@example.com', code: '' } }],
+    ['Data Center, a form with a state field', (s) => dc(s), { body: { state: 'NY' } }],
+    ['state: false and the app\'s own ?state=', (s) => cloud(s, { state: false }), { query: { state: 'return-to-dashboard' } }],
+  ])('still starts a sign-in elsewhere than the callback URL: %s', async (_label, make, extra) => {
+    const strategy = make(await bitbucket({})) as Strategy;
+    const req = { ...fakeRequest({}, {}), method: 'POST', url: '/signup', ...extra };
+    expectType(await run(strategy, req as ReturnType<typeof fakeRequest>), 'redirect');
+  });
+
+  it('still starts a sign-in at the callback URL with state: false (no state to replace), and one with no parameters at all', async () => {
+    const s = await bitbucket({});
+    expectType(await run(cloud(s, { state: false }), { ...fakeRequest({ state: 'mine' }), url: '/cb' }), 'redirect');
+    expectType(await run(cloud(s), { ...fakeRequest({}), url: '/cb' }), 'redirect'); // one route for both: a bare request is a start
+  });
 
   it.each(['mac', 'N_A', 42])('refuses a token whose token_type is %p, not bearer (RFC 6749 §7.1)', async (type) => {
     const token = { body: { access_token: 'at-0123456789abcdef', token_type: type, refresh_token: 'rt-0123456789abcdef' } };

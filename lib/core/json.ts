@@ -4,6 +4,7 @@ export type JsonObject = { readonly [key: string]: unknown };
 export const isJsonObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 const asObject = (value: unknown): JsonObject | undefined => (isJsonObject(value) ? value : undefined);
 export const member = (value: unknown, key: string): unknown => asObject(value)?.[key];
+export const inRange = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 
 export function optionalString(value: unknown, key: string): string | undefined {
   const found = member(value, key);

@@ -1,7 +1,7 @@
 import { Agent, type OutgoingHttpHeaders, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { StateStore } from 'passport-oauth2';
 import { holdsSecret, secretForms } from './errors';
-import { attempt, isJsonObject, parseHttpURL } from './json';
+import { attempt, inRange, isJsonObject, parseHttpURL } from './json';
 
 /** The package version, sent in the default User-Agent. A test keeps it equal to package.json. */
 export const VERSION = '0.1.0';
@@ -52,7 +52,6 @@ export type Check = readonly [names: readonly string[], valid: (value: unknown) 
 
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 const hasMethods = (value: unknown, ...names: string[]): boolean => isJsonObject(value) && names.every((name) => typeof value[name] === 'function');
-export const inRange = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 /** Headers the strategy sets itself, or that frame the request: from the options they would break or redirect every request. */
 const RESERVED = ['authorization', 'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade'];
 /** A header Node will send and the strategy does not set: a token name; a string, number or strings without control characters (CR/LF). */

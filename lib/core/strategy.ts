@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { AuthorizationError, InternalOAuthError, Strategy as OAuth2Strategy, type StateStore, TokenError } from 'passport-oauth2';
 import type { StrategyOptions as OAuth2StrategyOptions } from 'passport-oauth2';
 import { BitbucketError, redact } from './errors';
-import { isJsonObject, member, optionalString } from './json';
+import { attempt, inRange, isJsonObject, member, optionalString } from './json';
 import { BitbucketOAuth2, BodyAuthenticatedOAuth2, LOGIN, type Login } from './oauth2';
 import { type CommonOptions, LOGIN_TIMEOUTS, PREFIX } from './options';
 import type { RefreshedTokens, TokenParams } from './types';
@@ -31,6 +31,8 @@ type StoreCallback = (err: Error | null, ok?: unknown, info?: unknown) => void;
 type LoginActions = Partial<Record<'success' | 'fail' | 'error' | 'redirect' | 'pass', (...args: unknown[]) => void>>;
 
 const OAUTH_PARAMETERS = ['code', 'state', 'error', 'error_description', 'error_uri'];
+/** A URL's path (a relative URL's too), lower-case and without a trailing `/`, as Express routes match it. */
+const pathOf = (url: unknown): string | undefined => attempt(() => new URL(String(url), 'http://h').pathname.replace(/\/+$/, '').toLowerCase());
 /** A used state is remembered ten to twenty minutes (a state a session still holds after that is long stale), 100,000 a generation. */
 const USED_STATE_MS = 10 * 60_000;
 const MAX_USED_STATES = 100_000;
@@ -45,6 +47,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   /** The login this copy of the strategy runs, from the callback to its outcome. */
   private _login: Login | undefined;
   private readonly _callbackURLs: ReadonlySet<string>;
+  private readonly _callbackPaths: ReadonlySet<string | undefined> | undefined; // where a state is kept: the callback URLs' (`pathOf`)
   /** Used states, hashed (a state read from a callback URL can keep the URL, code included, alive), in two generations (see `claim`). */
   private _usedStates = { current: new Set<string>(), previous: new Set<string>(), period: 0 };
   /** Refresh exchanges in flight, by a hash of the refresh token. */
@@ -70,6 +73,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     // NOTE: the session store passport-oauth2 builds when the app gives none keeps the state under its `_key`.
     const store = resolved.passThrough['store'];
     if (state || store !== undefined) this.guardStates(store === undefined ? (this as unknown as { _key: string })._key : undefined);
+    this._callbackPaths = state || store !== undefined ? new Set(resolved.callbackURLs.map(pathOf)) : undefined;
   }
 
   /** Loads the product's profile, and whether the user may not sign in, every request under `login`. */
@@ -93,8 +97,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       this._oauth2.getOAuthAccessToken(refreshToken, { grant_type: 'refresh_token' }, (error, accessToken, newRefreshToken, results) => {
         if (error || !accessToken) return reject(error);
         const params = (results ?? {}) as TokenParams;
-        const lifetime = params.expires_in; // whole seconds, one to ten years: no Invalid Date, no date already past
-        const expiresIn = Number.isSafeInteger(lifetime) && lifetime! > 0 && lifetime! <= 315_360_000 ? lifetime : undefined;
+        const expiresIn = inRange(params.expires_in, 1, 315_360_000) ? params.expires_in : undefined; // seconds, up to ten years
         const expiresAt = expiresIn === undefined ? undefined : new Date(Date.now() + expiresIn * 1000);
         resolve({ accessToken, refreshToken: newRefreshToken || refreshToken, expiresIn, expiresAt, scope: optionalString(params, 'scope'), params });
       });
@@ -117,8 +120,9 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     const fail = (message: string, status: number): void => self.fail?.({ message }, status);
     const sources = [req.query, req.body].filter(isJsonObject);
     const code = sources.some((source) => typeof source['code'] === 'string' && source['code'] !== '');
-    // A callback with neither a code nor an error would start a new authorization, whose state would replace the session's.
-    const codeless = !code && !member(req.query, 'error') && sources.some((source) => source['state'] !== undefined || source['code'] !== undefined);
+    // At a callback URL, a state or code without a code or an error would start a new authorization, whose state would replace the session's.
+    const codeless = !code && !member(req.query, 'error') && this._callbackPaths?.has(pathOf(req.originalUrl ?? req.url))
+      && sources.some((source) => source['state'] !== undefined || source['code'] !== undefined);
     if (codeless || sources.some((source) => OAUTH_PARAMETERS.some((key) => source[key] !== undefined && typeof source[key] !== 'string'))) {
       return fail('Malformed authorization response from Bitbucket.', 400);
     }

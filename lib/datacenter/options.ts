@@ -1,5 +1,5 @@
-import { flags, inRange, listOf, PREFIX, resolveCommon } from '../core/options';
-import { parseHttpURL } from '../core/json';
+import { flags, listOf, PREFIX, resolveCommon } from '../core/options';
+import { inRange, parseHttpURL } from '../core/json';
 import type { Product } from '../core/strategy';
 
 /** A project key, and a repository as `KEY/slug`: one `/`, no `%`, and a slug not `.` or `..` (`ENG/..` would gate on the project). */

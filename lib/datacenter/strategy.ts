@@ -2,7 +2,7 @@ import { accessAnswer, apiError, BitbucketResponseError, type Get, jsonBody, par
 import type { HttpResponse } from '../core/http';
 import type { Login } from '../core/oauth2';
 import { BitbucketStrategyBase, type Refusal } from '../core/strategy';
-import { attempt, httpURL, isJsonObject, type JsonObject, member, optionalString, parseObject } from '../core/json';
+import { attempt, httpURL, inRange, isJsonObject, type JsonObject, member, optionalString, parseObject } from '../core/json';
 import { gateURL, resolveDataCenterOptions } from './options';
 import type {
   DataCenterProfile, DataCenterStrategyOptions, DataCenterStrategyOptionsWithRequest, DataCenterVerifyFunction, DataCenterVerifyFunctionWithParams,
@@ -63,8 +63,7 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
       const search = `${usersURL}?${new URLSearchParams({ filter: username, start: String(start), limit: '100', avatarSize: String(avatarSize) })}`;
       const page = await accessAnswer(get(search), 'Finding the Data Center user', userJson, []);
       found = page && findUser(page, username);
-      const next = page?.['isLastPage'] === false ? page['nextPageStart'] : undefined;
-      start = Number.isSafeInteger(next) && Number(next) > start ? next : undefined;
+      start = page?.['isLastPage'] === false && inRange(page['nextPageStart'], start + 1, Number.MAX_SAFE_INTEGER) ? page['nextPageStart'] : undefined;
     }
     if (!found) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
     return parseDataCenterUser(found, JSON.stringify(found), baseURL, trustEmail);
