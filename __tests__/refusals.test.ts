@@ -448,8 +448,11 @@ describe('echoes are not repeated', () => {
 
   it.each([
     ['hex entities', (t: string) => t.split('/').join('&#x2F;')],
-    ['lower-case hex and decimal entities, mixed', (t: string) => t.replace('/', '&#x2f;').replace('/', '&#47;')],
+    ['lower-case hex entities', (t: string) => t.split('/').join('&#x2f;')],
+    ['decimal entities', (t: string) => t.split('/').join('&#47;')],
     ['named entities', (t: string) => t.split('/').join('&sol;')],
+    ['entities escaped twice', (t: string) => t.split('/').join('&amp;#x2F;')],
+    ['every character but letters and digits (ESAPI)', (t: string) => t.split('/').join('&#x2f;').split(' ').join('&#x20;')],
   ])('redacts a token a proxy page echoes HTML-escaped (%s), and what it echoes as sent', async (_label, escape) => {
     const echo = (authorization: string): Answer => ({
       status: 502, headers: { 'Content-Type': 'text/html' },
@@ -459,6 +462,19 @@ describe('echoes are not repeated', () => {
     const reported = JSON.stringify([(error as BitbucketError).message, (error as BitbucketError).oauthError]);
     expect(reported).not.toMatch(/0123456789/);
     expect(reported).toContain('[redacted] and [redacted]');
+  });
+
+  it("redacts a token Go's html/template escaped (+ as &#43;), leaves the page's own escapes as they are, and no RegExp keeps the token", async () => {
+    const token = 'at+0123456789/abcdef=';
+    const s = await startServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+      res.writeHead(path.endsWith('/access_token') ? 200 : 502, { 'Content-Type': path.endsWith('/access_token') ? 'application/json' : 'text/html' });
+      res.end(path.endsWith('/access_token') ? JSON.stringify({ access_token: token }) : `&lt;b&gt; ${token.split('+').join('&#43;')} &lt;/b&gt;`);
+    });
+    servers.push(s);
+    const { error } = expectType((await signIn(cloud(s))).outcome, 'error');
+    expect((error as BitbucketError).oauthError).toMatchObject({ data: '&lt;b&gt; [redacted] &lt;/b&gt;' });
+    expect(RegExp.input).not.toContain('0123456789');
   });
 
   it('leaves a page that echoes no secret as it came, entities and all', async () => {

@@ -174,16 +174,20 @@ export function secretForms(secrets: ReadonlyArray<string | undefined>): string[
     const uri = /\p{Cs}/u.test(secret) ? secret : encodeURIComponent(secret);
     const json = JSON.stringify(secret).slice(1, -1);
     // Some encoders (PHP's, some proxies') write `/` as `\/` in JSON.
-    return [secret, uri, uri.replace(/%20/g, '+'), formEncode(secret), json, json.split('/').join('\\/')];
+    return [secret, uri, uri.split('%20').join('+'), formEncode(secret), json, json.split('/').join('\\/'), ...htmlForms(secret)];
   });
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
 
-const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", sol: '/', equals: '=', plus: '+' };
-/** Numeric character references, and the named ones of `ENTITIES`, unescaped (a code point past U+10FFFF is left as it is). */
-const unescapeHtml = (text: string): string =>
-  text.replace(/&(?:#(\d{1,7}|x[\da-f]{1,6})|(amp|lt|gt|quot|apos|sol|equals|plus));/gi, (entity, point?: string, name?: string) =>
-    name ? ENTITIES[name.toLowerCase()]! : Number(`0${point}`) <= 0x10ffff ? String.fromCodePoint(Number(`0${point}`)) : entity);
+const NAMED: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '/': '&sol;' };
+/** A secret as HTML escapers write it (OWASP's `&<>"'/`, Go's `&<>"'+`, ESAPI's all but letters and digits), once or twice; no RegExp. */
+function htmlForms(secret: string): string[] {
+  const word = (c: string): boolean => (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  const styles = [(n: number) => `&#x${n.toString(16).toUpperCase()};`, (n: number) => `&#x${n.toString(16)};`, (n: number) => `&#${n};`];
+  const forms = ['&<>"\'/', '&<>"\'+', ''].flatMap((set) => [...styles, undefined].map((style) => [...secret].map((c) =>
+    ((set ? !set.includes(c) : word(c)) ? c : style ? style(c.codePointAt(0)!) : (NAMED[c] ?? `&#${c.codePointAt(0)};`))).join('')));
+  return forms.flatMap((form) => [form, form.split('&').join('&amp;')]);
+}
 
 export const holdsSecret = (text: string, forms: readonly string[]): boolean => forms.some((form) => text.includes(form));
 
@@ -193,13 +197,7 @@ export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>):
   if (forms.length === 0) return value;
   const seen = new Set<object>();
   const visit = (node: unknown): unknown => {
-    if (typeof node === 'string') {
-      const cut = (text: string): string => forms.reduce((rest, form) => rest.split(form).join(REDACTED), text);
-      // An HTML page may escape a secret's `/`, `=` or `+` (`&#x2F;`, `&sol;`): what still holds one once unescaped is kept unescaped.
-      const once = cut(node);
-      const plain = once.includes('&') ? unescapeHtml(once) : once;
-      return plain !== once && forms.some((form) => plain.includes(form)) ? cut(plain) : once;
-    }
+    if (typeof node === 'string') return forms.reduce((text, form) => text.split(form).join(REDACTED), node);
     // NOTE: Node's parse errors keep the bytes received (`rawPacket`), which may echo a secret; bytes are not read for one.
     if (node instanceof Uint8Array) return new Uint8Array(0);
     if (typeof node !== 'object' || node === null || seen.has(node)) return node;
