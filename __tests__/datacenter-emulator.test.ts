@@ -81,6 +81,7 @@ describe('Data Center emulator: authorization', () => {
     expect(() => dc.authorize('jdoe', { redirect_uri: 'http://evil.example/steal' })).toThrow(/must start with/);
     expect(() => dc.authorize('jdoe', { client_id: 'other', redirect_uri: CALLBACK })).toThrow(/Invalid client_id/);
     expect(() => dc.authorize('jdoe', { redirect_uri: CALLBACK, scope: 'PUBLIC_REPOS NOPE' })).toThrow(/Invalid scope: NOPE/);
+    expect(() => dc.authorize('jdoe', { scope: 'NOPE', state: 's' })).toThrow(/Invalid scope: NOPE/); // the callback: its callbackURL
     expect(new URL(dc.authorize('jdoe', { redirect_uri: CALLBACK, scope: 'PUBLIC_REPOS' })).searchParams.get('code')).toBeTruthy();
   });
 });

@@ -69,8 +69,8 @@ export interface EmulatorSurface<E extends string, U> {
   /** Connections open on the emulator's side right now (in use or idle keep-alive). */
   connections(): number;
   /**
-   * The callback URL with a fresh code for `user`, as the consent page would give it, without a browser. A `client_id` or
-   * `redirect_uri` in `params` is checked as the authorize endpoint checks it (a wrong one throws); a refused `scope` gives the error.
+   * The callback URL with a fresh code for `user`, as the consent page would give it, without a browser. `params` are checked as
+   * the authorize endpoint checks them (a wrong `client_id`, `redirect_uri` or Data Center `scope` throws); a refused Cloud `scope` gives the error.
    */
   authorize(user: string, params?: Record<string, string | undefined>): string;
   close(): Promise<void>;
@@ -394,9 +394,11 @@ export async function startEmulator<E extends string, U extends { displayName: s
       if (!user) throw new Error(`No emulator user ${key}`);
       const search = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => typeof e[1] === 'string'));
       // What the authorize endpoint refuses with a page is thrown; what it refuses with a redirect is that redirect's URL.
-      const problem = search.has('client_id') || search.has('redirect_uri') ? checkClient(new URLSearchParams({ client_id: clientID, ...Object.fromEntries(search) })) : undefined;
+      // Unnamed, the client is this emulator's and the callback its callbackURL (none: its own origin, unchecked).
+      const redirectUri = params['redirect_uri'] ?? callbackURL;
+      const problem = redirectUri === undefined ? undefined : checkClient(new URLSearchParams({ client_id: clientID, redirect_uri: redirectUri, ...Object.fromEntries(search) }));
       if (problem) throw new Error(problem);
-      const target = new URL(params['redirect_uri'] ?? callbackURL ?? origin);
+      const target = new URL(redirectUri ?? origin);
       const refused = product.refusal?.(search);
       target.searchParams.set(refused ? 'error' : 'code', refused ?? issueCode(user, search));
       if (params['state'] !== undefined) target.searchParams.set('state', params['state']);
