@@ -166,15 +166,15 @@ const MIN_SECRET_LENGTH = 8; // shorter values are not treated as secrets: repla
 /** Form encoding (RFC 6749 §2.3.1, the token request's body): space as `+`, a lone surrogate as U+FFFD. */
 export const formEncode = (text: string): string => new URLSearchParams([['', text]]).toString().slice(1);
 
-/** The forms of each secret something may echo (as sent, URL-encoded, form-encoded, JSON-escaped), longest first. */
-export function secretForms(secrets: ReadonlyArray<string | undefined>): string[] {
+/** The forms of each secret something may echo (as sent, URL-encoded, form-encoded, JSON-escaped; `html`: HTML-escaped), longest first. */
+export function secretForms(secrets: ReadonlyArray<string | undefined>, html = false): string[] {
   const forms = secrets.flatMap((secret) => {
     if (!secret || secret.length < MIN_SECRET_LENGTH) return [];
     // encodeURIComponent throws on a lone surrogate (not well-formed UTF-16): such a secret is kept as it is.
     const uri = /\p{Cs}/u.test(secret) ? secret : encodeURIComponent(secret);
     const json = JSON.stringify(secret).slice(1, -1);
     // Some encoders (PHP's, some proxies') write `/` as `\/` in JSON.
-    return [secret, uri, uri.split('%20').join('+'), formEncode(secret), json, json.split('/').join('\\/'), ...htmlForms(secret)];
+    return [secret, uri, uri.split('%20').join('+'), formEncode(secret), json, json.split('/').join('\\/'), ...(html ? htmlForms(secret) : [])];
   });
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
@@ -193,7 +193,7 @@ export const holdsSecret = (text: string, forms: readonly string[]): boolean => 
 
 /** The one redaction rule, in place: each secret in each form leaves each string in `value`, deep in own writable properties (`cause`…). */
 export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>): T {
-  const forms = secretForms(secrets);
+  const forms = secretForms(secrets, true);
   if (forms.length === 0) return value;
   const seen = new Set<object>();
   const visit = (node: unknown): unknown => {
