@@ -477,6 +477,26 @@ describe('echoes are not repeated', () => {
     expect(RegExp.input).not.toContain('0123456789');
   });
 
+  // Escapers as they are: ESAPI leaves letters, digits and `,.-_ ` and writes lower-case hex; Go's attribute escaper writes
+  // `+ = space` as decimal references; HTML5 names `+` and `=`.
+  const esapi = (t: string): string => [...t].map((c) => (/[A-Za-z0-9,.\-_ ]/.test(c) ? c : `&#x${c.codePointAt(0)!.toString(16)};`)).join('');
+  const goAttribute = (t: string): string => [...t].map((c) => ({ '+': '&#43;', '=': '&#61;', ' ': '&#32;' })[c] ?? c).join('');
+  const named = (t: string): string => [...t].map((c) => ({ '+': '&plus;', '=': '&equals;' })[c] ?? c).join('');
+  it.each<[string, string, (t: string) => string]>([
+    ['ESAPI, a base64url token with - _ =', 'pzK_RS4kt-pk2MKd0GXMbA0123456789=', esapi],
+    ["Go's attribute escaper, a base64 token with / + =", 'aB3/xY9+kLm0pQ7rS2tU0123456789=', goAttribute],
+    ['named references for + and =', 'aB3xY9+kLm0pQ7rS2tU0123456789=', named],
+  ])('redacts a token an escaper of the proxy page wrote: %s', async (_label, token, escape) => {
+    const s = await startServer((req, res) => {
+      const tokenPath = new URL(req.url ?? '/', 'http://127.0.0.1').pathname.endsWith('/access_token');
+      res.writeHead(tokenPath ? 200 : 502, { 'Content-Type': tokenPath ? 'application/json' : 'text/html' });
+      res.end(tokenPath ? JSON.stringify({ access_token: token, token_type: 'bearer' }) : `<p>Bad gateway for ${escape(String(req.headers.authorization))}</p>`);
+    });
+    servers.push(s);
+    const { error } = expectType((await signIn(cloud(s))).outcome, 'error');
+    expect(JSON.stringify([(error as BitbucketError).message, (error as BitbucketError).oauthError])).not.toContain('0123456789');
+  });
+
   it('leaves a page that echoes no secret as it came, entities and all', async () => {
     const page = '<p>Bad gateway &amp; &#x2F; &sol; more</p>';
     const s = await bitbucket({ '/2.0/user': { status: 502, headers: { 'Content-Type': 'text/html' }, body: page } });

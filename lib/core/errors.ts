@@ -179,13 +179,17 @@ export function secretForms(secrets: ReadonlyArray<string | undefined>, html = f
   return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
 
-const NAMED: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '/': '&sol;' };
-/** A secret as HTML escapers write it (OWASP's `&<>"'/`, Go's `&<>"'+`, ESAPI's all but letters and digits), once or twice; no RegExp. */
+const NAMED: Readonly<Record<string, string>> = {
+  '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '/': '&sol;', '+': '&plus;', '=': '&equals;',
+};
+/** A secret as HTML escapers write it (OWASP's, Go's for text and attributes, ESAPI's, every non-word character), once or twice; no RegExp. */
 function htmlForms(secret: string): string[] {
   const word = (c: string): boolean => (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  const sets = ['&<>"\'/', '&<>"\'+', '&<>"\'+=` \t\n'].map((set) => (c: string) => set.includes(c))
+    .concat((c) => !word(c) && !',.-_ '.includes(c), (c) => !word(c));
   const styles = [(n: number) => `&#x${n.toString(16).toUpperCase()};`, (n: number) => `&#x${n.toString(16)};`, (n: number) => `&#${n};`];
-  const forms = ['&<>"\'/', '&<>"\'+', ''].flatMap((set) => [...styles, undefined].map((style) => [...secret].map((c) =>
-    ((set ? !set.includes(c) : word(c)) ? c : style ? style(c.codePointAt(0)!) : (NAMED[c] ?? `&#${c.codePointAt(0)};`))).join('')));
+  const forms = sets.flatMap((escapes) => [...styles, undefined].map((style) => [...secret].map((c) =>
+    (!escapes(c) ? c : style ? style(c.codePointAt(0)!) : (NAMED[c] ?? `&#${c.codePointAt(0)};`))).join('')));
   return forms.flatMap((form) => [form, form.split('&').join('&amp;')]);
 }
 

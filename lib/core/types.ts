@@ -3,13 +3,7 @@ import type { Agent, OutgoingHttpHeaders } from 'node:http';
 import type { StateStore } from 'passport-oauth2';
 
 /** What the token endpoint answered, less the tokens themselves; `scope` is filled from `scopes` when needed. */
-export interface TokenParams {
-  scope?: string;
-  scopes?: string;
-  expires_in?: number;
-  token_type?: string;
-  [key: string]: unknown;
-}
+export interface TokenParams { scope?: string; scopes?: string; expires_in?: number; token_type?: string; [key: string]: unknown }
 
 /** What {@link Strategy.refresh} resolves with. */
 export interface RefreshedTokens {
