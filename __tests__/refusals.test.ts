@@ -309,6 +309,23 @@ describe('answers and results that are no login', () => {
       expectType(await run(strategy, { ...fakeRequest({ code: 'the-code', state }, session), url: '/cb' }), 'success');
     });
 
+  it.each<[string, Record<string, unknown>, string, string]>([
+    ['behind a proxy that strips a prefix from the path', { callbackURL: 'https://app.example.com/app/auth/bitbucket/callback' }, '/auth/bitbucket', '/auth/bitbucket/callback'],
+    ['a relative callbackURL without a leading /', { callbackURL: 'callback' }, '/auth/login', '/auth/callback'],
+    ['a callbackURLs entry', { callbackURLs: ['https://app.example.com/auth/bitbucket/admin'] }, '/auth/bitbucket', '/auth/bitbucket/admin'],
+  ])('refuses ?state=forged at the callback route %s, and the real login still signs in', async (_label, extra, startPath, callbackPath) => {
+    const strategy = cloud(await bitbucket({ '/2.0/user': { body: CLOUD_USER } }), extra);
+    const session: Record<string, unknown> = {};
+    const state = new URL(expectType(await run(strategy, { ...fakeRequest({}, session), url: startPath }), 'redirect').url).searchParams.get('state')!;
+    expectType(await run(strategy, { ...fakeRequest({ state: 'forged' }, session), url: callbackPath }), 'fail');
+    expectType(await run(strategy, { ...fakeRequest({ code: 'the-code', state }, session), url: callbackPath }), 'success');
+  });
+
+  it('refuses nothing without a callbackURL: the callback path is not known, and a form that starts a sign-in may have a state field', async () => {
+    const strategy = cloud(await bitbucket({}), { callbackURL: undefined });
+    expectType(await run(strategy, { ...fakeRequest({}), method: 'POST', url: '/auth/bitbucket/callback', body: { state: 'CA' } } as ReturnType<typeof fakeRequest>), 'redirect');
+  });
+
   it.each<[string, (s: TestServer) => { close(): void }, Record<string, unknown>]>([
     ['a form with a state field (an address)', (s) => cloud(s), { body: { email: 'a@example.com', state: 'CA' } }],
     ['a form with an empty invite code', (s) => cloud(s), { body: { email: 'a@example.com', code: '' } }],

@@ -47,7 +47,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   /** The login this copy of the strategy runs, from the callback to its outcome. */
   private _login: Login | undefined;
   private readonly _callbackURLs: ReadonlySet<string>;
-  private readonly _callbackPaths: ReadonlySet<string | undefined> | undefined; // where a state is kept: the callback URLs' (`pathOf`)
+  private readonly _callbackPaths: readonly string[]; // where a state is kept: the callback URLs' (`pathOf`)
   /** Used states, hashed (a state read from a callback URL can keep the URL, code included, alive), in two generations (see `claim`). */
   private _usedStates = { current: new Set<string>(), previous: new Set<string>(), period: 0 };
   /** Refresh exchanges in flight, by a hash of the refresh token. */
@@ -73,7 +73,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     // NOTE: the session store passport-oauth2 builds when the app gives none keeps the state under its `_key`.
     const store = resolved.passThrough['store'];
     if (state || store !== undefined) this.guardStates(store === undefined ? (this as unknown as { _key: string })._key : undefined);
-    this._callbackPaths = state || store !== undefined ? new Set(resolved.callbackURLs.map(pathOf)) : undefined;
+    this._callbackPaths = state || store !== undefined ? resolved.callbackURLs.map(pathOf).filter((path): path is string => !!path) : [];
   }
 
   /** Loads the product's profile, and whether the user may not sign in, every request under `login`. */
@@ -120,8 +120,10 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     const fail = (message: string, status: number): void => self.fail?.({ message }, status);
     const sources = [req.query, req.body].filter(isJsonObject);
     const code = sources.some((source) => typeof source['code'] === 'string' && source['code'] !== '');
-    // At a callback URL, a state or code without a code or an error would start a new authorization, whose state would replace the session's.
-    const codeless = !code && !member(req.query, 'error') && this._callbackPaths?.has(pathOf(req.originalUrl ?? req.url))
+    // At a callback URL (its path less a prefix a proxy strips, or a relative one's), a state or code without a code or an error
+    // would start a new authorization, whose state would replace the session's.
+    const path = pathOf(req.originalUrl ?? req.url) || '/';
+    const codeless = !code && !member(req.query, 'error') && this._callbackPaths.some((at) => at.endsWith(path) || path.endsWith(at))
       && sources.some((source) => source['state'] !== undefined || source['code'] !== undefined);
     if (codeless || sources.some((source) => OAUTH_PARAMETERS.some((key) => source[key] !== undefined && typeof source[key] !== 'string'))) {
       return fail('Malformed authorization response from Bitbucket.', 400);
