@@ -182,26 +182,28 @@ export function secretForms(secrets: ReadonlyArray<string | undefined>, html = f
 const NAMED: Readonly<Record<string, string>> = {
   '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '/': '&sol;', '+': '&plus;', '=': '&equals;',
 };
-/** A secret as HTML escapers write it (OWASP's, Go's for text and attributes, ESAPI's, every non-word character), once or twice; no RegExp. */
+/** A secret as HTML escapers write it (OWASP, Go, ESAPI, all non-word), once or twice; none past 8 KiB (no token, a forged code); no RegExp. */
 function htmlForms(secret: string): string[] {
   const word = (c: string): boolean => (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
   const sets = ['&<>"\'/', '&<>"\'+', '&<>"\'+=` \t\n'].map((set) => (c: string) => set.includes(c))
     .concat((c) => !word(c) && !',.-_ '.includes(c), (c) => !word(c));
   const styles = [(n: number) => `&#x${n.toString(16).toUpperCase()};`, (n: number) => `&#x${n.toString(16)};`, (n: number) => `&#${n};`];
-  const forms = sets.flatMap((escapes) => [...styles, undefined].map((style) => [...secret].map((c) =>
-    (!escapes(c) ? c : style ? style(c.codePointAt(0)!) : (NAMED[c] ?? `&#${c.codePointAt(0)};`))).join('')));
-  return forms.flatMap((form) => [form, form.split('&').join('&amp;')]);
+  return secret.length > 8192 ? [] : sets.flatMap((escapes) => [...styles, undefined].map((style) => [...secret].map((c) =>
+    (!escapes(c) ? c : style ? style(c.codePointAt(0)!) : (NAMED[c] ?? `&#${c.codePointAt(0)};`))).join('')))
+    .flatMap((form) => [form, form.split('&').join('&amp;')]);
 }
 
 export const holdsSecret = (text: string, forms: readonly string[]): boolean => forms.some((form) => text.includes(form));
 
 /** The one redaction rule, in place: each secret in each form leaves each string in `value`, deep in own writable properties (`cause`…). */
 export function redact<T>(value: T, secrets: ReadonlyArray<string | undefined>): T {
-  const forms = secretForms(secrets, true);
+  const forms = secretForms(secrets);
   if (forms.length === 0) return value;
+  let html: string[] | undefined; // with the HTML-escaped forms: worked out only for a text with a reference in it (`&`)
+  const formsIn = (text: string): string[] => (text.includes('&') ? (html ??= secretForms(secrets, true)) : forms);
   const seen = new Set<object>();
   const visit = (node: unknown): unknown => {
-    if (typeof node === 'string') return forms.reduce((text, form) => text.split(form).join(REDACTED), node);
+    if (typeof node === 'string') return formsIn(node).reduce((text, form) => text.split(form).join(REDACTED), node);
     // NOTE: Node's parse errors keep the bytes received (`rawPacket`), which may echo a secret; bytes are not read for one.
     if (node instanceof Uint8Array) return new Uint8Array(0);
     if (typeof node !== 'object' || node === null || seen.has(node)) return node;

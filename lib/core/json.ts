@@ -5,7 +5,6 @@ export const isJsonObject = (value: unknown): value is JsonObject => typeof valu
 const asObject = (value: unknown): JsonObject | undefined => (isJsonObject(value) ? value : undefined);
 export const member = (value: unknown, key: string): unknown => asObject(value)?.[key];
 export const inRange = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
-
 export function optionalString(value: unknown, key: string): string | undefined {
   const found = member(value, key);
   return typeof found === 'string' ? found : undefined;
