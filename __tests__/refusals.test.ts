@@ -313,6 +313,7 @@ describe('answers and results that are no login', () => {
     ['behind a proxy that strips a prefix from the path', { callbackURL: 'https://app.example.com/app/auth/bitbucket/callback' }, '/auth/bitbucket', '/auth/bitbucket/callback'],
     ['a relative callbackURL without a leading /', { callbackURL: 'callback' }, '/auth/login', '/auth/callback'],
     ['a callbackURLs entry', { callbackURLs: ['https://app.example.com/auth/bitbucket/admin'] }, '/auth/bitbucket', '/auth/bitbucket/admin'],
+    ['at the root path', { callbackURL: 'https://app.example.com/' }, '/login', '/?x'],
   ])('refuses ?state=forged at the callback route %s, and the real login still signs in', async (_label, extra, startPath, callbackPath) => {
     const strategy = cloud(await bitbucket({ '/2.0/user': { body: CLOUD_USER } }), extra);
     const session: Record<string, unknown> = {};

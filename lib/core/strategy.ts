@@ -32,7 +32,7 @@ type LoginActions = Partial<Record<'success' | 'fail' | 'error' | 'redirect' | '
 
 const OAUTH_PARAMETERS = ['code', 'state', 'error', 'error_description', 'error_uri'];
 /** A URL's path (a relative URL's too), lower-case and without a trailing `/`, as Express routes match it. */
-const pathOf = (url: unknown): string | undefined => attempt(() => new URL(String(url), 'http://h').pathname.replace(/\/+$/, '').toLowerCase());
+const pathOf = (url: unknown) => attempt(() => new URL(String(url), 'http://h').pathname.replace(/\/+$/, '').toLowerCase() || '/');
 /** A used state is remembered ten to twenty minutes (a state a session still holds after that is long stale), 100,000 a generation. */
 const USED_STATE_MS = 10 * 60_000;
 const MAX_USED_STATES = 100_000;
@@ -73,7 +73,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     // NOTE: the session store passport-oauth2 builds when the app gives none keeps the state under its `_key`.
     const store = resolved.passThrough['store'];
     if (state || store !== undefined) this.guardStates(store === undefined ? (this as unknown as { _key: string })._key : undefined);
-    this._callbackPaths = state || store !== undefined ? resolved.callbackURLs.map(pathOf).filter((path): path is string => !!path) : [];
+    this._callbackPaths = state || store !== undefined ? resolved.callbackURLs.map(pathOf).filter((at) => at !== undefined) : [];
   }
 
   /** Loads the product's profile, and whether the user may not sign in, every request under `login`. */
@@ -120,9 +120,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     const fail = (message: string, status: number): void => self.fail?.({ message }, status);
     const sources = [req.query, req.body].filter(isJsonObject);
     const code = sources.some((source) => typeof source['code'] === 'string' && source['code'] !== '');
-    // At a callback URL (its path less a prefix a proxy strips, or a relative one's), a state or code without a code or an error
-    // would start a new authorization, whose state would replace the session's.
-    const path = pathOf(req.originalUrl ?? req.url) || '/';
+    // At a callback URL (less a prefix a proxy strips), a state without a code or error would start an authorization replacing the session's.
+    const path = pathOf(req.originalUrl ?? req.url) ?? '?'; // no path: no callback's
     const codeless = !code && !member(req.query, 'error') && this._callbackPaths.some((at) => at.endsWith(path) || path.endsWith(at))
       && sources.some((source) => source['state'] !== undefined || source['code'] !== undefined);
     if (codeless || sources.some((source) => OAUTH_PARAMETERS.some((key) => source[key] !== undefined && typeof source[key] !== 'string'))) {
