@@ -121,9 +121,9 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     const sources = [req.query, req.body].filter(isJsonObject);
     const code = sources.some((source) => typeof source['code'] === 'string' && source['code'] !== '');
     // At a callback URL (less a prefix a proxy strips), a state without a code or error would start an authorization replacing the session's.
-    const path = pathOf(req.originalUrl ?? req.url) ?? '?'; // no path: no callback's
-    const codeless = !code && !member(req.query, 'error') && this._callbackPaths.some((at) => at.endsWith(path) || path.endsWith(at))
-      && sources.some((source) => source['state'] !== undefined || source['code'] !== undefined);
+    const pending = !code && !member(req.query, 'error') && sources.some((source) => source['state'] !== undefined || source['code'] !== undefined);
+    const path = pending ? (pathOf(req.originalUrl ?? req.url) ?? '?') : '?'; // read only then; '?': no path, no callback's
+    const codeless = pending && this._callbackPaths.some((at) => at.endsWith(path) || path.endsWith(at));
     if (codeless || sources.some((source) => OAUTH_PARAMETERS.some((key) => source[key] !== undefined && typeof source[key] !== 'string'))) {
       return fail('Malformed authorization response from Bitbucket.', 400);
     }
