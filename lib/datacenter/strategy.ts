@@ -63,7 +63,7 @@ export class BitbucketDataCenterStrategy extends BitbucketStrategyBase<DataCente
       const search = `${usersURL}?${new URLSearchParams({ filter: username, start: String(start), limit: '100', avatarSize: String(avatarSize) })}`;
       const page = await accessAnswer(get(search), 'Finding the Data Center user', userJson, []);
       found = page && findUser(page, username);
-      start = page?.['isLastPage'] === false && inRange(page['nextPageStart'], start + 1, Number.MAX_SAFE_INTEGER) ? page['nextPageStart'] : undefined;
+      start = page?.['isLastPage'] === false && inRange(page['nextPageStart'], start + 1, 2 ** 31 - 1) ? page['nextPageStart'] : undefined;
     }
     if (!found) throw new BitbucketResponseError('Failed to find the Data Center user: no user has the name whoami gave');
     return parseDataCenterUser(found, JSON.stringify(found), baseURL, trustEmail);
