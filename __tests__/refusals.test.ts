@@ -535,6 +535,7 @@ describe('echoes are not repeated', () => {
     const { challenge } = expectType((await signIn(cloud(s, { workspaces: ['acme'] }))).outcome, 'fail');
     expect(JSON.stringify(challenge)).not.toContain(token);
     expect(challenge).toMatchObject({ message: expect.stringContaining('[redacted]') as unknown, reason: 'workspace' });
+    expect(RegExp.input).not.toContain(token); // the role was tested for being a word without a RegExp, which would keep it
   });
 
   it('does not repeat a workspace role that echoes the token (a proxy), whatever it looks like', async () => {

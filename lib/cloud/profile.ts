@@ -146,7 +146,8 @@ export function workspaceRefusal(memberships: readonly BitbucketWorkspace[], all
   const odd = inAllowed.find((m) => !RANK.has(m.permission));
   if (!odd) return REFUSALS[minimumRole];
   if (odd.permission === undefined) return `Bitbucket reported no role in workspace ${odd.slug}.`;
-  // Only a word is quoted: a cut of anything else (a proxy echoing the token) could keep part of a secret that redaction no longer finds.
-  const role = /^[a-z_-]{1,40}$/.test(odd.permission) ? `the role "${odd.permission}"` : 'a role';
+  // Only a word is quoted (a cut could keep part of an echoed secret), tested without a RegExp: a match keeps its subject as RegExp.input.
+  const word = odd.permission.length <= 40 && [...odd.permission].every((c) => (c >= 'a' && c <= 'z') || c === '_' || c === '-');
+  const role = word ? `the role "${odd.permission}"` : 'a role';
   return `Bitbucket reported ${role} in workspace ${odd.slug}, which this package does not know.`;
 }

@@ -83,9 +83,7 @@ export class BitbucketNetworkError extends BitbucketError {
   constructor(message: string, details: ErrorDetails & { cause: unknown }) { super(message, 'BITBUCKET_NETWORK_ERROR', details); }
 }
 
-export function parseFailure(what: string, problem: string): BitbucketResponseError {
-  return new BitbucketResponseError(`Failed to parse ${what}: ${problem}`);
-}
+export const parseFailure = (what: string, problem: string) => new BitbucketResponseError(`Failed to parse ${what}: ${problem}`);
 
 export function jsonBody(body: string, what: string): JsonObject {
   const parsed = parseJson(body);
