@@ -72,8 +72,9 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     // Without state and a store (passport-oauth2's NullStore), a state is the app's own per-request value, not a one-time one.
     // NOTE: the session store passport-oauth2 builds when the app gives none keeps the state under its `_key`.
     const store = resolved.passThrough['store'];
-    if (state || store !== undefined) this.guardStates(store === undefined ? (this as unknown as { _key: string })._key : undefined);
-    this._callbackPaths = state || store !== undefined ? resolved.callbackURLs.map(pathOf).filter((at) => at !== undefined) : [];
+    const guarded = state || store !== undefined;
+    if (guarded) this.guardStates(store === undefined ? (this as unknown as { _key: string })._key : undefined);
+    this._callbackPaths = guarded ? resolved.callbackURLs.map(pathOf).filter((at) => at !== undefined) : [];
   }
 
   /** Loads the product's profile, and whether the user may not sign in, every request under `login`. */
