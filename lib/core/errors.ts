@@ -25,9 +25,7 @@ export class BitbucketError extends InternalOAuthError {
   }
 
   /** Name and message only: the response body stays in `oauthError`, out of log lines. */
-  override toString(): string {
-    return `${this.name}: ${this.message}`;
-  }
+  override toString(): string { return `${this.name}: ${this.message}`; }
 }
 
 /** Bitbucket answered with an error status; `message` carries Bitbucket's own words when it sent some. */

@@ -69,9 +69,7 @@ export class BitbucketOAuth2 extends OAuth2 {
   }
 
   /** The client's own secrets, to redact from anything it reports. */
-  secrets(): string[] {
-    return [this._clientSecret, this.basicAuthorization().slice('Basic '.length)];
-  }
+  secrets(): string[] { return [this._clientSecret, this.basicAuthorization().slice('Basic '.length)]; }
 
   /**
    * Names the URLs the options fix (`urls`), parsed once; GETs to them skip the check for a login's secrets, which cannot be in
