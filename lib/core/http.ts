@@ -92,16 +92,17 @@ export function open(method: 'GET' | 'POST', url: string, headers: http.Outgoing
         };
         const announced = Number(incoming.headers['content-length']);
         if (announced > maxBytes) return tooLarge();
-        // One buffer that grows, not a list of chunks: a body in a million 1-byte chunks must not cost a million objects.
-        let received = Buffer.alloc(Math.min(announced || 16_384, 65_536));
-        let size = 0;
+        // The first chunk as it came (most answers are one), then one growing buffer: a body in 1-byte chunks costs no object a byte.
+        let first: Buffer | undefined, received: Buffer | undefined, size = 0;
         incoming.on('data', (chunk: Buffer) => {
           if ((size += chunk.length) > maxBytes) return tooLarge();
-          if (size > received.length) received = Buffer.concat([received], Math.min(maxBytes, Math.max(size, 2 * received.length)));
+          if (!first) return void (first = chunk);
+          const held = received ?? first;
+          if (!received || size > held.length) received = Buffer.concat([held], Math.min(maxBytes, Math.max(size, 2 * held.length)));
           chunk.copy(received, size - chunk.length);
         });
         incoming.on('end', () => {
-          const text = received.toString('utf8', 0, size);
+          const text = (received ?? first)?.toString('utf8', 0, size) ?? '';
           settle(undefined, { url, status: Number(incoming.statusCode), headers: incoming.headers, body: text });
         });
         incoming.on('error', fail);
