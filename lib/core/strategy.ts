@@ -31,6 +31,7 @@ type StoreCallback = (err: Error | null, ok?: unknown, info?: unknown) => void;
 type LoginActions = Partial<Record<'success' | 'fail' | 'error' | 'redirect' | 'pass', (...args: unknown[]) => void>>;
 
 const OAUTH_PARAMETERS = ['code', 'state', 'error', 'error_description', 'error_uri'];
+const MALFORMED = 'Malformed authorization response from Bitbucket.';
 /** A URL's path (a relative URL's too), lower-case and without a trailing `/`, as Express routes match it. */
 const pathOf = (url: unknown) => attempt(() => new URL(String(url), 'http://h').pathname.replace(/\/+$/, '').toLowerCase() || '/');
 /** A used state is remembered ten to twenty minutes (a state a session still holds after that is long stale), 100,000 a generation. */
@@ -119,15 +120,16 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   override authenticate(req: Request, options: { callbackURL?: unknown } = {}): void {
     const self = this as unknown as LoginActions;
     const fail = (message: string, status: number): void => self.fail?.({ message }, status);
-    const sources = [req.query, req.body].filter(isJsonObject);
-    const code = sources.some((source) => typeof source['code'] === 'string' && source['code'] !== '');
-    // At a callback URL (less a prefix a proxy strips), a state without a code or error would start an authorization replacing the session's.
-    const pending = !code && !member(req.query, 'error') && sources.some((source) => source['state'] !== undefined || source['code'] !== undefined);
-    const path = pending ? (pathOf(req.originalUrl ?? req.url) ?? '?') : '?'; // read only then; '?': no path, no callback's
-    const codeless = pending && this._callbackPaths.some((at) => at.endsWith(path) || path.endsWith(at));
-    if (codeless || sources.some((source) => OAUTH_PARAMETERS.some((key) => source[key] !== undefined && typeof source[key] !== 'string'))) {
-      return fail('Malformed authorization response from Bitbucket.', 400);
+    let code = false, named = false; // a non-empty code; a state or a code at all
+    for (const source of [req.query, req.body]) {
+      if (!isJsonObject(source)) continue;
+      for (const key of OAUTH_PARAMETERS) if (source[key] !== undefined && typeof source[key] !== 'string') return fail(MALFORMED, 400);
+      code ||= source['code'] !== '' && source['code'] !== undefined;
+      named ||= source['state'] !== undefined || source['code'] !== undefined;
     }
+    // At a callback URL (less a prefix a proxy strips), a state without a code or error would start an authorization replacing the session's.
+    const path = named && !code && !member(req.query, 'error') ? (pathOf(req.originalUrl ?? req.url) ?? '?') : undefined; // read only then
+    if (path && this._callbackPaths.some((at) => at.endsWith(path) || path.endsWith(at))) return fail(MALFORMED, 400);
     if (options.callbackURL !== undefined && !(typeof options.callbackURL === 'string' && this._callbackURLs.has(options.callbackURL))) {
       return fail('The callback URL is not one this strategy is configured with (callbackURL, callbackURLs).', 400);
     }
@@ -136,7 +138,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout);
       this._login = login;
       // Every outcome ends the login: its deadline stops and its secrets are dropped.
-      for (const action of ['success', 'fail', 'error', 'redirect', 'pass'] as const) {
+      for (const action of ['success', 'fail', 'error'] as const) { // passport-oauth2's outcomes of a callback
         const act = self[action];
         if (act) self[action] = (...args) => (login.end(), act(...args));
       }
