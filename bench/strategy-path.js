@@ -89,4 +89,4 @@ async function strategyPath(names, { logins = 8000, concurrency = 32, rounds = 1
   }
 }
 
-module.exports = { strategyPath };
+module.exports = { contender, strategyPath };
