@@ -401,6 +401,23 @@ describe('logins in flight', () => {
     expect(inFlight(strategy)).toBe(0);
   });
 
+  // Passport's copy of the strategy is the verify function's `this`: it may end the login itself.
+  it.each(['redirect', 'pass'] as const)('end when the verify function ends one with this.%s(): no deadline running, no secret kept', async (action) => {
+    await bitbucket();
+    const url = server!.url;
+    let login: { secrets: string[] } | undefined;
+    const strategy = new Strategy(
+      { clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackURL: CALLBACK, tokenURL: `${url}/token`, userProfileURL: `${url}/2.0/user`, userEmailsURL: `${url}/2.0/user/emails`, timeout: 60_000 },
+      function (this: { _login: { secrets: string[] }; redirect(url: string): void; pass(): void }, _at: string, _rt: string, _profile: unknown, _done: unknown) {
+        login = this._login;
+        return action === 'redirect' ? this.redirect('/link-your-account') : this.pass();
+      },
+    );
+    strategies.push(strategy);
+    expectType((await signIn(strategy)).outcome, action);
+    expect({ inFlight: inFlight(strategy), secrets: login?.secrets }).toEqual({ inFlight: 0, secrets: [] });
+  });
+
   it('past its deadline, one whose verify function never answers leaves nothing behind for close()', async () => {
     await bitbucket();
     const url = server!.url;

@@ -138,7 +138,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout);
       this._login = login;
       // Every outcome ends the login: its deadline stops and its secrets are dropped.
-      for (const action of ['success', 'fail', 'error'] as const) { // passport-oauth2's outcomes of a callback
+      for (const action of ['success', 'fail', 'error', 'redirect', 'pass'] as const) { // a verify function may end it with this.redirect()
         const act = self[action];
         if (act) self[action] = (...args) => (login.end(), act(...args));
       }
