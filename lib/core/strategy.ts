@@ -49,7 +49,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
   private _login: Login | undefined;
   private readonly _callbackURLs: ReadonlySet<string>;
   private readonly _callbackPaths: readonly string[]; // where a state is kept: the callback URLs' (`pathOf`)
-  /** Used states, copied (a state cut from a callback URL can keep the URL, code included, alive), in two generations (see `claim`). */
+  /** Used states, hashed (a state read from a callback URL can keep the URL, code included, alive), in two generations (see `claim`). */
   private _usedStates = { current: new Set<string>(), previous: new Set<string>(), period: 0 };
   /** Refresh exchanges in flight, by a hash of the refresh token. */
   private readonly _refreshing = new Map<string, Promise<RefreshedTokens>>();
@@ -218,7 +218,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     if (period !== used.period || used.current.size >= MAX_USED_STATES) {
       used = this._usedStates = { current: new Set(), previous: period - used.period > 1 ? new Set() : used.current, period };
     }
-    const key = Buffer.from(state, 'utf16le').toString('base64'); // a copy of its own, not a slice of the URL
+    const key = createHash('sha256').update(state).digest('base64url');
     if (used.current.has(key) || used.previous.has(key)) return false;
     used.current.add(key);
     return true;
