@@ -606,6 +606,14 @@ describe('around the login', () => {
       for (let i = 100_000; i < 200_000; i += 1) claim(`state-${i}`);
       expect(claim('the-first-state')).toBe(true);
     });
+
+    it('holds a few dozen characters for a state however long (an app\'s store may sign its states)', async () => {
+      const claim = await claimer();
+      for (let i = 0; i < 1000; i += 1) claim(`${i}.${'x'.repeat(2000)}`);
+      const { current } = (strategies.at(-1) as unknown as { _usedStates: { current: Set<string> } })._usedStates; // claimer()'s strategy
+      expect(current.size).toBe(1000);
+      expect(Math.max(...[...current].map((key) => key.length))).toBeLessThanOrEqual(64);
+    });
   });
 
 });
