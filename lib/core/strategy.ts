@@ -128,7 +128,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       named ||= source['state'] !== undefined || source['code'] !== undefined;
     }
     // At a callback URL (less a prefix a proxy strips), a state without a code or error would start an authorization replacing the session's.
-    const path = named && !code && !member(req.query, 'error') ? (pathOf(req.originalUrl ?? req.url) ?? '?') : undefined; // read only then
+    const path = named && !code && !member(req.query, 'error') ? pathOf(req.originalUrl ?? req.url) : undefined; // read only then
     if (path && this._callbackPaths.some((at) => at.endsWith(path) || path.endsWith(at))) return fail(MALFORMED, 400);
     if (options.callbackURL !== undefined && !(typeof options.callbackURL === 'string' && this._callbackURLs.has(options.callbackURL))) {
       return fail('The callback URL is not one this strategy is configured with (callbackURL, callbackURLs).', 400);
