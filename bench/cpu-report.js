@@ -61,4 +61,4 @@ function printCpu(title, samples, { extra, level, app = true } = {}) {
   return targets;
 }
 
-module.exports = { CONTENDERS, COMPARISONS, OURS, INCUMBENT, OAUTH20, printCpu };
+module.exports = { CONTENDERS, COMPARISONS, OURS, INCUMBENT, OAUTH20, EQUAL_INCUMBENT, REFERENCE_2, printCpu };

@@ -16,10 +16,8 @@ const { execFile, fork } = require('node:child_process');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const { concurrently } = require('./runs');
-const { OURS, INCUMBENT } = require('./cpu-report');
+const { OURS, INCUMBENT, EQUAL_INCUMBENT: EQUAL, REFERENCE_2: REFERENCE } = require('./cpu-report');
 
-const EQUAL = 'passport-bitbucket-auth {pkce:false, skipEmails}';
-const REFERENCE = 'reference (token, user)';
 const NAMES = [OURS, EQUAL, INCUMBENT, REFERENCE];
 
 const { values } = parseArgs({
