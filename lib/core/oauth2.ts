@@ -185,16 +185,16 @@ export class BitbucketOAuth2 extends OAuth2 {
 
   private async requestToken(code: string, params: Record<string, unknown>, signal: AbortSignal) {
     // Client credentials are added below, in one place only: nothing is sent twice.
-    const form = new URLSearchParams({ grant_type: 'authorization_code' });
-    for (const [key, value] of Object.entries(params)) if (value != null && !/^client_(id|secret)$/.test(key)) form.set(key, String(value));
-    const refreshing = form.get('grant_type') === 'refresh_token';
-    form.set(refreshing ? 'refresh_token' : 'code', code);
+    const form: Record<string, string> = Object.assign(Object.create(null), { grant_type: 'authorization_code' });
+    for (const [key, value] of Object.entries(params)) if (value != null && !/^client_(id|secret)$/.test(key)) form[key] = String(value);
+    const refreshing = form['grant_type'] === 'refresh_token';
+    form[refreshing ? 'refresh_token' : 'code'] = code;
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request (observed): none is sent.
-    if (refreshing) form.delete('scope');
+    if (refreshing) delete form['scope'];
     const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/x-www-form-urlencoded' };
     if (this.limits.clientAuthentication !== 'body') headers['Authorization'] = this.#basic;
-    else for (const [name, value] of [['client_id', this._clientId], ['client_secret', this._clientSecret]] as const) form.set(name, value);
-    const body = form.toString();
+    else Object.assign(form, { client_id: this._clientId, client_secret: this._clientSecret });
+    const body = new URLSearchParams(form).toString();
     headers['Content-Length'] = Buffer.byteLength(body);
     const response = await this.open('POST', this._getAccessTokenUrl(), headers).send(undefined, body, signal, this.limits);
     const what = refreshing ? 'Refreshing the access token' : 'Exchanging the authorization code';
