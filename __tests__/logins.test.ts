@@ -401,20 +401,6 @@ describe('logins in flight', () => {
     expect(inFlight(strategy)).toBe(0);
   });
 
-  const refused: Handler = (_req, res) => json(res, 400, { error: 'invalid_grant', error_description: 'The code has expired' });
-  const failing: Handler = (_req, res) => json(res, 500, { type: 'error', error: { message: 'Something went wrong' } });
-  const noMembership: Handler = (req, res, body) => (req.url?.includes('/permission') ? json(res, 404, { type: 'error' }) : user(req, res, body));
-  it.each<[string, { token?: Handler; api?: Handler }, (url: string) => Partial<StrategyOptions>, 'error' | 'fail']>([
-    ['a failed code exchange', { token: refused }, () => ({}), 'error'],
-    ['a failed profile request', { api: failing }, () => ({ retries: 0 }), 'error'],
-    ['a refusal (no permitted workspace)', { api: noMembership }, (url) => ({ workspaces: ['team'], userWorkspacesURL: `${url}/2.0/user/workspaces` }), 'fail'],
-  ])('end with %s, before any verify function: no deadline running', async (_what, handlers, extra, outcome) => {
-    await bitbucket(handlers);
-    const strategy = cloud({ ...extra(server!.url), timeout: 60_000 });
-    expectType((await signIn(strategy)).outcome, outcome);
-    expect(inFlight(strategy)).toBe(0);
-  });
-
   // Passport's copy of the strategy is the verify function's `this`: it may end the login itself.
   it.each(['redirect', 'pass'] as const)('end when the verify function ends one with this.%s(): no deadline running, no secret kept', async (action) => {
     await bitbucket();
@@ -429,22 +415,6 @@ describe('logins in flight', () => {
     );
     strategies.push(strategy);
     expectType((await signIn(strategy)).outcome, action);
-    expect({ inFlight: inFlight(strategy), secrets: login?.secrets }).toEqual({ inFlight: 0, secrets: [] });
-  });
-
-  it('end at the verify function when there is no profile stage (skipUserProfile): no deadline running, no secret kept', async () => {
-    await bitbucket();
-    const url = server!.url;
-    let login: { secrets: string[] } | undefined;
-    const strategy = new Strategy(
-      { clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackURL: CALLBACK, tokenURL: `${url}/token`, skipUserProfile: true, timeout: 60_000 },
-      function (this: { _login: { secrets: string[] } }, _at: string, _rt: string, _profile: unknown, done: unknown) {
-        login = this._login;
-        (done as (err: null, user: object) => void)(null, { id: 'someone' });
-      },
-    );
-    strategies.push(strategy);
-    expectType((await signIn(strategy)).outcome, 'success');
     expect({ inFlight: inFlight(strategy), secrets: login?.secrets }).toEqual({ inFlight: 0, secrets: [] });
   });
 

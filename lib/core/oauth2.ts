@@ -177,7 +177,7 @@ export class BitbucketOAuth2 extends OAuth2 {
         process.nextTick(done, null, accessToken, refreshToken, results);
       },
       (error: unknown) => {
-        login.end();
+        if (!given) login.end();
         process.nextTick(done, redact(error, [...this.secrets(), code, verifier]));
       },
     );

@@ -28,7 +28,7 @@ export interface Product {
 
 type StoreCallback = (err: Error | null, ok?: unknown, info?: unknown) => void;
 /** What Passport attaches to its per-login copy of the strategy. */
-type LoginActions = { fail?: (challenge: unknown, status: number) => void };
+type LoginActions = Partial<Record<'success' | 'fail' | 'error' | 'redirect' | 'pass', (...args: unknown[]) => void>>;
 
 const OAUTH_PARAMETERS = ['code', 'state', 'error', 'error_description', 'error_uri'];
 const MALFORMED = 'Malformed authorization response from Bitbucket.';
@@ -45,7 +45,7 @@ const MAX_USED_STATES = 100_000;
  */
 export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Strategy {
   protected declare _oauth2: BitbucketOAuth2;
-  /** The login this copy of the strategy runs, from the code exchange to the verify function (see `tokenParams`). */
+  /** The login this copy of the strategy runs, from the callback to its outcome. */
   private _login: Login | undefined;
   private readonly _callbackURLs: ReadonlySet<string>;
   private readonly _callbackPaths: readonly string[]; // where a state is kept: the callback URLs' (`pathOf`)
@@ -59,9 +59,8 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     const { authorizationURL, tokenURL } = product;
     // A product's defaults first, the app's own options over them; the secret only in BitbucketOAuth2 below.
     const base = { ...product.passportOptions, ...resolved.passThrough, clientID, clientSecret: '', authorizationURL, tokenURL, state, passReqToCallback };
-    const ended = (login: unknown): void => (login as BitbucketStrategyBase<P> | undefined)?._login?.end(); // verify runs on the login's copy
     // passport-oauth2 takes pkce as true, 'S256' or 'plain'; its types know only the boolean.
-    super(Object.assign(Object.create(null), base, pkce ? { pkce } : {}) as OAuth2StrategyOptions, adaptVerify(verify, passReqToCallback, ended));
+    super(Object.assign(Object.create(null), base, pkce ? { pkce } : {}) as OAuth2StrategyOptions, adaptVerify(verify, passReqToCallback));
     this.name = product.name;
     const Client = product.clientAuthentication === 'body' ? BodyAuthenticatedOAuth2 : BitbucketOAuth2;
     this._oauth2 = new Client(clientID, clientSecret, '', authorizationURL, tokenURL, resolved.headers, { timeout, retries });
@@ -134,16 +133,21 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
     if (options.callbackURL !== undefined && !(typeof options.callbackURL === 'string' && this._callbackURLs.has(options.callbackURL))) {
       return fail('The callback URL is not one this strategy is configured with (callbackURL, callbackURLs).', 400);
     }
+    // A login begins where passport-oauth2 exchanges a code: a non-empty one.
+    if (code) {
+      const login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout);
+      this._login = login;
+      // Every outcome ends the login: its deadline stops and its secrets are dropped.
+      for (const action of ['success', 'fail', 'error', 'redirect', 'pass'] as const) { // a verify function may end it with this.redirect()
+        const act = self[action];
+        if (act) self[action] = (...args) => (login.end(), act(...args));
+      }
+    }
     super.authenticate(req, options);
   }
 
-  /**
-   * A login begins where passport-oauth2 exchanges the code (the state checked), handed over under a key passport-oauth2 never
-   * sends. It ends (its deadline stopped, its secrets dropped) where the exchange fails, where the profile stage ends, or where
-   * the verify function is called: whatever ends the login after that (a verify function may call this.redirect()) is the app's.
-   */
+  /** Hands the login to the code exchange, under a key passport-oauth2 never sends. */
   override tokenParams(options: unknown): object {
-    this._login = this._oauth2.begin(LOGIN_TIMEOUTS * this._oauth2.limits.timeout);
     return { ...super.tokenParams(options), [LOGIN]: this._login };
   }
 
@@ -156,7 +160,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
       ({ profile, refusal: given }) => {
         // A refusal quotes Bitbucket (a role it sent): no secret of the login goes with it.
         const refusal = given && redact(given, secrets());
-        login.end();
+        if (ownLogin) login.end();
         const fail = (this as unknown as LoginActions).fail;
         if (!refusal) process.nextTick(done, null, profile);
         else if (!ownLogin && fail) fail(refusal, 403);
@@ -166,7 +170,7 @@ export abstract class BitbucketStrategyBase<P extends object> extends OAuth2Stra
         const redacted = redact(error, secrets());
         // The profile stage's other requests end with it.
         login.abort(redacted instanceof Error ? redacted : new Error('the profile stage failed'));
-        login.end();
+        if (ownLogin) login.end();
         process.nextTick(done, redacted);
       },
     );

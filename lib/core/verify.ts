@@ -9,8 +9,8 @@ export function withTokenParams<P = unknown, Req = undefined>(verify: (args: Ver
   return Object.defineProperty(marked, TOKEN_PARAMS, { value: true }) as TokenParamsVerify<P, Req>;
 }
 
-/** Lets the app's verify function be `async` (its value the user, `true` an error); with `done` declared, the first of the two settles. `called` gets `this` first. */
-export function adaptVerify(verify: unknown, passReqToCallback: boolean, called: (self: unknown) => void): (...args: unknown[]) => void {
+/** Lets the app's verify function be `async` (its value the user, `true` an error); with `done` declared, the first of the two settles. */
+export function adaptVerify(verify: unknown, passReqToCallback: boolean): (...args: unknown[]) => void {
   if (typeof verify !== 'function') throw new TypeError('passport-bitbucket-auth: a verify function is required');
   const object = TOKEN_PARAMS in verify;
   // NOTE: passport-oauth2 passes token params only to a function that declares them.
@@ -18,7 +18,6 @@ export function adaptVerify(verify: unknown, passReqToCallback: boolean, called:
   const declaresDone = !object && verify.length >= (passReqToCallback ? 5 : 4);
 
   const wrapper = function (this: unknown, ...args: unknown[]): void {
-    called(this);
     const done = args[args.length - 1] as VerifyCallback;
     let finished = false;
     const once: VerifyCallback = (err, user, info) => {
