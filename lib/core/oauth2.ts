@@ -49,21 +49,17 @@ export class BitbucketOAuth2 extends OAuth2 {
   private readonly agents: Record<'http:' | 'https:', http.Agent>;
   /** The logins (and refreshes) in flight: `close()` aborts them. */
   private readonly active = new Set<AbortController>();
-  /** `Basic base64(id:secret)`, each part form-encoded first as RFC 6749 §2.3.1 asks: made when the secret is set. */
-  #basic = '';
 
   constructor(clientId: string, clientSecret: string, baseSite: string, authorizePath?: string, accessTokenPath?: string,
     customHeaders?: http.OutgoingHttpHeaders, limits?: Partial<ClientLimits>) {
     super(clientId, clientSecret, baseSite, authorizePath, accessTokenPath, customHeaders);
-    // The secret lives in this closure (`_clientSecret` reads and sets it); a new one remakes `#basic` and fixes the URLs again.
-    let secret = '';
+    // The secret lives in this closure, not a property's value (`_clientSecret` reads and sets it); a new one fixes the URLs again.
+    let secret = clientSecret;
     const set = (value: unknown): void => {
       secret = typeof value === 'string' ? value : '';
-      this.#basic = `Basic ${Buffer.from(`${formEncode(this._clientId)}:${formEncode(secret)}`, 'utf8').toString('base64')}`;
       this.fixURLs([...this.known.keys()], this.ahead);
     };
     Object.defineProperty(this, '_clientSecret', { enumerable: false, get: () => secret, set });
-    set(clientSecret);
     this.limits = { timeout: DEFAULT_TIMEOUT, maxBytes: MAX_RESPONSE_BYTES, retries: DEFAULT_RETRIES, clientAuthentication: 'basic', ...limits };
     // node-oauth's own get(), should an app call it: the token in the header, never the URL.
     this.useAuthorizationHeaderforGET(true);
@@ -73,7 +69,7 @@ export class BitbucketOAuth2 extends OAuth2 {
   }
 
   /** The client's own secrets, to redact from anything it reports. */
-  secrets(): string[] { return [this._clientSecret, this.#basic.slice('Basic '.length)]; }
+  secrets(): string[] { return [this._clientSecret, this.basicAuthorization().slice('Basic '.length)]; }
 
   /**
    * Names the URLs the options fix (`urls`), parsed once; GETs to them skip the check for a login's secrets, which cannot be in
@@ -192,7 +188,7 @@ export class BitbucketOAuth2 extends OAuth2 {
     // NOTE: Bitbucket narrows a refreshed token to the scopes named on the refresh request (observed): none is sent.
     if (refreshing) delete form['scope'];
     const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/x-www-form-urlencoded' };
-    if (this.limits.clientAuthentication !== 'body') headers['Authorization'] = this.#basic;
+    if (this.limits.clientAuthentication !== 'body') headers['Authorization'] = this.basicAuthorization();
     else Object.assign(form, { client_id: this._clientId, client_secret: this._clientSecret });
     const body = new URLSearchParams(form).toString();
     headers['Content-Length'] = Buffer.byteLength(body);
@@ -216,6 +212,10 @@ export class BitbucketOAuth2 extends OAuth2 {
     return { accessToken, refreshToken: typeof refreshToken === 'string' && refreshToken !== '' ? refreshToken : undefined, results };
   }
 
+  /** `Basic base64(id:secret)`, each part form-encoded first as RFC 6749 §2.3.1 asks. */
+  private basicAuthorization(): string {
+    return `Basic ${Buffer.from(`${formEncode(this._clientId)}:${formEncode(this._clientSecret)}`, 'utf8').toString('base64')}`;
+  }
 }
 
 /** Visible ASCII only (RFC 6750's b64token is a subset); a loop, as V8 keeps a regular expression's last subject alive. */
