@@ -10,6 +10,7 @@
  * the node:http and socket work of the requests it makes.
  */
 const { fork } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 const { REFERENCES, createStrategy, isReference } = require('./apps');
 const { signIn } = require('./reference');
@@ -52,13 +53,35 @@ async function login(strategy) {
   if (!done.user) throw new Error('no user');
 }
 
-function contender(name, base) {
+/**
+ * For `bench/instructions.js --stages`: part of each login answered in this process. `'requests'`: every request answered
+ * with the recorded fixture, without node:http (this package's `_oauth2.open`, node-oauth's `_request` replaced); `'exchange'`:
+ * the token exchange and the profile answered at once (`getOAuthAccessToken`, `userProfile` replaced). Internals of each
+ * package, replaced on a benchmark's own strategy only.
+ */
+function answerInProcess(strategy, stage) {
+  const fixture = (name) => fs.readFileSync(path.join(__dirname, '..', 'support', 'fixtures', `${name}.json`), 'utf8');
+  const bodies = { token: fixture('token'), user: fixture('user'), emails: fixture('emails') };
+  const body = (url) => (url.includes('/access_token') ? bodies.token : url.includes('/emails') ? bodies.emails : bodies.user);
+  const client = strategy._oauth2;
+  if (stage === 'exchange') {
+    client.getOAuthAccessToken = (code, params, done) => process.nextTick(done, null, 'access-token', 'refresh-token', { token_type: 'bearer' });
+    strategy.userProfile = (accessToken, done) => process.nextTick(done, null, { provider: 'bitbucket', id: '{user}' });
+  } else if (typeof client.apiGet === 'function') {
+    client.open = (method, url) => ({ send: async () => ({ url, status: 200, headers: {}, body: body(url) }), cancel() {}, usable() { return this; } });
+  } else {
+    client._request = (method, url, headers, payload, token, done) => process.nextTick(done, null, body(url), { statusCode: 200, headers: {} });
+  }
+}
+
+function contender(name, base, stage) {
   const endpoints = endpointsAt(base);
   if (isReference(name)) {
     const options = REFERENCES[name];
     return () => signIn(endpoints, 'code', options);
   }
   const strategy = createStrategy(name, { ...endpoints, state: true }, (accessToken, refreshToken, profile, done) => done(null, { id: profile.id }));
+  if (stage) answerInProcess(strategy, stage);
   return () => login(strategy);
 }
 
