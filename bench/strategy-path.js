@@ -64,6 +64,8 @@ function answerInProcess(strategy, stage) {
   const bodies = { token: fixture('token'), user: fixture('user'), emails: fixture('emails') };
   const body = (url) => (url.includes('/access_token') ? bodies.token : url.includes('/emails') ? bodies.emails : bodies.user);
   const client = strategy._oauth2;
+  const replaced = stage === 'exchange' ? 'getOAuthAccessToken' : typeof client.apiGet === 'function' ? 'open' : '_request';
+  if (!['requests', 'exchange'].includes(stage) || typeof client[replaced] !== 'function') throw new Error(`cannot answer ${stage} in the process`);
   if (stage === 'exchange') {
     client.getOAuthAccessToken = (code, params, done) => process.nextTick(done, null, 'access-token', 'refresh-token', { token_type: 'bearer' });
     strategy.userProfile = (accessToken, done) => process.nextTick(done, null, { provider: 'bitbucket', id: '{user}' });
