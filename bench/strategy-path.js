@@ -10,9 +10,9 @@
  * the node:http and socket work of the requests it makes.
  */
 const { fork } = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
 const { REFERENCES, createStrategy, isReference } = require('./apps');
+const { answerFor } = require('./fixture-server');
 const { signIn } = require('./reference');
 const { concurrently } = require('./runs');
 
@@ -60,16 +60,16 @@ async function login(strategy) {
  * package, replaced on a benchmark's own strategy only.
  */
 function answerInProcess(strategy, stage) {
-  const fixture = (name) => fs.readFileSync(path.join(__dirname, '..', 'support', 'fixtures', `${name}.json`), 'utf8');
-  const bodies = { token: fixture('token'), user: fixture('user'), emails: fixture('emails') };
-  const body = (url) => (url.includes('/access_token') ? bodies.token : url.includes('/emails') ? bodies.emails : bodies.user);
+  // The fixture server's answer to each URL, found once (a URL parsed per request would be counted as the package's).
+  const bodies = new Map();
+  const body = (url) => bodies.get(url) ?? bodies.set(url, answerFor(new URL(url).pathname)).get(url);
   const client = strategy._oauth2;
-  const replaced = stage === 'exchange' ? 'getOAuthAccessToken' : typeof client.apiGet === 'function' ? 'open' : '_request';
-  if (!['requests', 'exchange'].includes(stage) || typeof client[replaced] !== 'function') throw new Error(`cannot answer ${stage} in the process`);
-  if (stage === 'exchange') {
+  const replaced = { requests: typeof client.apiGet === 'function' ? 'open' : '_request', exchange: 'getOAuthAccessToken' }[stage];
+  if (!replaced || typeof client[replaced] !== 'function') throw new Error(`cannot answer ${stage} in the process`);
+  if (replaced === 'getOAuthAccessToken') {
     client.getOAuthAccessToken = (code, params, done) => process.nextTick(done, null, 'access-token', 'refresh-token', { token_type: 'bearer' });
     strategy.userProfile = (accessToken, done) => process.nextTick(done, null, { provider: 'bitbucket', id: '{user}' });
-  } else if (typeof client.apiGet === 'function') {
+  } else if (replaced === 'open') {
     client.open = (method, url) => ({ send: async () => ({ url, status: 200, headers: {}, body: body(url) }), cancel() {}, usable() { return this; } });
   } else {
     client._request = (method, url, headers, payload, token, done) => process.nextTick(done, null, body(url), { statusCode: 200, headers: {} });
